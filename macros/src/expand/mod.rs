@@ -1,0 +1,238 @@
+//! Code generation. Nothing here fails: mistakes were reported by parsing and
+//! validation, and whatever parsed is still expanded (best effort), next to the
+//! errors, so rust-analyzer keeps completing the user's code.
+
+mod gather;
+mod groups;
+mod pool;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, Ident};
+
+use crate::ast::{self, Body, Invocation, MacroKind};
+use crate::options::{self, Options};
+
+/// Parse → validate → expand, with every error turned into `compile_error!`.
+pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
+    let invocation = ast::parse(kind, input);
+    let mut errors = invocation.errors.iter().cloned().collect::<Vec<_>>();
+    let options = options::validate(&invocation, &mut errors);
+    let expansion = expand(&invocation, &options);
+    if errors.is_empty() {
+        return expansion;
+    }
+    let errors = errors.iter().map(syn::Error::to_compile_error);
+    quote! {{
+        #(#errors)*
+        #[allow(unreachable_code)]
+        #expansion
+    }}
+}
+
+/// The expansion of a checked invocation.
+pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
+    let cx = Cx::new(invocation, options);
+    match (&invocation.body, invocation.kind) {
+        (Body::Broken, _) => {
+            // Nothing usable: a value of any type, so the caller's code still
+            // type-checks around the reported error.
+            quote!(::core::panic!("fanout: invalid macro input"))
+        }
+        (Body::Map { func, items }, _) => pool::expand(&cx, func, items),
+        (body, MacroKind::Gather) => gather::expand(&cx, body),
+        (body, _) => groups::expand(&cx, body),
+    }
+}
+
+/// What every generator needs: the runtime's path, the options, the macro.
+pub struct Cx<'a> {
+    pub krate: &'a TokenStream,
+    pub options: &'a Options,
+    pub kind: MacroKind,
+}
+
+impl<'a> Cx<'a> {
+    fn new(invocation: &'a Invocation, options: &'a Options) -> Self {
+        Cx {
+            krate: &invocation.krate,
+            options,
+            kind: invocation.kind,
+        }
+    }
+
+    /// `$crate::__private`, located at `span` so that an error about a bound
+    /// of a runtime function lands on the user's tokens.
+    pub fn rt_at(&self, span: Span) -> TokenStream {
+        let krate: TokenStream = self
+            .krate
+            .clone()
+            .into_iter()
+            .map(|mut tt| {
+                tt.set_span(tt.span().located_at(span));
+                tt
+            })
+            .collect::<TokenStream>();
+        quote_spanned!(span=> #krate::__private)
+    }
+
+    /// `$crate::__private` at the macro call.
+    pub fn rt(&self) -> TokenStream {
+        let krate = self.krate;
+        quote!(#krate::__private)
+    }
+
+    /// `WorkerName::new("base")`: the `name` option, or the task's own name.
+    pub fn worker_name(&self, task: &Expr) -> TokenStream {
+        let rt = self.rt();
+        let base = self.base_name(task);
+        quote!(#rt::WorkerName::new(#base))
+    }
+
+    pub fn base_name(&self, task: &Expr) -> String {
+        match &self.options.name {
+            Some(name) => name.value(),
+            None => crate::naming::base_name(task),
+        }
+    }
+}
+
+/// A name for a generated local that can never capture or shadow a user's.
+pub fn local(name: &str, index: usize) -> Ident {
+    Ident::new(&format!("__fanout_{name}{index}"), Span::mixed_site())
+}
+
+/// A single generated local.
+pub fn local1(name: &str) -> Ident {
+    format_ident!("__fanout_{}", name, span = Span::mixed_site())
+}
+
+/// How a task runs in a thread or a process: a path or a closure is run with
+/// `Task::run` (the error for a non-task lands on it); any other expression is
+/// evaluated in the worker.
+pub fn task_body(cx: &Cx<'_>, task: &Expr) -> TokenStream {
+    match task {
+        Expr::Path(_) | Expr::Closure(_) => {
+            let rt = cx.rt_at(task.span());
+            quote_spanned!(task.span()=> #rt::Task::run(#task))
+        }
+        _ => task.to_token_stream(),
+    }
+}
+
+/// Combines the outcomes `outcomes` (locals holding `Result<T, Error>`) of a
+/// fixed list of tasks into what the macro returns, by the `catch`/`try` options.
+pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
+    let rt = cx.rt();
+    let values: Vec<Ident> = (0..outcomes.len()).map(|k| local("v", k)).collect();
+    let tuple = |items: &[TokenStream]| -> TokenStream {
+        if items.len() == 1 {
+            items[0].clone()
+        } else {
+            quote!((#(#items),*))
+        }
+    };
+    let ok = quote!(::core::result::Result::Ok);
+    let err = quote!(::core::result::Result::Err);
+    let outcome_tuple = tuple(
+        &outcomes
+            .iter()
+            .map(ToTokens::to_token_stream)
+            .collect::<Vec<_>>(),
+    );
+    let value_tuple = tuple(
+        &values
+            .iter()
+            .map(ToTokens::to_token_stream)
+            .collect::<Vec<_>>(),
+    );
+    match (cx.options.catch, cx.options.try_) {
+        (true, false) => outcome_tuple,
+        (false, false) => {
+            let patterns = tuple(&values.iter().map(|v| quote!(#ok(#v))).collect::<Vec<_>>());
+            quote! {
+                match #outcome_tuple {
+                    #patterns => #value_tuple,
+                    #[allow(unreachable_patterns)]
+                    #outcome_tuple => #rt::outcome::raise([#(#outcomes.err()),*]),
+                }
+            }
+        }
+        (catch, true) => {
+            let patterns = tuple(
+                &values
+                    .iter()
+                    .map(|v| quote!(#ok(#ok(#v))))
+                    .collect::<Vec<_>>(),
+            );
+            let combine = if catch {
+                quote!(try_catch_error)
+            } else {
+                quote!(try_error)
+            };
+            quote! {
+                match #outcome_tuple {
+                    #patterns => #ok(#value_tuple),
+                    #[allow(unreachable_patterns)]
+                    #outcome_tuple => #err(#rt::outcome::#combine([#(#rt::outcome::erase(#outcomes)),*])),
+                }
+            }
+        }
+    }
+}
+
+/// The same for the loop form, whose outcomes are a `Vec<Result<T, Error>>`.
+pub fn finish_each(cx: &Cx<'_>, outcomes: TokenStream) -> TokenStream {
+    let rt = cx.rt();
+    match (cx.options.catch, cx.options.try_) {
+        (true, false) => outcomes,
+        (false, false) => quote!(#rt::outcome::unwrap_all(#outcomes)),
+        (false, true) => quote!(#rt::outcome::try_all(#outcomes)),
+        (true, true) => quote!(#rt::outcome::try_catch_all(#outcomes)),
+    }
+}
+
+/// `.progress(true)`, `.timeline(true)`: the option builders common to all.
+pub fn common_builders(cx: &Cx<'_>) -> TokenStream {
+    let mut out = TokenStream::new();
+    if cx.options.progress {
+        out.extend(quote!(.progress(true)));
+    }
+    if cx.options.timeline {
+        out.extend(quote!(.timeline(true)));
+    }
+    out
+}
+
+/// `.timeout(expr)` with the expression checked to be a `Duration` at its own span.
+pub fn timeout_builder(cx: &Cx<'_>) -> TokenStream {
+    match &cx.options.timeout {
+        Some(timeout) => {
+            let span = timeout.span();
+            quote_spanned!(span=> .timeout({
+                let timeout: ::core::time::Duration = #timeout;
+                timeout
+            }))
+        }
+        None => TokenStream::new(),
+    }
+}
+
+/// A count option (`workers = N`) checked to be a `usize` at its own span.
+pub fn count_builder(method: &str, value: &Option<Expr>) -> TokenStream {
+    match value {
+        Some(value) => {
+            let span = value.span();
+            let method = Ident::new(method, span);
+            quote_spanned!(span=> .#method({
+                let count: usize = #value;
+                count
+            }))
+        }
+        None => TokenStream::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,48 @@
+//! `pool_map!(f, items)`: a pool of threads, of processes, or of MPI ranks.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::Expr;
+use syn::spanned::Spanned;
+
+use super::{Cx, common_builders, count_builder, local1, timeout_builder};
+
+pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
+    let rt = cx.rt();
+    let opts = local1("options");
+    let mut builders = common_builders(cx);
+    builders.extend(count_builder("workers", &cx.options.workers));
+    builders.extend(count_builder("chunksize", &cx.options.chunksize));
+    builders.extend(timeout_builder(cx));
+    let name = cx.worker_name(func);
+    let options = cx.options;
+    let module = if options.mpi {
+        quote!(mpi)
+    } else if options.processes {
+        quote!(process)
+    } else {
+        quote!(pool)
+    };
+    // The function is checked where the user wrote it.
+    let func_span = func.span();
+    let func = quote_spanned!(func_span=> #func);
+    let call = |function: TokenStream| -> TokenStream {
+        quote!(#rt::#module::#function(&#opts, #name, #items, #func))
+    };
+    let body = match (options.catch, options.try_) {
+        (false, false) => call(quote!(map_unwrap)),
+        (true, false) => call(quote!(map)),
+        (false, true) => {
+            let each = call(quote!(try_map));
+            quote!(#rt::outcome::try_all(#each))
+        }
+        (true, true) => {
+            let each = call(quote!(try_map));
+            quote!(#rt::outcome::try_catch_all(#each))
+        }
+    };
+    quote! {{
+        let #opts = #rt::pool::PoolOptions::new() #builders;
+        #body
+    }}
+}

@@ -1,0 +1,403 @@
+//! Checks the options of an invocation: which belong to which macro, their
+//! values, duplicates, and a did-you-mean for unknown names. Only this module
+//! (and parsing) raises errors.
+
+use syn::spanned::Spanned;
+use syn::{Expr, Lit, LitStr};
+
+use crate::ast::{Body, Invocation, MacroKind, RawOption};
+
+/// The options of one invocation, checked.
+#[derive(Default)]
+pub struct Options {
+    pub catch: bool,
+    pub try_: bool,
+    pub name: Option<LitStr>,
+    pub stack_size: Option<Expr>,
+    pub timeout: Option<Expr>,
+    pub workers: Option<Expr>,
+    pub chunksize: Option<Expr>,
+    pub limit: Option<Expr>,
+    pub processes: bool,
+    pub spawn: bool,
+    pub progress: bool,
+    pub timeline: bool,
+    pub mpi: bool,
+}
+
+/// Every option of every macro: name, takes a value, the macros it belongs to,
+/// and what it does (for messages).
+struct Spec {
+    name: &'static str,
+    value: Option<&'static str>,
+    macros: &'static [MacroKind],
+}
+
+use MacroKind::{Gather, Pool, Processes, Threads};
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "catch",
+        value: None,
+        macros: &[Threads, Processes, Pool, Gather],
+    },
+    Spec {
+        name: "try",
+        value: None,
+        macros: &[Threads, Processes, Pool, Gather],
+    },
+    Spec {
+        name: "name",
+        value: Some("name = \"io\""),
+        macros: &[Threads, Processes, Pool, Gather],
+    },
+    Spec {
+        name: "timeline",
+        value: None,
+        macros: &[Threads, Processes, Pool, Gather],
+    },
+    Spec {
+        name: "progress",
+        value: None,
+        macros: &[Threads, Processes, Pool, Gather],
+    },
+    Spec {
+        name: "stack_size",
+        value: Some("stack_size = 8 * 1024 * 1024"),
+        macros: &[Threads],
+    },
+    Spec {
+        name: "timeout",
+        value: Some("timeout = Duration::from_secs(5)"),
+        macros: &[Processes, Pool, Gather],
+    },
+    Spec {
+        name: "workers",
+        value: Some("workers = 4"),
+        macros: &[Pool],
+    },
+    Spec {
+        name: "chunksize",
+        value: Some("chunksize = 100"),
+        macros: &[Pool],
+    },
+    Spec {
+        name: "processes",
+        value: None,
+        macros: &[Pool],
+    },
+    Spec {
+        name: "mpi",
+        value: None,
+        macros: &[Pool],
+    },
+    Spec {
+        name: "limit",
+        value: Some("limit = 10"),
+        macros: &[Gather],
+    },
+    Spec {
+        name: "spawn",
+        value: None,
+        macros: &[Gather],
+    },
+];
+
+/// Checks `invocation.options`; mistakes are appended to `errors`, and the
+/// options that are fine are kept so the expansion stays close to the intent.
+pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Options {
+    let kind = invocation.kind;
+    let mut options = Options::default();
+    let mut seen: Vec<&RawOption> = Vec::new();
+    for option in &invocation.options {
+        let name = option.name.to_string();
+        let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
+            errors.push(unknown(kind, option));
+            continue;
+        };
+        if !spec.macros.contains(&kind) {
+            errors.push(misplaced(kind, option, spec));
+            continue;
+        }
+        if let Some(first) = seen.iter().find(|s| s.name == option.name) {
+            let mut error =
+                syn::Error::new(option.name.span(), format!("duplicate option `{name}`"));
+            error.combine(syn::Error::new(
+                first.name.span(),
+                format!("`{name}` was first given here"),
+            ));
+            errors.push(error);
+            continue;
+        }
+        seen.push(option);
+        match (spec.value, &option.value) {
+            (None, Some(value)) => {
+                errors.push(syn::Error::new(
+                    option
+                        .eq
+                        .span()
+                        .join(value.span())
+                        .unwrap_or_else(|| value.span()),
+                    format!("`{name}` is a flag and takes no value: write `{name}` alone"),
+                ));
+                continue;
+            }
+            (Some(usage), None) => {
+                errors.push(syn::Error::new(
+                    option.name.span(),
+                    format!("`{name}` needs a value, for example `{usage}`"),
+                ));
+                continue;
+            }
+            _ => {}
+        }
+        if let Err(error) = set(&mut options, kind, option) {
+            errors.push(error);
+        }
+    }
+    check_tasks(invocation, errors);
+    let timeout_without_processes = kind == Pool && !options.processes && !options.mpi;
+    if let (true, Some(timeout)) = (timeout_without_processes, &options.timeout) {
+        errors.push(syn::Error::new(
+            option_span(invocation, "timeout").unwrap_or_else(|| timeout.span()),
+            "`timeout` needs `processes` on pool_map!: a thread cannot be stopped from outside, but a process can be killed; write `pool_map!(f, items; processes, timeout = ...)`",
+        ));
+        options.timeout = None;
+    }
+    if options.progress && matches!(invocation.body, Body::List(_)) {
+        errors.push(syn::Error::new(
+            option_span(invocation, "progress").unwrap_or_else(proc_macro2::Span::call_site),
+            format!(
+                "`progress` counts the items of a loop: use it with the loop form, as in `{}for i in 0..100 => worker(i); progress)`",
+                kind.macro_name().replace('!', "!(")
+            ),
+        ));
+        options.progress = false;
+    }
+    options
+}
+
+/// Mistakes in the tasks themselves that the macro can explain better than
+/// the compiler would.
+fn check_tasks(invocation: &Invocation, errors: &mut Vec<syn::Error>) {
+    let kind = invocation.kind;
+    let tasks: Vec<&Expr> = match &invocation.body {
+        Body::List(tasks) => tasks.iter().collect(),
+        Body::Loop { task, .. } => vec![task],
+        Body::Map { .. } | Body::Broken => Vec::new(),
+    };
+    for task in tasks {
+        if let Expr::Closure(closure) = task {
+            if kind == Gather {
+                errors.push(syn::Error::new(
+                    closure.span(),
+                    "gather! takes futures, not closures: call the async function (`task1()`) or write an `async { ... }` block",
+                ));
+            } else if !closure.inputs.is_empty() {
+                errors.push(syn::Error::new(
+                    closure.inputs.span(),
+                    format!(
+                        "a task closure takes no arguments: the worker calls it as `task()`. To run one task per item write `{}for x in items => work(x))`, or map a function with `pool_map!(|x| ..., items)`",
+                        kind.macro_name().replace('!', "!(")
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn option_span(invocation: &Invocation, name: &str) -> Option<proc_macro2::Span> {
+    invocation
+        .options
+        .iter()
+        .find(|o| o.name == name)
+        .map(|o| o.name.span())
+}
+
+fn set(options: &mut Options, kind: MacroKind, option: &RawOption) -> syn::Result<()> {
+    let value = option.value.clone();
+    match option.name.to_string().as_str() {
+        "catch" => options.catch = true,
+        "try" => options.try_ = true,
+        "timeline" => options.timeline = true,
+        "progress" => options.progress = true,
+        "processes" => options.processes = true,
+        "spawn" => options.spawn = true,
+        "mpi" => options.mpi = true,
+        "name" => options.name = Some(string_value(option)?),
+        "stack_size" => {
+            options.stack_size = Some(positive(
+                option,
+                "a thread needs a stack: give its size in bytes",
+            )?)
+        }
+        "workers" => options.workers = Some(positive(option, "a pool needs at least one worker")?),
+        "chunksize" => {
+            options.chunksize = Some(positive(option, "a chunk holds at least one item")?)
+        }
+        "limit" => {
+            options.limit = Some(positive(
+                option,
+                "with `limit = 0` no future could ever run",
+            )?)
+        }
+        "timeout" => options.timeout = Some(duration(option)?),
+        _ => {
+            let _ = (kind, value);
+        }
+    }
+    Ok(())
+}
+
+fn string_value(option: &RawOption) -> syn::Result<LitStr> {
+    match &option.value {
+        Some(Expr::Lit(lit)) => match &lit.lit {
+            Lit::Str(s) if !s.value().is_empty() => Ok(s.clone()),
+            Lit::Str(s) => Err(syn::Error::new(s.span(), "a worker name cannot be empty")),
+            other => Err(syn::Error::new(
+                other.span(),
+                "`name` takes a string literal, for example `name = \"io\"`",
+            )),
+        },
+        Some(other) => Err(syn::Error::new(
+            other.span(),
+            "`name` takes a string literal, for example `name = \"io\"` (names are fixed when the program is compiled)",
+        )),
+        None => Err(syn::Error::new(option.name.span(), "`name` needs a value")),
+    }
+}
+
+/// A count that must not be zero; a literal 0 is caught here, other
+/// expressions at run time.
+fn positive(option: &RawOption, why: &str) -> syn::Result<Expr> {
+    let value = option
+        .value
+        .clone()
+        .ok_or_else(|| syn::Error::new(option.name.span(), "needs a value"))?;
+    if let Expr::Lit(lit) = &value {
+        match &lit.lit {
+            Lit::Int(int) => {
+                if int.base10_digits().trim_start_matches('0').is_empty() {
+                    return Err(syn::Error::new(
+                        int.span(),
+                        format!("`{} = 0` is not allowed: {why}", option.name),
+                    ));
+                }
+            }
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    format!(
+                        "`{}` takes a whole number, for example `{} = 4`",
+                        option.name, option.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(value)
+}
+
+fn duration(option: &RawOption) -> syn::Result<Expr> {
+    let value = option
+        .value
+        .clone()
+        .ok_or_else(|| syn::Error::new(option.name.span(), "needs a value"))?;
+    if let Expr::Lit(lit) = &value {
+        if matches!(lit.lit, Lit::Int(_) | Lit::Float(_)) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "`timeout` takes a `std::time::Duration`, not a bare number: write `timeout = Duration::from_secs({})` or `Duration::from_millis(...)`",
+                    quote::ToTokens::to_token_stream(&lit.lit)
+                ),
+            ));
+        }
+    }
+    Ok(value)
+}
+
+fn unknown(kind: MacroKind, option: &RawOption) -> syn::Error {
+    let name = option.name.to_string();
+    let known: Vec<&str> = SPECS
+        .iter()
+        .filter(|s| s.macros.contains(&kind))
+        .map(|s| s.name)
+        .collect();
+    let suggestion = known
+        .iter()
+        .map(|k| (distance(&name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k);
+    let list = known
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = match suggestion {
+        Some(k) => format!(
+            "unknown option `{name}` for {}; did you mean `{k}`? (its options: {list})",
+            kind.macro_name()
+        ),
+        None => format!(
+            "unknown option `{name}` for {}; its options are {list}",
+            kind.macro_name()
+        ),
+    };
+    syn::Error::new(option.name.span(), message)
+}
+
+fn misplaced(kind: MacroKind, option: &RawOption, spec: &Spec) -> syn::Error {
+    let name = spec.name;
+    let message = match (name, kind) {
+        ("timeout", Threads) => "`timeout` is not available on spawn_threads!: a running thread cannot be cancelled or killed from outside, so there is no way to stop it at a deadline. Run the tasks in child processes instead, which can be killed: `spawn_processes!(...; timeout = Duration::from_secs(5))`".to_owned(),
+        ("processes", Threads | Processes) => format!(
+            "`processes` is an option of pool_map!, not of {}; to run each task in its own process write `spawn_processes!(...)`",
+            kind.macro_name()
+        ),
+        ("processes", Gather) => "`processes` is an option of pool_map!; gather! polls futures on the current task. To run work in processes use `spawn_processes!(...)` or `pool_map!(f, items; processes)`".to_owned(),
+        ("stack_size", Processes) => "`stack_size` sets the stack of a thread; a forked process keeps the stack of the thread that forked it".to_owned(),
+        _ => {
+            let owners: Vec<&str> = spec.macros.iter().map(|m| m.macro_name()).collect();
+            format!(
+                "`{name}` is an option of {}, not of {}",
+                owners.join(" and "),
+                kind.macro_name()
+            )
+        }
+    };
+    syn::Error::new(option.name.span(), message)
+}
+
+/// Levenshtein distance, for the did-you-mean.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distance;
+
+    #[test]
+    fn distance_counts_edits() {
+        assert_eq!(distance("cathc", "catch"), 2);
+        assert_eq!(distance("worker", "workers"), 1);
+        assert_eq!(distance("", "abc"), 3);
+    }
+}

@@ -1,0 +1,190 @@
+//! [`Error`]: what went wrong in one worker.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The failure of one worker: which worker, and why.
+///
+/// Every macro reports failures with this type. Without the `catch` option a
+/// failure makes the caller panic with this error's message (after every other
+/// worker has ended); with `catch` each output is a `Result<T, Error>`, in the
+/// spirit of Python's `asyncio.gather(..., return_exceptions=True)`.
+///
+/// The [`Display`](fmt::Display) form names the worker and the cause:
+///
+/// ```
+/// use fanout_runtime::{Error, ErrorKind, WorkerName};
+///
+///
+/// let err = Error::new(WorkerName::indexed("worker", 3), ErrorKind::Panic("boom".into()));
+/// assert_eq!(err.to_string(), "worker `worker-3` panicked: boom");
+/// assert_eq!(err.worker(), "worker-3");
+/// assert!(err.is_panic());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    // Boxed: a `Result<T, Error>` stays as small as possible for the millions
+    // of items a pool or a gather may hold.
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Inner {
+    worker: String,
+    pid: Option<u32>,
+    kind: ErrorKind,
+}
+
+/// Why a worker failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The task panicked; the payload's message (or a placeholder when the
+    /// payload was not a string).
+    Panic(String),
+    /// A child process exited with this non-zero code before sending its output.
+    Exit(i32),
+    /// A child process was killed by this signal (`SIGSEGV`, `SIGKILL`, ...).
+    Signal(i32),
+    /// The task was still running at its deadline and was stopped.
+    Timeout(Duration),
+    /// The task was cancelled before it finished, because another task of a
+    /// `try` group failed first.
+    Cancelled,
+    /// The output could not be carried back from a child process.
+    Transport(String),
+    /// The worker could not be started (no thread or process could be created).
+    Spawn(String),
+}
+
+impl Error {
+    /// Creates an error for the worker `worker`.
+    pub fn new(worker: impl fmt::Display, kind: ErrorKind) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                worker: worker.to_string(),
+                pid: None,
+                kind,
+            }),
+        }
+    }
+
+    /// Records the process id of the worker (process workers only).
+    #[must_use]
+    pub fn with_pid(mut self, pid: u32) -> Self {
+        self.inner.pid = Some(pid);
+        self
+    }
+
+    /// Builds a [`ErrorKind::Panic`] error from a panic payload, keeping its message.
+    pub fn from_panic(worker: impl fmt::Display, payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::new(worker, ErrorKind::Panic(panic_message(payload)))
+    }
+
+    /// The name of the worker that failed (`worker-3`, `print_numbers`, ...).
+    pub fn worker(&self) -> &str {
+        &self.inner.worker
+    }
+
+    /// The process id of the worker, for process workers.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.pid
+    }
+
+    /// Why the worker failed.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// Whether the worker panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Panic(_))
+    }
+
+    /// Whether the worker was stopped at its deadline.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Timeout(_))
+    }
+
+    /// The panic message, if the worker panicked.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.inner.kind {
+            ErrorKind::Panic(message) => Some(message),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "worker `{}`", self.inner.worker)?;
+        if let Some(pid) = self.inner.pid {
+            write!(f, " (pid {pid})")?;
+        }
+        match &self.inner.kind {
+            ErrorKind::Panic(message) => write!(f, " panicked: {message}"),
+            ErrorKind::Exit(code) => write!(f, " exited with code {code}"),
+            ErrorKind::Signal(signal) => write!(f, " was killed by {}", signal_name(*signal)),
+            ErrorKind::Timeout(limit) => write!(f, " timed out after {limit:?}"),
+            ErrorKind::Cancelled => write!(f, " was cancelled because another task failed"),
+            ErrorKind::Transport(why) => write!(f, " could not send its output: {why}"),
+            ErrorKind::Spawn(why) => write!(f, " could not be started: {why}"),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Debug shows the message too, so `unwrap()` on a caught result reads well.
+        write!(f, "Error({self})")
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The text of a panic payload: the `&str` or `String` given to `panic!`.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(e) = payload.downcast_ref::<Error>() {
+        e.to_string()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+/// The conventional name of a signal number (`SIGSEGV` for 11 on Linux).
+///
+/// ```
+/// assert_eq!(fanout_runtime::signal_name(9), "SIGKILL");
+/// ```
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGTSTP => "SIGTSTP",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
+}

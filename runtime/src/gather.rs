@@ -1,0 +1,568 @@
+//! Futures polled together on the current task: what `gather!` expands to
+//! (Python's `asyncio.gather`), and [`run`] (`asyncio.run`).
+
+use std::future::{Future, IntoFuture};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use pin_project_lite::pin_project;
+
+use crate::error::{Error, ErrorKind};
+use crate::name::{self, WorkerName};
+use crate::report::{Report, Started};
+
+/// Runs `future` to completion on a new multi-threaded Tokio runtime and
+/// returns its output: Python's `asyncio.run(main())`.
+///
+/// # Panics
+/// If the runtime cannot be built, or when called from inside a Tokio runtime
+/// (use `.await` there instead).
+///
+/// ```
+/// async fn say_hello() -> &'static str {
+///     "Hello"
+/// }
+/// assert_eq!(fanout::run(say_hello()), "Hello");
+/// ```
+pub fn run<F: IntoFuture>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("fanout::run: cannot build the Tokio runtime: {e}"))
+        .block_on(future.into_future())
+}
+
+/// The future of a `gather!` task: `IntoFuture::into_future(task)`, with an
+/// error that says what gather! expects when `task` is not a future.
+pub fn future_of<F: GatherTask>(task: F) -> F::IntoFuture {
+    task.into_future()
+}
+
+/// What `gather!` accepts as a task: anything that is (or turns into) a future.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a future, so gather! cannot await it",
+    label = "not a future",
+    note = "gather! takes futures: call an `async fn` (`task1()`) or write an `async {{ ... }}` block; to run plain functions concurrently use `spawn_threads!` or `pool_map!`"
+)]
+pub trait GatherTask: IntoFuture {}
+
+impl<F: IntoFuture> GatherTask for F {}
+
+/// Options of a gather (`gather!(a, b; timeout = Duration::from_secs(1), limit = 2)`).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct GatherOptions {
+    /// Futures still pending at this deadline (from the start of the gather)
+    /// are dropped, and their outcome is a timed-out [`Error`]. Needs a Tokio
+    /// runtime with its time driver (as `fanout::run` and `#[tokio::main]` give).
+    pub timeout: Option<Duration>,
+    /// At most this many futures are in flight at once; the others start, in
+    /// task order, as earlier ones finish.
+    pub limit: Option<usize>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Print a chart of when each future ran on stderr afterwards.
+    pub timeline: bool,
+}
+
+impl GatherOptions {
+    /// The default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the deadline.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the concurrency limit.
+    ///
+    /// # Panics
+    /// If `limit` is 0.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        assert!(limit > 0, "fanout: limit must be at least 1");
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Turns the progress bar on or off.
+    #[must_use]
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Turns the timeline chart on or off.
+    #[must_use]
+    pub fn timeline(mut self, on: bool) -> Self {
+        self.timeline = on;
+        self
+    }
+}
+
+pin_project! {
+    /// A future that runs as the worker `name`: the name is current while it is
+    /// polled, and a panic inside it becomes an [`Error`] instead of unwinding.
+    pub struct Named<F> {
+        name: WorkerName,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Named<F> {
+    /// Wraps `future` as the worker `name`.
+    pub fn new(name: WorkerName, future: F) -> Self {
+        Named { name, future }
+    }
+}
+
+impl<F: Future> Future for Named<F> {
+    type Output = Result<F::Output, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let name = *this.name;
+        let _name = name::enter(name);
+        let future = this.future;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(Error::from_panic(name, &*payload))),
+        }
+    }
+}
+
+/// Whether a task's output counts as a failure for the `try` option.
+pub trait TryOutcome {
+    /// `true` for an `Err`.
+    fn is_failure(&self) -> bool;
+}
+
+impl<T, E> TryOutcome for Result<T, E> {
+    fn is_failure(&self) -> bool {
+        self.is_err()
+    }
+}
+
+pin_project! {
+    /// One future of a fixed `gather!(a, b, c)`: it keeps the future's outcome
+    /// once it is ready, until [`Group::take`] collects it.
+    pub struct Slot<F: Future> {
+        #[pin]
+        future: Named<F>,
+        output: Option<Result<F::Output, Error>>,
+        is_failure: Option<fn(&F::Output) -> bool>,
+        started: Option<Started>,
+        state: SlotState,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    Waiting,
+    Running,
+    Done,
+}
+
+impl<F: Future> Slot<F> {
+    /// The slot of `future`, run as the worker `name`.
+    pub fn new(name: WorkerName, future: F) -> Self {
+        Slot {
+            future: Named::new(name, future),
+            output: None,
+            is_failure: None,
+            started: None,
+            state: SlotState::Waiting,
+        }
+    }
+
+    /// The slot of `future` in a `try` gather: an `Err` output stops the group.
+    pub fn new_try(name: WorkerName, future: F) -> Self
+    where
+        F::Output: TryOutcome,
+    {
+        let mut slot = Slot::new(name, future);
+        slot.is_failure = Some(|output: &F::Output| output.is_failure());
+        slot
+    }
+}
+
+/// What [`Group::poll`] needs of a [`Slot`], whatever its future's type.
+pub trait PollSlot {
+    /// Polls the slot's future (if it is running) and tells what happened.
+    fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>, report: &Report) -> SlotPoll;
+    /// Whether the slot's future has not started yet.
+    fn is_waiting(&self) -> bool;
+}
+
+/// What happened when a slot was polled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotPoll {
+    /// Still running.
+    Pending,
+    /// Finished now or before.
+    Done,
+    /// Finished now with a failure that stops a `try` group.
+    Failed,
+}
+
+impl<F: Future> PollSlot for Slot<F> {
+    fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>, report: &Report) -> SlotPoll {
+        let this = self.project();
+        match *this.state {
+            SlotState::Done => return SlotPoll::Done,
+            SlotState::Waiting => {
+                *this.state = SlotState::Running;
+                *this.started = Some(report.start(this.future.name));
+            }
+            SlotState::Running => {}
+        }
+        match this.future.poll(cx) {
+            Poll::Pending => SlotPoll::Pending,
+            Poll::Ready(outcome) => {
+                *this.state = SlotState::Done;
+                if let Some(started) = this.started.take() {
+                    report.end(started);
+                }
+                let failed = match (&outcome, this.is_failure) {
+                    (Ok(output), Some(is_failure)) => is_failure(output),
+                    _ => false,
+                };
+                *this.output = Some(outcome);
+                if failed {
+                    SlotPoll::Failed
+                } else {
+                    SlotPoll::Done
+                }
+            }
+        }
+    }
+
+    fn is_waiting(&self) -> bool {
+        self.state == SlotState::Waiting
+    }
+}
+
+/// Drives the slots of one fixed `gather!(a, b, c)`: limit, deadline, `try`.
+///
+/// ```
+/// use std::pin::pin;
+/// use fanout::__private::{WorkerName, gather::{Group, GatherOptions, Slot}};
+///
+/// let (a, b) = fanout::run(async {
+///     let mut group = Group::new(&GatherOptions::new());
+///     let mut a = pin!(Slot::new(WorkerName::new("a"), async { 1 }));
+///     let mut b = pin!(Slot::new(WorkerName::new("b"), async { "two" }));
+///     std::future::poll_fn(|cx| group.poll(cx, &mut [a.as_mut(), b.as_mut()])).await;
+///     (group.take(a), group.take(b))
+/// });
+/// assert_eq!((a.unwrap(), b.unwrap()), (1, "two"));
+/// ```
+pub struct Group {
+    limit: usize,
+    timeout: Option<Duration>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    end: End,
+    report: Report,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Running,
+    AllDone,
+    Failed,
+    TimedOut,
+}
+
+impl Group {
+    /// A group with `options`.
+    pub fn new(options: &GatherOptions) -> Self {
+        Group {
+            limit: options.limit.unwrap_or(usize::MAX),
+            timeout: options.timeout,
+            deadline: None,
+            end: End::Running,
+            report: Report::new(options.timeline, options.progress),
+        }
+    }
+
+    /// Polls every running slot (starting waiting ones while the limit allows)
+    /// and is ready when all are done, a `try` slot failed, or the deadline passed.
+    pub fn poll(&mut self, cx: &mut Context<'_>, slots: &mut [Pin<&mut dyn PollSlot>]) -> Poll<()> {
+        if self.end != End::Running {
+            return Poll::Ready(());
+        }
+        if let Some(timeout) = self.timeout {
+            let deadline = self
+                .deadline
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+            if deadline.as_mut().poll(cx).is_ready() {
+                return self.stop(End::TimedOut);
+            }
+        }
+        let mut in_flight = 0;
+        let mut all_done = true;
+        for slot in slots.iter_mut() {
+            if slot.is_waiting() {
+                if in_flight >= self.limit {
+                    all_done = false;
+                    continue;
+                }
+            }
+            match slot.as_mut().poll_slot(cx, &self.report) {
+                SlotPoll::Done => {}
+                SlotPoll::Pending => {
+                    in_flight += 1;
+                    all_done = false;
+                }
+                SlotPoll::Failed => return self.stop(End::Failed),
+            }
+        }
+        if all_done {
+            return self.stop(End::AllDone);
+        }
+        Poll::Pending
+    }
+
+    fn stop(&mut self, end: End) -> Poll<()> {
+        self.end = end;
+        self.report.finish("gather!");
+        Poll::Ready(())
+    }
+
+    /// The outcome of `slot` once the group is ready: its output, its panic,
+    /// or a timed-out or cancelled [`Error`] if it never finished.
+    pub fn take<F: Future>(&self, slot: Pin<&mut Slot<F>>) -> Result<F::Output, Error> {
+        let this = slot.project();
+        let name = this.future.name;
+        this.output
+            .take()
+            .unwrap_or_else(|| Err(self.unfinished(name)))
+    }
+
+    fn unfinished(&self, name: WorkerName) -> Error {
+        match (self.end, self.timeout) {
+            (End::TimedOut, Some(timeout)) => Error::new(name, ErrorKind::Timeout(timeout)),
+            _ => Error::new(name, ErrorKind::Cancelled),
+        }
+    }
+}
+
+/// Polls every future of `futures` concurrently on the current task and
+/// returns their outcomes in input order: the loop form
+/// `gather!(for i in items => future)`. Future `k` runs as `base-k`.
+///
+/// ```
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let outcomes = fanout::run(gather::gather_each(
+///     &gather::GatherOptions::new(),
+///     WorkerName::new("double"),
+///     (0..3).map(|i| async move { i * 2 }),
+/// ));
+/// let doubled: Vec<i32> = outcomes.into_iter().map(Result::unwrap).collect();
+/// assert_eq!(doubled, [0, 2, 4]);
+/// ```
+pub async fn gather_each<I>(
+    options: &GatherOptions,
+    base: WorkerName,
+    futures: I,
+) -> Vec<Result<<I::Item as Future>::Output, Error>>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    drive_each(options, base, futures, None).await
+}
+
+/// [`gather_each`] for the `try` option: stops at the first `Err` output in
+/// time, dropping (cancelling) the futures still running.
+pub async fn try_gather_each<I>(
+    options: &GatherOptions,
+    base: WorkerName,
+    futures: I,
+) -> Vec<Result<<I::Item as Future>::Output, Error>>
+where
+    I: IntoIterator,
+    I::Item: Future,
+    <I::Item as Future>::Output: TryOutcome,
+{
+    drive_each(options, base, futures, Some(|output| output.is_failure())).await
+}
+
+async fn drive_each<I>(
+    options: &GatherOptions,
+    base: WorkerName,
+    futures: I,
+    is_failure: Option<fn(&<I::Item as Future>::Output) -> bool>,
+) -> Vec<Result<<I::Item as Future>::Output, Error>>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    // The futures are all created first, in the caller, as Python's
+    // `gather(*(worker(i) for i in range(5)))` does.
+    let futures: Vec<I::Item> = futures.into_iter().collect();
+    let total = futures.len();
+    let report = Report::new(options.timeline, options.progress);
+    report.expect(total);
+    let limit = options.limit.unwrap_or(usize::MAX).max(1);
+    let mut outcomes: Vec<Option<Result<<I::Item as Future>::Output, Error>>> =
+        std::iter::repeat_with(|| None).take(total).collect();
+    let mut waiting = futures.into_iter().enumerate();
+    let mut running = FuturesUnordered::new();
+    let mut start_next = |running: &mut FuturesUnordered<_>| {
+        if let Some((index, future)) = waiting.next() {
+            let name = base.with_index(index);
+            let started = report.start(name);
+            running.push(Indexed {
+                index,
+                started: Some(started),
+                future: Named::new(name, future),
+            });
+        }
+    };
+    for _ in 0..limit.min(total) {
+        start_next(&mut running);
+    }
+    let mut deadline = options.timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+    let mut end = End::AllDone;
+    loop {
+        let next = std::future::poll_fn(|cx| {
+            if let Some(deadline) = deadline.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+            }
+            match running.poll_next_unpin(cx) {
+                Poll::Ready(Some(done)) => Poll::Ready(Some(Some(done))),
+                Poll::Ready(None) => Poll::Ready(Some(None)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        let Some(next) = next else {
+            end = End::TimedOut;
+            break;
+        };
+        let Some((index, started, outcome)) = next else {
+            break;
+        };
+        report.end(started);
+        let failed = match (&outcome, is_failure) {
+            (Ok(output), Some(is_failure)) => is_failure(output),
+            _ => false,
+        };
+        outcomes[index] = Some(outcome);
+        if failed {
+            end = End::Failed;
+            break;
+        }
+        start_next(&mut running);
+    }
+    drop(running);
+    report.finish("gather!");
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| {
+            outcome.unwrap_or_else(|| {
+                let name = base.with_index(index);
+                Err(match (end, options.timeout) {
+                    (End::TimedOut, Some(timeout)) => Error::new(name, ErrorKind::Timeout(timeout)),
+                    _ => Error::new(name, ErrorKind::Cancelled),
+                })
+            })
+        })
+        .collect()
+}
+
+pin_project! {
+    struct Indexed<F> {
+        index: usize,
+        started: Option<Started>,
+        #[pin]
+        future: Named<F>,
+    }
+}
+
+impl<F: Future> Future for Indexed<F> {
+    type Output = (usize, Started, Result<F::Output, Error>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.future.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(outcome) => {
+                let started = this.started.take().unwrap_or_else(Started::none);
+                Poll::Ready((*this.index, started, outcome))
+            }
+        }
+    }
+}
+
+/// Runs `future` as its own Tokio task (the `spawn` option), so that it may run
+/// in parallel with the others on the multi-threaded runtime.
+///
+/// The returned future resolves to the task's output; a panic in the task is
+/// carried over (with its message) to whoever polls it. Dropping the returned
+/// future aborts the task.
+///
+/// # Panics
+/// Outside a Tokio runtime.
+pub fn spawn<F>(name: WorkerName, future: F) -> Spawned<F::Output>
+where
+    F: IntoFuture,
+    F::IntoFuture: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handle = tokio::spawn(Named::new(name, future.into_future()));
+    Spawned {
+        handle: Some(handle),
+    }
+}
+
+/// The future of a task started by [`spawn`].
+pub struct Spawned<T> {
+    handle: Option<tokio::task::JoinHandle<Result<T, Error>>>,
+}
+
+impl<T> Future for Spawned<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let Some(handle) = self.handle.as_mut() else {
+            return Poll::Pending;
+        };
+        match Pin::new(handle).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(joined) => {
+                self.handle = None;
+                match joined {
+                    Ok(Ok(output)) => Poll::Ready(output),
+                    Ok(Err(failure)) => {
+                        let message = failure.panic_message().unwrap_or_default().to_owned();
+                        std::panic::resume_unwind(Box::new(message))
+                    }
+                    Err(join_error) => std::panic::resume_unwind(Box::new(join_error.to_string())),
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+    }
+}

@@ -1,0 +1,32 @@
+#![deny(missing_docs)]
+//! Implementation detail of the [`fanout`](https://docs.rs/fanout) crate: the
+//! runtime its macros expand to.
+//!
+//! Everything here is public and documented, so that the macros' work can be
+//! done by hand: each macro's docs show the equivalent code. Depend on `fanout`,
+//! not on this crate; its version is pinned to fanout's.
+//!
+//! | module | what it does | macro |
+//! |---|---|---|
+//! | [`threads`] | one scoped OS thread per task | `spawn_threads!` |
+//! | [`pool`] | a pool of threads mapping a function over items | `pool_map!` |
+//! | [`gather`] | futures polled together; [`run`] | `gather!` |
+//! | [`outcome`] | failures and `try` results of a group | all |
+//! | [`report`] | the `progress` bar and the `timeline` chart | all |
+
+mod error;
+pub mod gather;
+mod name;
+pub mod outcome;
+pub mod pool;
+pub mod report;
+mod task;
+pub mod threads;
+
+pub use crate::error::{Error, ErrorKind, panic_message, signal_name};
+pub use crate::gather::run;
+pub use crate::name::{NameGuard, WorkerName, current_name, current_worker, enter};
+pub use crate::task::Task;
+
+/// `Result<T, fanout::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
