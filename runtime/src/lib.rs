@@ -19,6 +19,8 @@ pub mod gather;
 mod name;
 pub mod outcome;
 pub mod pool;
+#[cfg(unix)]
+pub mod process;
 pub mod report;
 mod task;
 pub mod threads;

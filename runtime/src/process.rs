@@ -1,0 +1,1 @@
+//! Placeholder: the fork-based process backend is being written.
