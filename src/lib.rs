@@ -1,6 +1,60 @@
 //! # fanout
 //!
-//! One declarative line for each program of a Python concurrency tutorial.
+//! One declarative line for each program of a Python concurrency tutorial:
+//! threads, processes, pools and async gathers, as fast as the hand-written
+//! Rust they expand to.
+//!
+//! | Python | fanout |
+//! |---|---|
+//! | `Thread(target=f)` ×2, start, join | [`spawn_threads!(f, g)`](spawn_threads!) |
+//! | `Process(target=f, args=(x,))` | [`spawn_processes!(f(x), f(y))`](spawn_processes!) |
+//! | `ThreadPoolExecutor(5).map(f, xs)` | [`pool_map!(f, xs; workers = 5)`](pool_map!) |
+//! | `ProcessPoolExecutor(5).map(f, xs)` | [`pool_map!(f, xs; workers = 5, processes)`](pool_map!) |
+//! | `asyncio.run(main())` | [`fanout::run(main())`](run) |
+//! | `await asyncio.gather(a(), b())` | [`gather!(a(), b())`](gather!) |
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! fn worker(num: u64) -> u64 {
+//!     std::thread::sleep(Duration::from_millis(100));
+//!     num * num
+//! }
+//!
+//! let start = Instant::now();
+//! let squares = fanout::spawn_threads!(for i in 0..5 => worker(i));
+//! assert_eq!(squares, [0, 1, 4, 9, 16]);
+//! assert!(start.elapsed() < Duration::from_millis(400)); // ran concurrently
+//! ```
+//!
+//! ## The language of the macros
+//!
+//! `TASKS` is a comma list `a, b, c` (outputs: a tuple in task order; one task
+//! gives its output alone) or the loop form `for PAT in EXPR => TASK` (outputs: a
+//! `Vec` in iteration order). A task is a path (run with [`Task::run`]), a closure
+//! with no parameters (called in the worker), or any other expression, evaluated
+//! in the worker as the body of a closure that borrows what it uses (in the loop
+//! form the pattern's bindings are moved into each task). Options follow a `;`:
+//! `spawn_threads!(a, b; catch, name = "io")`.
+//!
+//! Worker names: a path task is named by its last segment, a call by its
+//! callee, a method call by its method, anything else `task`; the loop form
+//! appends `-k`. `name = "..."` replaces the base; [`current_name`] reads it.
+//!
+//! ## Failures
+//!
+//! By default a panicking task makes the caller panic, once every other task
+//! ended, with a message that names the worker and quotes the panic. With
+//! `catch` every output is a `Result<T, fanout::Error>` instead. With `try`
+//! the tasks return `Result<T, E>` and the macro returns `Result<_, E>`.
+//!
+//! ## Fork
+//!
+//! `spawn_processes!` and `pool_map!(...; processes)` fork. The child is a copy
+//! of the caller in which only the forking thread exists: a lock that another
+//! thread held at the moment of the fork stays locked forever in the child.
+//! fanout flushes and holds the std stdout/stderr locks around the fork, so
+//! printing is safe; keep other shared state out of process tasks.
 #![deny(missing_docs)]
 
 pub use fanout_runtime::{Error, ErrorKind, Result, Task, WorkerName, current_name, run};
@@ -13,25 +67,269 @@ pub mod __private {
 #[doc(hidden)]
 pub use fanout_macros as __macros;
 
-/// Runs each task on its own OS thread.
+/// Runs each task on its own OS thread and returns their outputs: Python's
+/// `threading.Thread(...).start()` / `.join()` in one line.
+///
+/// Threads are scoped: tasks may borrow the caller's locals, and every thread
+/// is joined before the macro returns.
+///
+/// # Examples
+///
+/// The tutorial's first program, and its loop version:
+///
+/// ```
+/// fn print_numbers() -> usize { (0..10).inspect(|i| println!("{i}")).count() }
+/// fn print_letters() -> usize { "abcdefghij".chars().inspect(|c| println!("{c}")).count() }
+///
+/// let (numbers, letters) = fanout::spawn_threads!(print_numbers, print_letters);
+/// assert_eq!((numbers, letters), (10, 10));
+///
+/// let data = vec![10, 20, 30];
+/// let doubled = fanout::spawn_threads!(for i in 0..3 => data[i] * 2);
+/// assert_eq!(doubled, [20, 40, 60]);
+///
+/// let names = fanout::spawn_threads!(for i in 0..2 => fanout::current_name(); name = "io");
+/// assert_eq!(names[1].as_deref(), Some("io-1"));
+/// ```
+///
+/// Options: `catch`, `try`, `name = "base"`, `stack_size = BYTES`, `timeline`,
+/// and `progress` (loop form). `timeout` is refused: a thread cannot be
+/// cancelled; use [`spawn_processes!`] for tasks that must be stopped.
+///
+/// # Panics
+///
+/// Without `catch`, if a task panics: the caller panics once every other
+/// thread has ended, with a message naming the worker and quoting its panic
+/// (`worker `worker-3` panicked: boom`); several failures are listed together.
+///
+/// # Errors
+///
+/// With `catch`, each output is a `Result<T, fanout::Error>`; with `try`, the
+/// tasks return `Result<T, E>` and the macro returns `Result<(T0, T1), E>` (or
+/// `Result<Vec<T>, E>`), the first error in task order once all ended.
+///
+/// ```
+/// let (ok, failed) = fanout::spawn_threads!(|| 1, || -> i32 { panic!("boom") }; catch);
+/// assert_eq!(ok.unwrap(), 1);
+/// assert_eq!(failed.unwrap_err().to_string(), "worker `task` panicked: boom");
+///
+/// let parsed: Result<Vec<i32>, _> = fanout::spawn_threads!(for s in ["1", "x"] => s.parse::<i32>(); try);
+/// assert!(parsed.is_err());
+/// ```
+///
+/// # Equivalent code without the macro
+///
+/// ```
+/// use fanout::__private::{WorkerName, outcome, threads};
+/// # fn print_numbers() {} fn print_letters() {}
+/// let options = threads::ThreadOptions::new();
+/// let (a, b) = threads::scope(&options, |s| {
+///     let a = s.spawn(WorkerName::new("print_numbers"), print_numbers);
+///     let b = s.spawn(WorkerName::new("print_letters"), print_letters);
+///     (a.join(), b.join())
+/// });
+/// match (a, b) {
+///     (Ok(a), Ok(b)) => (a, b),
+///     (a, b) => outcome::raise([a.err(), b.err()]),
+/// };
+/// ```
 #[macro_export]
 macro_rules! spawn_threads {
     ($($input:tt)*) => { $crate::__macros::spawn_threads!{[$crate] $($input)*} };
 }
 
-/// Runs each task in its own forked child process.
+/// Runs each task in its own forked child process and returns their outputs:
+/// Python's `multiprocessing.Process(...).start()` / `.join()` in one line.
+///
+/// The child inherits the caller's memory, so a task may use anything in scope
+/// (even values that are neither `Send` nor serializable); only its output
+/// crosses back, so it must be `serde::Serialize + DeserializeOwned`. The child
+/// runs the task, sends the output and leaves with `_exit`; every child is
+/// reaped before the macro returns. Linux and macOS only.
+///
+/// # Examples
+///
+/// ```
+/// fn print_process_info(name: &str) -> u32 {
+///     println!("Process {name}: {}", std::process::id());
+///     std::process::id()
+/// }
+///
+/// let (p1, p2) = fanout::spawn_processes!(print_process_info("p1"), print_process_info("p2"));
+/// assert_ne!(p1, p2);
+/// assert_ne!(p1, std::process::id());
+///
+/// let names = fanout::spawn_processes!(for i in 0..3 => fanout::current_name().unwrap());
+/// assert_eq!(names, ["current_name-0", "current_name-1", "current_name-2"]);
+/// ```
+///
+/// Options: `catch`, `try`, `name = "base"`, `timeout = DURATION` (a child
+/// still running then is killed and reaped), `timeline`, `progress` (loop form).
+///
+/// # Panics
+///
+/// Without `catch`, if a child panics, exits with a non-zero code or dies by a
+/// signal: the caller panics after all children ended, naming the worker, its
+/// pid and the cause (the panic message, the exit code, or `SIGSEGV`...).
+///
+/// # Errors
+///
+/// With `catch` each output is a `Result<T, fanout::Error>`:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let slow = fanout::spawn_processes!(
+///     || std::thread::sleep(Duration::from_secs(10));
+///     catch, timeout = Duration::from_millis(100)
+/// );
+/// assert!(slow.unwrap_err().is_timeout());
+/// ```
+///
+/// # Equivalent code without the macro
+///
+/// ```
+/// use fanout::__private::{WorkerName, process};
+///
+/// let options = process::ProcessOptions::new();
+/// let pid = process::scope(&options, |s| s.spawn(WorkerName::new("pid"), std::process::id).join());
+/// assert_ne!(pid.unwrap(), std::process::id());
+/// ```
 #[macro_export]
 macro_rules! spawn_processes {
     ($($input:tt)*) => { $crate::__macros::spawn_processes!{[$crate] $($input)*} };
 }
 
-/// Maps a function over items on a pool.
+/// Maps a function over items on a pool of workers and returns the outputs in
+/// input order: `ThreadPoolExecutor.map` (or, with `processes`,
+/// `ProcessPoolExecutor.map`) in one line.
+///
+/// `pool_map!(FUNC, ITEMS [; OPTIONS])`: FUNC is anything callable as
+/// `Fn(Item) -> T` (a function path, or a closure that may borrow locals);
+/// ITEMS is any `IntoIterator`.
+///
+/// # Examples
+///
+/// ```
+/// fn square(number: u64) -> u64 { number * number }
+///
+/// let squares = fanout::pool_map!(square, 0..10; workers = 5);
+/// assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+///
+/// let in_processes = fanout::pool_map!(square, 0..10; workers = 5, processes);
+/// assert_eq!(in_processes, squares);
+///
+/// let words = vec!["a", "bb", "ccc"];
+/// let lengths = fanout::pool_map!(|w: &&str| w.len(), &words);
+/// assert_eq!(lengths, [1, 2, 3]);
+/// ```
+///
+/// Options: `workers = N` (at most N items at once; default: available
+/// parallelism), `chunksize = N`, `catch`, `try`, `name = "base"`,
+/// `processes` (fork N workers; outputs must be serializable), `timeout =
+/// DURATION` (with `processes`), `progress`, `timeline`, and `mpi` (with the
+/// `mpi` feature, under `mpirun`).
+///
+/// # Panics
+///
+/// Without `catch`, if an item panics (or, with `processes`, its worker dies):
+/// the caller panics once the running items ended, naming the item's worker
+/// (`square-7`) and the cause.
+///
+/// # Errors
+///
+/// With `catch`, a `Vec<Result<T, fanout::Error>>`; with `try` (FUNC returns
+/// `Result<T, E>`), `Result<Vec<T>, E>` holding the error of the lowest-index
+/// failing item; items after it are not started.
+///
+/// ```
+/// let parsed: Result<Vec<u8>, _> = fanout::pool_map!(|s: &str| s.parse::<u8>(), ["1", "x", "3"]; try);
+/// assert!(parsed.is_err());
+/// ```
+///
+/// # Equivalent code without the macro
+///
+/// ```
+/// use fanout::__private::{WorkerName, pool};
+/// # fn square(n: u64) -> u64 { n * n }
+/// let options = pool::PoolOptions::new().workers(5);
+/// let squares = pool::map_unwrap(&options, WorkerName::new("square"), 0..10, square);
+/// assert_eq!(squares[3], 9);
+/// ```
 #[macro_export]
 macro_rules! pool_map {
     ($($input:tt)*) => { $crate::__macros::pool_map!{[$crate] $($input)*} };
 }
 
-/// Awaits futures concurrently.
+/// Awaits several futures concurrently on the current task and returns their
+/// outputs: `await asyncio.gather(...)` in one line. Use it inside async code,
+/// as `tokio::join!`.
+///
+/// The tasks are futures (any `IntoFuture` expression), created in the caller,
+/// so they may borrow locals.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// async fn task(name: &str, secs: f64) -> String {
+///     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+///     format!("{name} end")
+/// }
+///
+/// fanout::run(async {
+///     let start = Instant::now();
+///     let (one, two) = fanout::gather!(task("Task 1", 0.2), task("Task 2", 0.1));
+///     assert_eq!((one.as_str(), two.as_str()), ("Task 1 end", "Task 2 end"));
+///     assert!(start.elapsed() < Duration::from_millis(290));
+///
+///     let all = fanout::gather!(for i in 0..5 => task("worker", 0.01 * i as f64));
+///     assert_eq!(all.len(), 5);
+/// });
+/// ```
+///
+/// Options: `catch`, `try` (stops at the first error in time and drops the
+/// futures still running), `timeout = DURATION`, `limit = N` (at most N in
+/// flight), `spawn` (each future becomes a Tokio task, running in parallel;
+/// needs `Send + 'static`), `name = "base"`, `progress` (loop form), `timeline`.
+///
+/// # Panics
+///
+/// Without `catch`, if a future panics: once all others finished, the caller
+/// panics naming the task and quoting its panic. With `timeout` and without
+/// `catch`, the caller panics naming the tasks that timed out.
+///
+/// # Errors
+///
+/// With `catch`, each output is a `Result<T, fanout::Error>` (Python's
+/// `return_exceptions=True`):
+///
+/// ```
+/// use std::time::Duration;
+///
+/// fanout::run(async {
+///     let (fast, slow) = fanout::gather!(
+///         async { 1 },
+///         tokio::time::sleep(Duration::from_secs(10));
+///         catch, timeout = Duration::from_millis(50)
+///     );
+///     assert_eq!(fast.unwrap(), 1);
+///     assert!(slow.unwrap_err().is_timeout());
+/// });
+/// ```
+///
+/// # Equivalent code without the macro
+///
+/// ```
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let doubled = fanout::run(async {
+///     let options = gather::GatherOptions::new();
+///     gather::gather_each(&options, WorkerName::new("double"), (0..3).map(|i| async move { i * 2 })).await
+/// });
+/// assert_eq!(doubled.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [0, 2, 4]);
+/// ```
 #[macro_export]
 macro_rules! gather {
     ($($input:tt)*) => { $crate::__macros::gather!{[$crate] $($input)*} };
