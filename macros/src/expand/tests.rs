@@ -1,1 +1,111 @@
+//! Unit tests of parse → validate → expand on `proc_macro2` tokens.
 
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::entry;
+use crate::ast::MacroKind::{self, Gather, Pool, Processes, Threads};
+
+fn expand(kind: MacroKind, input: TokenStream) -> String {
+    entry(kind, quote!([::fanout] #input)).to_string()
+}
+
+fn errors(kind: MacroKind, input: TokenStream) -> Vec<String> {
+    let out = entry(kind, quote!([::fanout] #input));
+    let text = out.to_string();
+    text.split("compile_error !")
+        .skip(1)
+        .map(|rest| {
+            let start = rest.find('"').unwrap_or(0);
+            let end = rest[start + 1..].find("\" }").map_or(rest.len(), |e| start + 1 + e);
+            rest[start + 1..end].to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn threads_list_spawns_named_workers() {
+    let out = expand(Threads, quote!(print_numbers, worker(i)));
+    assert!(out.contains("threads :: scope"), "{out}");
+    assert!(out.contains("WorkerName :: new (\"print_numbers\")"), "{out}");
+    assert!(out.contains("WorkerName :: new (\"worker\")"), "{out}");
+    assert!(out.contains("Task :: run (print_numbers)"), "{out}");
+    assert!(out.contains("outcome :: raise"), "{out}");
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn loop_form_calls_spawn_each_with_the_pattern() {
+    let out = expand(Threads, quote!(for (k, v) in pairs => work(k, v); name = "io"));
+    assert!(out.contains("threads :: spawn_each"), "{out}");
+    assert!(out.contains("WorkerName :: new (\"io\")"), "{out}");
+    assert!(out.contains("| (k , v) | work (k , v)"), "{out}");
+    assert!(out.contains("unwrap_all"), "{out}");
+}
+
+#[test]
+fn catch_returns_outcomes_and_try_combines() {
+    let catch = expand(Threads, quote!(a, b; catch));
+    assert!(!catch.contains("raise"), "{catch}");
+    let try_ = expand(Threads, quote!(a, b; try));
+    assert!(try_.contains("outcome :: try_error"), "{try_}");
+    let both = expand(Threads, quote!(for i in 0..3 => f(i); try, catch));
+    assert!(both.contains("try_catch_all"), "{both}");
+}
+
+#[test]
+fn processes_use_the_process_module() {
+    let out = expand(Processes, quote!(a, b; timeout = std::time::Duration::from_secs(1)));
+    assert!(out.contains("process :: scope"), "{out}");
+    assert!(out.contains(". timeout"), "{out}");
+}
+
+#[test]
+fn pool_picks_backend_and_mode() {
+    assert!(expand(Pool, quote!(square, 0..10)).contains("pool :: map_unwrap"));
+    assert!(expand(Pool, quote!(square, 0..10; catch)).contains("pool :: map ("));
+    assert!(expand(Pool, quote!(square, 0..10; processes)).contains("process :: map_unwrap"));
+    let workers = expand(Pool, quote!(square, 0..10; workers = 5, chunksize = 2));
+    assert!(workers.contains(". workers"), "{workers}");
+    assert!(workers.contains(". chunksize"), "{workers}");
+}
+
+#[test]
+fn gather_awaits_slots() {
+    let out = expand(Gather, quote!(task1(), task2()));
+    assert!(out.contains("gather :: Slot :: new"), "{out}");
+    assert!(out.contains(". await"), "{out}");
+    let each = expand(Gather, quote!(for url in urls => fetch(&client, url); limit = 2));
+    assert!(each.contains("gather_each"), "{each}");
+    assert!(each.contains(". limit"), "{each}");
+}
+
+#[test]
+fn mistakes_become_spanned_errors() {
+    assert!(errors(Threads, quote!())[0].contains("needs at least one task"));
+    assert!(errors(Threads, quote!(a; cathc))[0].contains("did you mean `catch`"));
+    assert!(errors(Threads, quote!(a; catch, catch))[0].contains("duplicate option `catch`"));
+    assert!(errors(Threads, quote!(for i in 0..5 worker(i)))[0].contains("expected `=>`"));
+    assert!(errors(Pool, quote!(square, 0..10; workers = 0))[0].contains("`workers = 0`"));
+    assert!(errors(Pool, quote!(square))[0].contains("needs the items"));
+    assert!(errors(Threads, quote!(a; timeout = d))[0].contains("cannot be cancelled"));
+    assert!(errors(Threads, quote!(a; processes))[0].contains("spawn_processes!"));
+    assert!(errors(Gather, quote!(a; limit = 0))[0].contains("`limit = 0`"));
+    assert!(errors(Gather, quote!(a; workers = 2))[0].contains("option of pool_map!"));
+    assert!(errors(Threads, quote!(a; name = 3))[0].contains("string literal"));
+    assert!(errors(Threads, quote!(a; catch = true))[0].contains("is a flag"));
+    assert!(errors(Pool, quote!(f, xs; timeout = d))[0].contains("needs `processes`"));
+}
+
+#[test]
+fn independent_mistakes_are_reported_together() {
+    let found = errors(Threads, quote!(a; cathc, limit = 2, timeout = x));
+    assert_eq!(found.len(), 3, "{found:?}");
+}
+
+#[test]
+fn an_error_still_expands_the_rest() {
+    let out = expand(Threads, quote!(a, b; cathc));
+    assert!(out.contains("compile_error"), "{out}");
+    assert!(out.contains("threads :: scope"), "{out}");
+}
