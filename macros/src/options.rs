@@ -23,6 +23,9 @@ pub struct Options {
     pub progress: bool,
     pub timeline: bool,
     pub mpi: bool,
+    /// Values of rejected options: still type-checked in a closure that never
+    /// runs, so the user's imports and locals stay "used" next to the error.
+    pub rejected: Vec<Expr>,
 }
 
 /// Every option of every macro: name, takes a value, the macros it belongs to,
@@ -113,10 +116,12 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         let name = option.name.to_string();
         let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
             errors.push(unknown(kind, option));
+            options.rejected.extend(option.value.clone());
             continue;
         };
         if !spec.macros.contains(&kind) {
             errors.push(misplaced(kind, option, spec));
+            options.rejected.extend(option.value.clone());
             continue;
         }
         if let Some(first) = seen.iter().find(|s| s.name == option.name) {
@@ -162,7 +167,7 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
             option_span(invocation, "timeout").unwrap_or_else(|| timeout.span()),
             "`timeout` needs `processes` on pool_map!: a thread cannot be stopped from outside, but a process can be killed; write `pool_map!(f, items; processes, timeout = ...)`",
         ));
-        options.timeout = None;
+        options.rejected.extend(options.timeout.take());
     }
     if options.progress && matches!(invocation.body, Body::List(_)) {
         errors.push(syn::Error::new(

@@ -24,8 +24,10 @@ pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
         return expansion;
     }
     let errors = errors.iter().map(syn::Error::to_compile_error);
+    let rejected = &options.rejected;
     quote! {{
         #(#errors)*
+        let _ = || { #(let _ = #rejected;)* };
         #[allow(unreachable_code)]
         #expansion
     }}

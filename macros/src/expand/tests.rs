@@ -17,7 +17,9 @@ fn errors(kind: MacroKind, input: TokenStream) -> Vec<String> {
         .skip(1)
         .map(|rest| {
             let start = rest.find('"').unwrap_or(0);
-            let end = rest[start + 1..].find("\" }").map_or(rest.len(), |e| start + 1 + e);
+            let end = rest[start + 1..]
+                .find("\" }")
+                .map_or(rest.len(), |e| start + 1 + e);
             rest[start + 1..end].to_owned()
         })
         .collect()
@@ -27,7 +29,10 @@ fn errors(kind: MacroKind, input: TokenStream) -> Vec<String> {
 fn threads_list_spawns_named_workers() {
     let out = expand(Threads, quote!(print_numbers, worker(i)));
     assert!(out.contains("threads :: scope"), "{out}");
-    assert!(out.contains("WorkerName :: new (\"print_numbers\")"), "{out}");
+    assert!(
+        out.contains("WorkerName :: new (\"print_numbers\")"),
+        "{out}"
+    );
     assert!(out.contains("WorkerName :: new (\"worker\")"), "{out}");
     assert!(out.contains("Task :: run (print_numbers)"), "{out}");
     assert!(out.contains("outcome :: raise"), "{out}");
@@ -36,7 +41,10 @@ fn threads_list_spawns_named_workers() {
 
 #[test]
 fn loop_form_calls_spawn_each_with_the_pattern() {
-    let out = expand(Threads, quote!(for (k, v) in pairs => work(k, v); name = "io"));
+    let out = expand(
+        Threads,
+        quote!(for (k, v) in pairs => work(k, v); name = "io"),
+    );
     assert!(out.contains("threads :: spawn_each"), "{out}");
     assert!(out.contains("WorkerName :: new (\"io\")"), "{out}");
     assert!(out.contains("| (k , v) | work (k , v)"), "{out}");
@@ -55,7 +63,10 @@ fn catch_returns_outcomes_and_try_combines() {
 
 #[test]
 fn processes_use_the_process_module() {
-    let out = expand(Processes, quote!(a, b; timeout = std::time::Duration::from_secs(1)));
+    let out = expand(
+        Processes,
+        quote!(a, b; timeout = std::time::Duration::from_secs(1)),
+    );
     assert!(out.contains("process :: scope"), "{out}");
     assert!(out.contains(". timeout"), "{out}");
 }
@@ -75,7 +86,10 @@ fn gather_awaits_slots() {
     let out = expand(Gather, quote!(task1(), task2()));
     assert!(out.contains("gather :: Slot :: new"), "{out}");
     assert!(out.contains(". await"), "{out}");
-    let each = expand(Gather, quote!(for url in urls => fetch(&client, url); limit = 2));
+    let each = expand(
+        Gather,
+        quote!(for url in urls => fetch(&client, url); limit = 2),
+    );
     assert!(each.contains("gather_each"), "{each}");
     assert!(each.contains(". limit"), "{each}");
 }
