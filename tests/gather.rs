@@ -1,0 +1,149 @@
+//! gather! and fanout::run: behaviour through the facade.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+async fn task1() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    "Task 1 end"
+}
+
+async fn task2() -> usize {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    2
+}
+
+#[test]
+fn run_is_asyncio_run() {
+    async fn say_hello() -> String {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        "Hello World".to_owned()
+    }
+    assert_eq!(fanout::run(say_hello()), "Hello World");
+}
+
+#[test]
+fn gather_runs_futures_concurrently_in_order() {
+    let start = Instant::now();
+    let (one, two) = fanout::run(async { fanout::gather!(task1(), task2()) });
+    assert_eq!((one, two), ("Task 1 end", 2));
+    assert!(
+        start.elapsed() < Duration::from_millis(290),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn loop_form_five_workers_take_one_sleep() {
+    async fn worker(num: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        num
+    }
+    let start = Instant::now();
+    let out = fanout::run(async { fanout::gather!(for i in 0..5 => worker(i)) });
+    assert_eq!(out, [0, 1, 2, 3, 4]);
+    assert!(start.elapsed() < Duration::from_millis(400));
+}
+
+#[test]
+fn futures_may_borrow_locals_and_non_send_state() {
+    let counter = Cell::new(0);
+    let names = vec!["a", "b", "c"];
+    let out = fanout::run(async {
+        fanout::gather!(for name in &names => async {
+            counter.set(counter.get() + 1);
+            name.to_uppercase()
+        })
+    });
+    assert_eq!(out, ["A", "B", "C"]);
+    assert_eq!(counter.get(), 3);
+}
+
+#[test]
+fn ten_thousand_futures() {
+    let out = fanout::run(async {
+        fanout::gather!(for i in 0..10_000u32 => async move {
+            tokio::task::yield_now().await;
+            i * 2
+        })
+    });
+    assert_eq!(out.len(), 10_000);
+    assert!(out.iter().enumerate().all(|(i, v)| *v == 2 * i as u32));
+}
+
+#[tokio::main]
+async fn users_own_main() -> (usize, Vec<usize>) {
+    let fixed = fanout::gather!(task2());
+    let each = fanout::gather!(for i in 0..3 => async move { i });
+    (fixed, each)
+}
+
+#[test]
+fn gather_inside_a_users_tokio_main() {
+    assert_eq!(users_own_main(), (2, vec![0, 1, 2]));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn gather_on_a_current_thread_runtime() {
+    let start = Instant::now();
+    let (a, b) = fanout::gather!(task1(), task2());
+    assert_eq!((a, b), ("Task 1 end", 2));
+    assert!(start.elapsed() < Duration::from_millis(290));
+}
+
+#[tokio::test]
+async fn names_are_current_while_polled() {
+    async fn fetch(n: u32) -> String {
+        tokio::task::yield_now().await;
+        format!("{}:{n}", fanout::current_name().unwrap())
+    }
+    let (a, b) = fanout::gather!(fetch(1), async { fanout::current_name() });
+    assert_eq!(a, "fetch:1");
+    assert_eq!(b.as_deref(), Some("task"));
+    let each = fanout::gather!(for i in 0..2 => fetch(i); name = "get");
+    assert_eq!(each, ["get-0:0", "get-1:1"]);
+    assert_eq!(fanout::current_name(), None);
+}
+
+#[tokio::test]
+async fn a_panic_waits_for_the_others_then_names_the_task() {
+    use futures::FutureExt;
+    let finished = AtomicUsize::new(0);
+    let caught = std::panic::AssertUnwindSafe(async {
+        fanout::gather!(
+            async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                finished.fetch_add(1, Ordering::SeqCst);
+            },
+            async { panic!("broken pipe") }
+        )
+    })
+    .catch_unwind()
+    .await;
+    let message = fanout::__private::panic_message(&*caught.unwrap_err());
+    assert_eq!(message, "worker `task` panicked: broken pipe");
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn catch_is_return_exceptions() {
+    let (ok, failed) = fanout::gather!(task2(), async { panic!("nope") }; catch);
+    assert_eq!(ok.unwrap(), 2);
+    let failed: Result<(), _> = failed;
+    assert_eq!(
+        failed.unwrap_err().to_string(),
+        "worker `task` panicked: nope"
+    );
+    let each = fanout::gather!(for i in 0..3 => async move { assert!(i != 1); i }; catch);
+    assert!(each[1].is_err() && each[0].is_ok() && each[2].is_ok());
+}
+
+#[tokio::test]
+async fn into_future_values_are_accepted() {
+    let ready = std::future::ready(5);
+    let (a, b) = fanout::gather!(ready, tokio::time::sleep(Duration::from_millis(1)));
+    assert_eq!(a, 5);
+    let () = b;
+}

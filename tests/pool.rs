@@ -1,0 +1,154 @@
+//! pool_map! on threads: behaviour through the facade.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+#[test]
+fn outputs_in_input_order() {
+    let squares = fanout::pool_map!(square, 0..10; workers = 5);
+    assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    let many = fanout::pool_map!(square, 0..100_000u64);
+    assert!(
+        many.iter()
+            .enumerate()
+            .all(|(i, v)| *v == (i as u64) * (i as u64))
+    );
+}
+
+#[test]
+fn items_may_be_owned_borrowed_or_ranges() {
+    let words = vec!["a".to_owned(), "bb".to_owned()];
+    let borrowed = fanout::pool_map!(|w: &String| w.len(), &words);
+    assert_eq!(borrowed, [1, 2]);
+    let owned = fanout::pool_map!(|w: String| w + "!", words.clone());
+    assert_eq!(owned, ["a!", "bb!"]);
+    let filtered = fanout::pool_map!(square, (0..10).filter(|x| x % 3 == 0));
+    assert_eq!(filtered, [0, 9, 36, 81]);
+    let empty: Vec<u64> = fanout::pool_map!(square, Vec::<u64>::new());
+    assert!(empty.is_empty());
+}
+
+#[test]
+fn closures_borrow_locals() {
+    let offset = 100;
+    let table = vec![1, 2, 3];
+    let out = fanout::pool_map!(|i: usize| table[i] + offset, 0..3);
+    assert_eq!(out, [101, 102, 103]);
+}
+
+#[test]
+fn workers_bound_the_items_running_at_once() {
+    let running = AtomicUsize::new(0);
+    let peak = AtomicUsize::new(0);
+    fanout::pool_map!(|_: u32| {
+        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(10));
+        running.fetch_sub(1, Ordering::SeqCst);
+    }, 0..40; workers = 3);
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(peak <= 3, "peak {peak}");
+    assert!(peak >= 2, "the pool ran items concurrently (peak {peak})");
+}
+
+#[test]
+fn five_sleeping_items_on_five_workers_take_one_sleep() {
+    let start = Instant::now();
+    fanout::pool_map!(|_: u32| std::thread::sleep(Duration::from_millis(200)), 0..5; workers = 5);
+    assert!(
+        start.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn chunksize_hands_out_consecutive_items() {
+    let threads = Mutex::new(Vec::new());
+    fanout::pool_map!(|i: usize| {
+        threads.lock().unwrap().push((i, std::thread::current().id()));
+    }, 0..20; workers = 2, chunksize = 5);
+    let mut seen = threads.into_inner().unwrap();
+    seen.sort_by_key(|(i, _)| *i);
+    for chunk in seen.chunks(5) {
+        let ids: HashSet<_> = chunk.iter().map(|(_, id)| *id).collect();
+        assert_eq!(ids.len(), 1, "a chunk of 5 ran on one thread");
+    }
+}
+
+#[test]
+fn items_are_named_by_function_and_index() {
+    fn name(_: u32) -> String {
+        fanout::current_name().unwrap()
+    }
+    assert_eq!(
+        fanout::pool_map!(name, 0..3),
+        ["name-0", "name-1", "name-2"]
+    );
+    let custom = fanout::pool_map!(|_: u32| fanout::current_name().unwrap(), 0..2; name = "job");
+    assert_eq!(custom, ["job-0", "job-1"]);
+}
+
+#[test]
+fn a_panic_names_the_item_after_the_others_ran() {
+    let done = AtomicUsize::new(0);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        fanout::pool_map!(|x: u64| {
+            assert!(x != 7, "seven is unlucky");
+            done.fetch_add(1, Ordering::SeqCst);
+            x
+        }, 0..20; workers = 2, chunksize = 1)
+    }));
+    let message = fanout::__private::panic_message(&*caught.unwrap_err());
+    assert_eq!(message, "worker `task-7` panicked: seven is unlucky");
+    assert_eq!(done.load(Ordering::SeqCst), 19);
+}
+
+#[test]
+fn catch_keeps_every_other_result() {
+    let out = fanout::pool_map!(|x: u64| {
+        assert!(x % 4 != 1, "bad {x}");
+        x
+    }, 0..8; catch);
+    let failed: Vec<usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failed, [1, 5]);
+    assert_eq!(
+        out[5].as_ref().unwrap_err().to_string(),
+        "worker `task-5` panicked: bad 5"
+    );
+    assert_eq!(out[6].as_ref().ok(), Some(&6));
+}
+
+#[test]
+fn try_returns_the_lowest_index_error_and_stops_handing_out() {
+    let started = AtomicUsize::new(0);
+    let result: Result<Vec<u32>, String> = fanout::pool_map!(|x: u32| {
+        started.fetch_add(1, Ordering::SeqCst);
+        if x == 30 || x == 10 { Err(format!("bad {x}")) } else { Ok(x) }
+    }, 0..10_000u32; try, workers = 2, chunksize = 1);
+    assert_eq!(result.unwrap_err(), "bad 10");
+    assert!(
+        started.load(Ordering::SeqCst) < 10_000,
+        "later items were not started"
+    );
+    let fine: Result<Vec<u32>, String> = fanout::pool_map!(|x: u32| Ok(x + 1), 0..3; try);
+    assert_eq!(fine.unwrap(), [1, 2, 3]);
+}
+
+#[test]
+fn workers_may_be_computed() {
+    let n = 1 + 1;
+    assert_eq!(fanout::pool_map!(square, 0..4; workers = n), [0, 1, 4, 9]);
+}
