@@ -42,7 +42,11 @@ fn tasks_run_concurrently() {
     let start = Instant::now();
     let out = fanout::spawn_threads!(worker(0), worker(1), worker(2), worker(3), worker(4));
     assert_eq!(out, (0, 10, 20, 30, 40));
-    assert!(start.elapsed() < Duration::from_millis(400), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -93,7 +97,10 @@ fn workers_are_named() {
         fanout::current_name().unwrap()
     }
     let loop_names = fanout::spawn_threads!(for i in 0..5 => worker(i));
-    assert_eq!(loop_names, ["worker-0", "worker-1", "worker-2", "worker-3", "worker-4"]);
+    assert_eq!(
+        loop_names,
+        ["worker-0", "worker-1", "worker-2", "worker-3", "worker-4"]
+    );
 
     let renamed = fanout::spawn_threads!(for _ in 0..2 => thread_name(); name = "io");
     assert_eq!(renamed[1].as_deref(), Some("io-1"));
@@ -166,17 +173,26 @@ fn a_panic_waits_for_the_others_then_names_the_worker() {
     }));
     let message = panic_message(caught.unwrap_err());
     assert_eq!(message, "worker `task-2` panicked: bad item 2");
-    assert_eq!(finished.load(Ordering::SeqCst), 3, "the other tasks ran to the end");
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        3,
+        "the other tasks ran to the end"
+    );
 }
 
 #[test]
 fn several_panics_are_all_listed() {
     let caught = catch_unwind(|| {
-        fanout::spawn_threads!(|| -> u8 { panic!("first") }, || 2u8, || -> u8 { panic!("second") })
+        fanout::spawn_threads!(|| -> u8 { panic!("first") }, || 2u8, || -> u8 {
+            panic!("second")
+        })
     });
     let message = panic_message(caught.unwrap_err());
     assert!(message.starts_with("2 workers failed"), "{message}");
-    assert!(message.contains("panicked: first") && message.contains("panicked: second"), "{message}");
+    assert!(
+        message.contains("panicked: first") && message.contains("panicked: second"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -189,7 +205,13 @@ fn catch_turns_panics_into_errors() {
     assert_eq!(error.panic_message(), Some("boom"));
     let each = fanout::spawn_threads!(for i in 0..3 => { assert!(i != 1, "one"); i }; catch);
     assert_eq!(each[0].as_ref().ok(), Some(&0));
-    assert!(each[1].as_ref().unwrap_err().to_string().contains("`task-1` panicked: one"));
+    assert!(
+        each[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("`task-1` panicked: one")
+    );
     assert_eq!(each[2].as_ref().ok(), Some(&2));
 }
 
@@ -216,8 +238,7 @@ fn try_returns_the_first_error_in_task_order() {
 
 #[test]
 fn try_and_catch_combine() {
-    let result: Result<(i32, i32), fanout::Error> =
-        fanout::spawn_threads!(|| Ok(1), || -> Result<i32, fanout::Error> { panic!("boom") }; try, catch);
+    let result: Result<(i32, i32), fanout::Error> = fanout::spawn_threads!(|| Ok(1), || -> Result<i32, fanout::Error> { panic!("boom") }; try, catch);
     assert!(result.unwrap_err().is_panic());
 }
 
@@ -226,7 +247,11 @@ fn stack_size_is_applied() {
     // A deep recursion that needs more than the default 2 MiB stack.
     fn depth(n: u64) -> u64 {
         let buffer = [n; 64];
-        if n == 0 { 0 } else { std::hint::black_box(buffer)[0].min(1) + depth(n - 1) }
+        if n == 0 {
+            0
+        } else {
+            std::hint::black_box(buffer)[0].min(1) + depth(n - 1)
+        }
     }
     let out = fanout::spawn_threads!(depth(40_000); stack_size = 64 * 1024 * 1024);
     assert_eq!(out, 40_000);
@@ -236,7 +261,9 @@ fn stack_size_is_applied() {
 fn nested_macros() {
     let out = fanout::spawn_threads!(for i in 0..3u64 => fanout::pool_map!(|x: u64| x + i, 0..3u64; workers = 2));
     assert_eq!(out, [vec![0, 1, 2], vec![1, 2, 3], vec![2, 3, 4]]);
-    let inner = fanout::spawn_threads!(fanout::spawn_threads!(for i in 0..2 => fanout::current_name().unwrap() + &i.to_string()));
+    let inner = fanout::spawn_threads!(
+        fanout::spawn_threads!(for i in 0..2 => fanout::current_name().unwrap() + &i.to_string())
+    );
     assert_eq!(inner, ["task-00", "task-11"]);
 }
 
