@@ -60,7 +60,20 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
         Body::Loop { pat, iter, task } => {
             let base = cx.base_name(task);
             let name = quote!(#rt::WorkerName::new(#base));
-            let future = future_of(cx, task, &name);
+            let index = local1("index");
+            let indexed = quote!(#name.with_index(#index));
+            let future = future_of(cx, task, &indexed);
+            // Only spawned tasks need their index (to name the Tokio task).
+            let futures = if cx.options.spawn {
+                quote! {
+                    ::core::iter::Iterator::map(
+                        ::core::iter::Iterator::enumerate(::core::iter::IntoIterator::into_iter(#iter)),
+                        |(#index, #pat)| #future,
+                    )
+                }
+            } else {
+                quote!(::core::iter::Iterator::map(::core::iter::IntoIterator::into_iter(#iter), |#pat| #future))
+            };
             let function = if cx.options.try_ {
                 quote!(try_gather_each)
             } else {
@@ -70,7 +83,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 #rt::gather::#function(
                     &#opts,
                     #name,
-                    ::core::iter::IntoIterator::into_iter(#iter).map(|#pat| #future),
+                    #futures,
                 ).await
             };
             let finish = finish_each(cx, each);
