@@ -169,7 +169,7 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 pub fn chart(title: &str, spans: &[Span], total: Duration) -> String {
     const WIDTH: usize = 40;
     let mut spans = spans.to_vec();
-    spans.sort_by_key(|s| (s.start, s.name.index()));
+    spans.sort_by_key(|s| (s.name.index(), s.start));
     let total = total.max(spans.iter().map(|s| s.end).max().unwrap_or_default());
     let scale = |d: Duration| -> usize {
         if total.is_zero() {
