@@ -38,7 +38,7 @@ fn items_may_be_owned_borrowed_or_ranges() {
 #[test]
 fn closures_borrow_locals() {
     let offset = 100;
-    let table = vec![1, 2, 3];
+    let table = [1, 2, 3];
     let out = fanout::pool_map!(|i: usize| table[i] + offset, 0..3);
     assert_eq!(out, [101, 102, 103]);
 }

@@ -51,7 +51,7 @@ fn tasks_run_concurrently() {
 
 #[test]
 fn loop_form_moves_the_pattern_and_borrows_the_rest() {
-    let data = vec![1, 2, 3, 4, 5];
+    let data = [1, 2, 3, 4, 5];
     let start = Instant::now();
     let out = fanout::spawn_threads!(for i in 0..5 => worker(i) + data[i]);
     assert_eq!(out, [1, 12, 23, 34, 45]);

@@ -308,16 +308,16 @@ fn duration(option: &RawOption) -> syn::Result<Expr> {
         .value
         .clone()
         .ok_or_else(|| syn::Error::new(option.name.span(), "needs a value"))?;
-    if let Expr::Lit(lit) = &value {
-        if matches!(lit.lit, Lit::Int(_) | Lit::Float(_)) {
-            return Err(syn::Error::new(
-                lit.span(),
-                format!(
-                    "`timeout` takes a `std::time::Duration`, not a bare number: write `timeout = Duration::from_secs({})` or `Duration::from_millis(...)`",
-                    quote::ToTokens::to_token_stream(&lit.lit)
-                ),
-            ));
-        }
+    if let Expr::Lit(lit) = &value
+        && matches!(lit.lit, Lit::Int(_) | Lit::Float(_))
+    {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`timeout` takes a `std::time::Duration`, not a bare number: write `timeout = Duration::from_secs({})` or `Duration::from_millis(...)`",
+                quote::ToTokens::to_token_stream(&lit.lit)
+            ),
+        ));
     }
     Ok(value)
 }

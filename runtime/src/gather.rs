@@ -311,11 +311,9 @@ impl Group {
         let mut in_flight = 0;
         let mut all_done = true;
         for slot in slots.iter_mut() {
-            if slot.is_waiting() {
-                if in_flight >= self.limit {
-                    all_done = false;
-                    continue;
-                }
+            if slot.is_waiting() && in_flight >= self.limit {
+                all_done = false;
+                continue;
             }
             match slot.as_mut().poll_slot(cx, &self.report) {
                 SlotPoll::Done => {}
@@ -398,11 +396,14 @@ where
     drive_each(options, base, futures, Some(|output| output.is_failure())).await
 }
 
+/// Tells whether an output stops a `try` group.
+type IsFailure<T> = fn(&T) -> bool;
+
 async fn drive_each<I>(
     options: &GatherOptions,
     base: WorkerName,
     futures: I,
-    is_failure: Option<fn(&<I::Item as Future>::Output) -> bool>,
+    is_failure: Option<IsFailure<<I::Item as Future>::Output>>,
 ) -> Vec<Result<<I::Item as Future>::Output, Error>>
 where
     I: IntoIterator,
@@ -437,10 +438,10 @@ where
     let mut end = End::AllDone;
     loop {
         let next = std::future::poll_fn(|cx| {
-            if let Some(deadline) = deadline.as_mut() {
-                if deadline.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(None);
-                }
+            if let Some(deadline) = deadline.as_mut()
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(None);
             }
             match running.poll_next_unpin(cx) {
                 Poll::Ready(Some(done)) => Poll::Ready(Some(Some(done))),

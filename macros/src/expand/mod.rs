@@ -17,7 +17,7 @@ use crate::options::{self, Options};
 /// Parse → validate → expand, with every error turned into `compile_error!`.
 pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
     let invocation = ast::parse(kind, input);
-    let mut errors = invocation.errors.iter().cloned().collect::<Vec<_>>();
+    let mut errors = invocation.errors.to_vec();
     let options = options::validate(&invocation, &mut errors);
     let expansion = expand(&invocation, &options);
     if errors.is_empty() {
