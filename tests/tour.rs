@@ -1,0 +1,207 @@
+//! The tour and every example program, run in the test suite twenty times
+//! faster than the tutorial's sleeps (what `FANOUT_TOUR_SPEED=20` does for
+//! `cargo run --example tour`).
+//!
+//! The examples are included as modules of the tour, as `cargo run --example
+//! tour` builds them; each has a `run()` that returns what it printed or
+//! computed, which the tests check, and a `main()` that the tour runs.
+//! Concurrency is checked with bounds far from both the concurrent and the
+//! one-after-another durations.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[path = "../examples/tour.rs"]
+mod tour;
+
+// The examples reach their helpers as `crate::common`, as they do in the tour.
+use tour::common;
+use tour::{NOT_YET, PROGRAMS};
+
+const SPEED: f64 = 20.0;
+
+/// Every test starts with this: all sleeps become twenty times shorter.
+fn fast() {
+    common::set_speed(SPEED);
+}
+
+/// `secs` seconds of the tutorial, at the tests' speed.
+fn tutorial(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs / SPEED)
+}
+
+fn timed<T>(program: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let output = program();
+    (output, start.elapsed())
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn worker_names() -> Vec<String> {
+    (0..5).map(|i| format!("worker-{i}")).collect()
+}
+
+#[test]
+fn threading_basic_runs_both_threads_side_by_side() {
+    fast();
+    let ((numbers, letters), elapsed) = timed(tour::threading_basic::run);
+    assert_eq!(
+        numbers,
+        strings(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"])
+    );
+    assert_eq!(
+        letters,
+        strings(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"])
+    );
+    // Each thread sleeps 10 × 0.5 s; one after the other they would take 10 s.
+    assert!(elapsed >= tutorial(5.0), "{elapsed:?}");
+    assert!(elapsed < tutorial(8.5), "not side by side: {elapsed:?}");
+}
+
+#[test]
+fn thread_subclass_runs_both_tasks_side_by_side() {
+    fast();
+    let ((), elapsed) = timed(tour::thread_subclass::run);
+    assert!(elapsed >= tutorial(5.0), "{elapsed:?}");
+    assert!(elapsed < tutorial(8.5), "not side by side: {elapsed:?}");
+}
+
+#[test]
+fn thread_pool_returns_outputs_in_input_order() {
+    fast();
+    let printed = tour::thread_pool::run();
+    let expected: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    assert_eq!(printed, expected);
+}
+
+#[test]
+fn asyncio_basic_says_hello_then_world() {
+    fast();
+    let (lines, elapsed) = timed(tour::asyncio_basic::run);
+    assert_eq!(lines, strings(&["Hello", "World"]));
+    assert!(elapsed >= tutorial(1.0), "{elapsed:?}");
+}
+
+#[test]
+fn asyncio_gather_takes_as_long_as_the_longest_task() {
+    fast();
+    let ((task1, task2), elapsed) = timed(tour::asyncio_gather::run);
+    assert_eq!(task1, strings(&["Task 1 start", "Task 1 end"]));
+    assert_eq!(task2, strings(&["Task 2 start", "Task 2 end"]));
+    // 2 s and 1 s together: 2 s, where awaiting one after the other takes 3 s.
+    assert!(elapsed >= tutorial(2.0), "{elapsed:?}");
+    assert!(elapsed < tutorial(2.8), "not concurrent: {elapsed:?}");
+}
+
+#[test]
+fn threading_workers_sleep_together_on_named_threads() {
+    fast();
+    let (names, elapsed) = timed(tour::threading_workers::run);
+    assert_eq!(names, worker_names());
+    assert!(elapsed >= tutorial(1.0), "{elapsed:?}");
+    assert!(elapsed < tutorial(3.0), "not concurrent: {elapsed:?}");
+}
+
+#[test]
+fn futures_workers_sleep_together_in_the_pool() {
+    fast();
+    let (names, elapsed) = timed(tour::futures_workers::run);
+    assert_eq!(names, worker_names());
+    assert!(elapsed >= tutorial(1.0), "{elapsed:?}");
+    assert!(elapsed < tutorial(3.0), "not concurrent: {elapsed:?}");
+}
+
+#[test]
+fn asyncio_workers_sleep_together_in_one_gather() {
+    fast();
+    let (names, elapsed) = timed(tour::asyncio_workers::run);
+    assert_eq!(names, worker_names());
+    assert!(elapsed >= tutorial(1.0), "{elapsed:?}");
+    assert!(elapsed < tutorial(3.0), "not concurrent: {elapsed:?}");
+}
+
+#[test]
+fn the_tour_runs_every_program_in_the_tutorials_order() {
+    fast();
+    let timings = tour::tour(&[]).expect("the whole tour");
+    let run: Vec<u32> = timings.iter().map(|t| t.number).collect();
+    let listed: Vec<u32> = PROGRAMS.iter().map(|p| p.number).collect();
+    assert_eq!(run, listed);
+    assert!(run.windows(2).all(|w| w[0] < w[1]), "out of order: {run:?}");
+}
+
+#[test]
+fn every_program_of_the_tutorial_is_in_the_tour_or_listed_as_not_yet() {
+    let mut numbers: Vec<u32> = PROGRAMS
+        .iter()
+        .map(|p| p.number)
+        .chain(NOT_YET.iter().map(|(n, ..)| *n))
+        .collect();
+    numbers.sort_unstable();
+    // The 13 programs of the design notes, and the closing demo as 14.
+    assert_eq!(numbers, (1..=14).collect::<Vec<u32>>());
+    let not_yet: Vec<u32> = NOT_YET.iter().map(|(n, ..)| *n).collect();
+    assert!(not_yet.windows(2).all(|w| w[0] < w[1]), "{not_yet:?}");
+}
+
+#[test]
+fn the_tour_picks_programs_by_number_or_name() {
+    let picked = tour::select(&["13".to_owned(), "threading_workers.rs".to_owned()])
+        .expect("known programs");
+    let names: Vec<&str> = picked.iter().map(|p| p.example).collect();
+    assert_eq!(names, ["asyncio_workers", "threading_workers"]);
+    let unknown = tour::select(&["asyncio_workerz".to_owned()])
+        .err()
+        .expect("an unknown program");
+    assert!(
+        unknown.contains("no program `asyncio_workerz`"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("asyncio_workers"), "{unknown}");
+}
+
+/// The example's source, as a reader finds it in `examples/`.
+fn source(example: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{example}.rs"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn each_example_runs_its_rust_line_and_quotes_its_python() {
+    for program in PROGRAMS {
+        let source = source(program.example);
+        let code_lines = source.lines().filter(|line| {
+            let line = line.trim_start();
+            !line.starts_with("//") && !line.starts_with("pub const RUST")
+        });
+        assert!(
+            code_lines
+                .into_iter()
+                .any(|line| line.contains(program.rust)),
+            "examples/{}.rs never runs `{}`",
+            program.example,
+            program.rust
+        );
+        let quoted: Vec<&str> = source
+            .lines()
+            .skip_while(|line| *line != "//! ```python")
+            .skip(1)
+            .take_while(|line| *line != "//! ```")
+            .map(|line| {
+                line.strip_prefix("//! ")
+                    .unwrap_or(line.trim_start_matches("//!"))
+            })
+            .collect();
+        assert_eq!(
+            format!("{}\n", quoted.join("\n")),
+            program.python,
+            "the doc comment of examples/{}.rs quotes other Python than its PYTHON",
+            program.example
+        );
+    }
+}
