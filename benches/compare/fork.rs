@@ -1,0 +1,191 @@
+//! The hand-written process baselines: fork + pipe + waitpid with libc, the
+//! least a program can do to run work in child processes and read the results.
+
+use std::io;
+
+/// Forks one child per item; child `i` writes `f(i)` as 8 raw bytes to its
+/// pipe and leaves with `_exit`. The parent reads every pipe and reaps every
+/// child, in order.
+pub fn each(n: u64, f: fn(u64) -> u64) -> Vec<u64> {
+    let mut children = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let (read, write) = pipe();
+        // SAFETY: the child only computes, writes to its pipe and `_exit`s.
+        match unsafe { libc::fork() } {
+            -1 => panic!("fork: {}", io::Error::last_os_error()),
+            0 => {
+                let bytes = f(i).to_ne_bytes();
+                write_all(write, &bytes);
+                // SAFETY: leaving the child without running the parent's destructors.
+                unsafe { libc::_exit(0) }
+            }
+            pid => {
+                close(write);
+                children.push((pid, read));
+            }
+        }
+    }
+    children
+        .into_iter()
+        .map(|(pid, read)| {
+            let mut bytes = [0u8; 8];
+            read_exact(read, &mut bytes);
+            close(read);
+            reap(pid);
+            u64::from_ne_bytes(bytes)
+        })
+        .collect()
+}
+
+/// Forks `workers` children; worker `w` computes `f` over its contiguous share
+/// of `0..n` and writes the outputs as raw bytes to its pipe. The parent reads
+/// all pipes at once (poll) straight into the output vector.
+pub fn split(n: u64, workers: u64, f: fn(u64) -> u64) -> Vec<u64> {
+    let bounds = |w: u64| (n * w / workers, n * (w + 1) / workers);
+    let mut children = Vec::with_capacity(workers as usize);
+    for w in 0..workers {
+        let (read, write) = pipe();
+        // SAFETY: the child only computes, writes to its pipe and `_exit`s.
+        match unsafe { libc::fork() } {
+            -1 => panic!("fork: {}", io::Error::last_os_error()),
+            0 => {
+                let (start, end) = bounds(w);
+                let mut buffer = [0u64; 1024];
+                let mut item = start;
+                while item < end {
+                    let count = ((end - item) as usize).min(buffer.len());
+                    for (slot, i) in buffer[..count].iter_mut().zip(item..) {
+                        *slot = f(i);
+                    }
+                    write_all(write, as_bytes(&buffer[..count]));
+                    item += count as u64;
+                }
+                // SAFETY: leaving the child without running the parent's destructors.
+                unsafe { libc::_exit(0) }
+            }
+            pid => {
+                close(write);
+                children.push((pid, read));
+            }
+        }
+    }
+    let mut out = vec![0u64; n as usize];
+    // Each worker's bytes land in its own share of `out`.
+    let mut filled: Vec<usize> = vec![0; workers as usize];
+    let mut open: Vec<bool> = vec![true; workers as usize];
+    let bytes = as_bytes_mut(&mut out);
+    while open.iter().any(|o| *o) {
+        let mut fds: Vec<libc::pollfd> = children
+            .iter()
+            .zip(&open)
+            .filter(|(_, o)| **o)
+            .map(|((_, fd), _)| libc::pollfd {
+                fd: *fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if ready < 0 {
+            panic!("poll: {}", io::Error::last_os_error());
+        }
+        for pollfd in fds.iter().filter(|p| p.revents != 0) {
+            let w = children
+                .iter()
+                .position(|(_, fd)| *fd == pollfd.fd)
+                .unwrap();
+            let (start, end) = bounds(w as u64);
+            let share = &mut bytes[start as usize * 8..end as usize * 8];
+            let free = &mut share[filled[w]..];
+            // SAFETY: reading into the unfilled part of this worker's share.
+            let got = unsafe { libc::read(pollfd.fd, free.as_mut_ptr().cast(), free.len()) };
+            match got {
+                0 => open[w] = false,
+                got if got > 0 => filled[w] += got as usize,
+                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => panic!("read: {}", io::Error::last_os_error()),
+            }
+        }
+    }
+    for (w, (pid, read)) in children.into_iter().enumerate() {
+        let (start, end) = bounds(w as u64);
+        assert_eq!(
+            filled[w],
+            (end - start) as usize * 8,
+            "worker {w} sent too little"
+        );
+        close(read);
+        reap(pid);
+    }
+    out
+}
+
+fn pipe() -> (libc::c_int, libc::c_int) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        panic!("pipe: {}", io::Error::last_os_error());
+    }
+    (fds[0], fds[1])
+}
+
+fn close(fd: libc::c_int) {
+    // SAFETY: closing a descriptor this module opened and still owns.
+    unsafe { libc::close(fd) };
+}
+
+fn write_all(fd: libc::c_int, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for `bytes.len()` bytes.
+        let wrote = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if wrote < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            // SAFETY: a child that cannot report leaves with a failure code.
+            unsafe { libc::_exit(1) }
+        }
+        bytes = &bytes[wrote as usize..];
+    }
+}
+
+fn read_exact(fd: libc::c_int, mut bytes: &mut [u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for writes of `bytes.len()` bytes.
+        let got = unsafe { libc::read(fd, bytes.as_mut_ptr().cast(), bytes.len()) };
+        match got {
+            0 => panic!("child closed its pipe early"),
+            got if got > 0 => bytes = &mut bytes[got as usize..],
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => panic!("read: {}", io::Error::last_os_error()),
+        }
+    }
+}
+
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+        assert_eq!(
+            io::Error::last_os_error().kind(),
+            io::ErrorKind::Interrupted
+        );
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child {pid} failed: status {status}"
+    );
+}
+
+fn as_bytes(words: &[u64]) -> &[u8] {
+    // SAFETY: u64 has no padding and u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast(), std::mem::size_of_val(words)) }
+}
+
+fn as_bytes_mut(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: as in `as_bytes`; any byte pattern is a valid u64.
+    unsafe {
+        std::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), std::mem::size_of_val(words))
+    }
+}

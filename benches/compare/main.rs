@@ -1,0 +1,336 @@
+//! `cargo bench --bench compare`: every fanout macro against the Rust a user
+//! would write by hand and against the Python original, side by side in one
+//! run, printed as a Markdown table (see docs/performance.md).
+//!
+//! Options (after `--`): `--quick` (fewer rounds), `--no-python`,
+//! `--only NAME,NAME` (row names: threads, processes, pool, process-pool,
+//! cpu-pool, cpu-process-pool, gather, memory).
+
+mod fork;
+mod rss;
+mod timing;
+mod workloads;
+
+use std::process::Command;
+use std::time::Duration;
+
+use timing::{Pair, show};
+
+/// One workload: its sizes, rounds, target and Python script.
+struct Workload {
+    name: &'static str,
+    what: &'static str,
+    n: u64,
+    rounds: usize,
+    target: f64,
+    fanout: Option<fn(u64) -> Vec<u64>>,
+    hand: fn(u64) -> Vec<u64>,
+    python: &'static str,
+}
+
+fn workloads() -> Vec<Workload> {
+    use workloads::*;
+    vec![
+        Workload {
+            name: "threads",
+            what: "1 000 threads returning a number",
+            n: 1_000,
+            rounds: 21,
+            target: 1.10,
+            fanout: Some(threads_fanout),
+            hand: threads_hand,
+            python: "threads.py",
+        },
+        Workload {
+            name: "processes",
+            what: "100 processes returning a number",
+            n: 100,
+            rounds: 21,
+            target: 1.25,
+            fanout: processes_fanout(),
+            hand: processes_hand,
+            python: "processes.py",
+        },
+        Workload {
+            name: "pool",
+            what: "pool_map! 1 000 000 squares, 4 threads",
+            n: 1_000_000,
+            rounds: 41,
+            target: 1.25,
+            fanout: Some(pool_fanout),
+            hand: pool_hand,
+            python: "thread_pool.py",
+        },
+        Workload {
+            name: "process-pool",
+            what: "pool_map!(processes) 100 000 squares, 2 workers",
+            n: 100_000,
+            rounds: 21,
+            target: 1.5,
+            fanout: process_pool_fanout(),
+            hand: process_pool_hand,
+            python: "process_pool.py",
+        },
+        Workload {
+            name: "cpu-pool",
+            what: "pool_map! 400 × ~1 ms items, 2 threads",
+            n: 400,
+            rounds: 9,
+            target: 1.05,
+            fanout: Some(cpu_pool_fanout),
+            hand: cpu_pool_hand,
+            python: "cpu_thread_pool.py",
+        },
+        Workload {
+            name: "cpu-process-pool",
+            what: "pool_map!(processes) 400 × ~1 ms items, 2 workers",
+            n: 400,
+            rounds: 9,
+            target: 1.05,
+            fanout: cpu_process_pool_fanout(),
+            hand: cpu_process_pool_hand,
+            python: "cpu_process_pool.py",
+        },
+        Workload {
+            name: "gather",
+            what: "gather! 100 000 futures yielding once",
+            n: 100_000,
+            rounds: 41,
+            target: 1.15,
+            fanout: Some(gather_fanout),
+            hand: gather_hand,
+            python: "gather.py",
+        },
+    ]
+}
+
+struct Args {
+    quick: bool,
+    python: bool,
+    only: Option<Vec<String>>,
+}
+
+fn parse_args() -> Option<Args> {
+    let mut args = Args {
+        quick: false,
+        python: true,
+        only: None,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        match arg.as_str() {
+            "--rss" => {
+                rss::child(&argv.next().expect("--rss VARIANT"));
+                return None;
+            }
+            "--quick" => args.quick = true,
+            "--no-python" => args.python = false,
+            "--only" => {
+                let names = argv.next().expect("--only NAME,NAME");
+                args.only = Some(names.split(',').map(str::to_owned).collect());
+            }
+            // What `cargo bench` passes to every bench binary.
+            "--bench" => {}
+            other => panic!("unknown option {other}; see benches/compare/main.rs"),
+        }
+    }
+    Some(args)
+}
+
+fn main() {
+    let Some(args) = parse_args() else { return };
+    let wanted = |name: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|n| n == name))
+    };
+    println!("fanout vs hand-written Rust vs Python: medians, side by side in one run");
+    println!("machine: {}", machine());
+    println!();
+    println!(
+        "| workload | fanout | hand-written | fanout / hand | target | Python | Python / fanout |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for workload in workloads() {
+        if !wanted(workload.name) {
+            continue;
+        }
+        let rounds = if args.quick {
+            workload.rounds.div_ceil(4).max(3)
+        } else {
+            workload.rounds
+        };
+        let python = args.python.then(|| run_python(&workload, args.quick));
+        let row = match workload.fanout {
+            Some(fanout) => {
+                let n = workload.n;
+                let pair = timing::compare(rounds, || fanout(n), || (workload.hand)(n));
+                Row::timed(&workload, &pair, python)
+            }
+            None => {
+                let hand: Vec<Duration> = (0..rounds)
+                    .map(|_| {
+                        let start = std::time::Instant::now();
+                        std::hint::black_box((workload.hand)(workload.n));
+                        start.elapsed()
+                    })
+                    .collect();
+                Row::hand_only(&workload, timing::median(&hand), python)
+            }
+        };
+        println!("{}", row.0);
+    }
+    if wanted("memory") {
+        memory_rows();
+    }
+}
+
+/// A printed row of the table.
+struct Row(String);
+
+impl Row {
+    fn timed(workload: &Workload, pair: &Pair, python: Option<Python>) -> Row {
+        let fanout = pair.fanout_median();
+        let ratio = pair.ratio();
+        let verdict = if ratio <= workload.target {
+            "✓"
+        } else {
+            "✗"
+        };
+        Row(format!(
+            "| {} | {} | {} | {ratio:.2} {verdict} (paired {:.2}) | ≤ {:.2} | {} | {} |",
+            workload.what,
+            show(fanout),
+            show(pair.hand_median()),
+            pair.paired_ratio(),
+            workload.target,
+            python.as_ref().map_or("—".into(), Python::show),
+            python.as_ref().map_or("—".into(), |p| {
+                let times = p.median.as_secs_f64() / fanout.as_secs_f64();
+                let verdict = if times >= 10.0 { "✓" } else { "✗" };
+                format!("{times:.1} {verdict}")
+            }),
+        ))
+    }
+
+    fn hand_only(workload: &Workload, hand: Duration, python: Option<Python>) -> Row {
+        Row(format!(
+            "| {} | (process backend not built yet) | {} | — | ≤ {:.2} | {} | — |",
+            workload.what,
+            show(hand),
+            workload.target,
+            python.as_ref().map_or("—".into(), Python::show),
+        ))
+    }
+}
+
+/// The Python original's median, scaled to the workload's size if the script
+/// measured a smaller one.
+struct Python {
+    median: Duration,
+    measured_n: u64,
+    full_n: u64,
+}
+
+impl Python {
+    fn show(&self) -> String {
+        if self.measured_n == self.full_n {
+            show(self.median)
+        } else {
+            format!(
+                "{} (×{} from n = {})",
+                show(self.median),
+                self.full_n / self.measured_n,
+                self.measured_n
+            )
+        }
+    }
+}
+
+fn run_python(workload: &Workload, quick: bool) -> Python {
+    let script = format!(
+        "{}/bench/python/{}",
+        env!("CARGO_MANIFEST_DIR"),
+        workload.python
+    );
+    let mut command = Command::new("python3");
+    command.arg(&script);
+    if quick {
+        command.arg("--quick");
+    }
+    let out = command.output().expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The script's last line: `median_s measured_n full_n`.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let [median, measured_n, full_n] = fields[..] else {
+        panic!("{script} printed {text:?}; expected `median_s measured_n full_n`");
+    };
+    let measured_n: u64 = measured_n.parse().expect("measured_n");
+    let full_n: u64 = full_n.parse().expect("full_n");
+    assert_eq!(
+        full_n, workload.n,
+        "{script} measures another workload size"
+    );
+    let median: f64 = median.parse().expect("median_s");
+    Python {
+        median: Duration::from_secs_f64(median * full_n as f64 / measured_n as f64),
+        measured_n,
+        full_n,
+    }
+}
+
+fn memory_rows() {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let baseline = rss::measure("baseline", 3);
+    for (what, fanout, hand) in [
+        (
+            "peak RSS, pool_map! over 10 000 000 u64",
+            "pool-fanout",
+            "pool-hand",
+        ),
+        (
+            "peak RSS, gather! over 1 000 000 futures",
+            "gather-fanout",
+            "gather-hand",
+        ),
+    ] {
+        let fanout = rss::measure(fanout, 3);
+        let hand = rss::measure(hand, 3);
+        let ratio = fanout as f64 / hand as f64;
+        let verdict = if ratio <= 1.2 { "✓" } else { "✗" };
+        println!(
+            "| {what} | {:.1} MiB | {:.1} MiB | {ratio:.2} {verdict} (above baseline: {:.2}) | ≤ 1.20 | — | — |",
+            mib(fanout),
+            mib(hand),
+            (fanout - baseline) as f64 / (hand - baseline) as f64,
+        );
+    }
+    println!();
+    println!(
+        "baseline peak RSS of the benchmark process (thread pools started, no work): {:.1} MiB",
+        mib(baseline)
+    );
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!("{cores} cores, {model}; load average {}", load.join(" "))
+}
