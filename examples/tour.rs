@@ -47,6 +47,9 @@ pub(crate) mod asyncio_basic;
 #[path = "asyncio_gather.rs"]
 pub(crate) mod asyncio_gather;
 
+#[path = "asyncio_http.rs"]
+pub(crate) mod asyncio_http;
+
 #[path = "threading_workers.rs"]
 pub(crate) mod threading_workers;
 
@@ -90,28 +93,20 @@ macro_rules! program {
 }
 
 /// Every program of the tour, in the tutorial's order.
+#[rustfmt::skip]
 pub(crate) const PROGRAMS: &[Program] = &[
     program!(1, "20.1 threading: basic use", threading_basic),
     program!(2, "20.1 threading: a Thread subclass", thread_subclass),
-    // PROCESSES:     program!(3, "20.2 multiprocessing: basic use", multiprocessing_basic),
-    // PROCESSES:     program!(4, "20.2 multiprocessing: a Process subclass", process_subclass),
-    program!(
-        5,
-        "20.3 concurrent.futures: ThreadPoolExecutor",
-        thread_pool
-    ),
-    // PROCESSES:     program!(6, "20.3 concurrent.futures: ProcessPoolExecutor", process_pool),
+    // PROCESSES: program!(3, "20.2 multiprocessing: basic use", multiprocessing_basic),
+    // PROCESSES: program!(4, "20.2 multiprocessing: a Process subclass", process_subclass),
+    program!(5, "20.3 concurrent.futures: ThreadPoolExecutor", thread_pool),
+    // PROCESSES: program!(6, "20.3 concurrent.futures: ProcessPoolExecutor", process_pool),
     program!(7, "20.4 asyncio: basic use", asyncio_basic),
     program!(8, "20.4 asyncio: gather", asyncio_gather),
-    // ISSUE 4: row 9, "20.4 asyncio: HTTP requests with aiohttp"
-    // (examples/aiohttp.rs), goes here; then remove it from `NOT_YET`.
+    program!(9, "20.4 asyncio: HTTP requests with aiohttp", asyncio_http),
     program!(10, "Examples: threading, five workers", threading_workers),
-    // PROCESSES:     program!(11, "Examples: multiprocessing, five workers", multiprocessing_workers),
-    program!(
-        12,
-        "Examples: concurrent.futures, five workers",
-        futures_workers
-    ),
+    // PROCESSES: program!(11, "Examples: multiprocessing, five workers", multiprocessing_workers),
+    program!(12, "Examples: concurrent.futures, five workers", futures_workers),
     program!(13, "Examples: asyncio, five workers", asyncio_workers),
     // ISSUE 4: the closing section, "Concurrency versus parallelism"
     // (examples/concurrency_vs_parallelism.rs), goes last, as number 14.
@@ -119,39 +114,15 @@ pub(crate) const PROGRAMS: &[Program] = &[
 
 /// Parts of the tutorial that the tour does not show yet, in the tutorial's
 /// order: (number, section, why).
+#[rustfmt::skip]
 pub(crate) const NOT_YET: &[(u32, &str, &str)] = &[
     // PROCESSES: remove 3, 4, 6 and 11 once spawn_processes! lands (issue 3).
-    (
-        3,
-        "20.2 multiprocessing: basic use",
-        "waits for spawn_processes! (issue 3)",
-    ),
-    (
-        4,
-        "20.2 multiprocessing: a Process subclass",
-        "waits for spawn_processes! (issue 3)",
-    ),
-    (
-        6,
-        "20.3 concurrent.futures: ProcessPoolExecutor",
-        "waits for pool_map!(...; processes) (issue 3)",
-    ),
-    // ISSUE 4: remove 9 and 14 when their examples join `PROGRAMS`.
-    (
-        9,
-        "20.4 asyncio: HTTP requests with aiohttp",
-        "comes with issue 4 (examples/aiohttp.rs)",
-    ),
-    (
-        11,
-        "Examples: multiprocessing, five workers",
-        "waits for spawn_processes! (issue 3)",
-    ),
-    (
-        14,
-        "Concurrency versus parallelism",
-        "comes with issue 4 (examples/concurrency_vs_parallelism.rs)",
-    ),
+    (3, "20.2 multiprocessing: basic use", "waits for spawn_processes! (issue 3)"),
+    (4, "20.2 multiprocessing: a Process subclass", "waits for spawn_processes! (issue 3)"),
+    (6, "20.3 concurrent.futures: ProcessPoolExecutor", "waits for pool_map!(...; processes) (issue 3)"),
+    (11, "Examples: multiprocessing, five workers", "waits for spawn_processes! (issue 3)"),
+    // ISSUE 4: remove 14 when its example joins `PROGRAMS`.
+    (14, "Concurrency versus parallelism", "comes with issue 4 (examples/concurrency_vs_parallelism.rs)"),
 ];
 
 const RULE: &str = "========================================================================";
