@@ -22,6 +22,8 @@ pub mod pool;
 #[cfg(unix)]
 pub mod process;
 pub mod report;
+#[cfg(unix)]
+mod sys;
 mod task;
 pub mod threads;
 

@@ -1,1 +1,0 @@
-//! Placeholder: the fork-based process backend is being written.

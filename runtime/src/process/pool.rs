@@ -1,0 +1,708 @@
+//! `pool_map!(f, items; processes)`: a pool of forked workers that maps a
+//! function over items (Python's `ProcessPoolExecutor.map`).
+//!
+//! The items are collected in the parent, then the workers are forked: each
+//! has all the items in its memory, so the parent only hands out ranges of
+//! item indices (a 16-byte command), and a worker answers with one frame of
+//! results per range. Neither the function nor the items cross a process
+//! boundary; only the outputs do.
+//!
+//! Each worker also writes the index of the item it is running to a counter
+//! in shared memory, so that when a worker dies the parent knows which item
+//! killed it: that item fails, the others of its range run again in the
+//! worker forked to replace it.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read as _, Write as _};
+use std::mem::ManuallyDrop;
+use std::ops::Range;
+use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::wire::{self, Message};
+use super::{CHECK_EVERY, ProcessOutput};
+use crate::error::{Error, ErrorKind, panic_message};
+use crate::name::{self, WorkerName};
+use crate::pool::PoolOptions;
+use crate::report::{Report, Span};
+use crate::sys::{self, ForkLock, SharedCounters, Status};
+
+/// The command that tells a worker to exit.
+const STOP: u64 = u64::MAX;
+/// A worker's current-item counter between items.
+const IDLE: u64 = u64::MAX;
+/// Bytes of a command (`start`, `end`) and of a frame header (`start`, `end`, payload length).
+const COMMAND: usize = 16;
+const HEADER: usize = 24;
+
+/// Maps `f` over `items` in a pool of forked worker processes and returns the
+/// outcome of every item, in input order (`pool_map!(f, items; processes, catch)`).
+///
+/// Item `k` runs as the worker `base-k`. Every item runs, even when others
+/// fail. A worker killed by a signal or exiting mid-item is replaced; only the
+/// item it was running fails (with the signal or exit code), and the other
+/// items of its chunk that had not been sent back run again in the new worker.
+/// With `options.timeout`, the items not finished at the deadline fail with a
+/// timed-out error.
+///
+/// ```
+/// use fanout::__private::{WorkerName, pool::PoolOptions, process};
+///
+/// let outcomes = process::map(&PoolOptions::new().workers(2), WorkerName::new("check"), 0..4, |x: u32| {
+///     assert!(x != 2, "two is not allowed");
+///     x * 10
+/// });
+/// assert_eq!(outcomes[1].as_ref().ok(), Some(&10));
+/// let failure = outcomes[2].as_ref().unwrap_err();
+/// assert_eq!(failure.panic_message(), Some("two is not allowed"));
+/// assert_eq!(failure.worker(), "check-2");
+/// ```
+pub fn map<I, F, T>(
+    options: &PoolOptions,
+    base: WorkerName,
+    items: I,
+    f: F,
+) -> Vec<Result<T, Error>>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> T,
+    T: ProcessOutput,
+{
+    run(options, base, items.into_iter().collect(), &f, None)
+}
+
+/// Maps `f` over `items` in a pool of forked worker processes and returns
+/// every output in input order (`pool_map!(f, items; processes)`).
+///
+/// # Panics
+///
+/// If an item failed (it panicked, its worker crashed, or it timed out): once
+/// every item ended, the caller panics with a message naming each failed item
+/// (`square-3`), its worker's pid and the cause.
+///
+/// ```
+/// use fanout::__private::{WorkerName, pool::PoolOptions, process};
+///
+/// let squares = process::map_unwrap(&PoolOptions::new().workers(5), WorkerName::new("square"), 0..10, |x: u64| x * x);
+/// assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+/// ```
+#[track_caller]
+pub fn map_unwrap<I, F, T>(options: &PoolOptions, base: WorkerName, items: I, f: F) -> Vec<T>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> T,
+    T: ProcessOutput,
+{
+    crate::outcome::unwrap_all(run(options, base, items.into_iter().collect(), &f, None))
+}
+
+/// Maps `f`, whose outputs are `Result<T, E>`, over `items` in a pool of
+/// forked workers for the `try` option: once item `k` returned `Err`, no item
+/// after `k` starts (their outcome is a cancelled error), while every item
+/// before `k` still runs, so the lowest-index error is found whatever the
+/// scheduling.
+///
+/// ```
+/// use fanout::__private::{WorkerName, outcome, pool::PoolOptions, process};
+///
+/// let parsed = process::try_map(&PoolOptions::new(), WorkerName::new("parse"), ["1", "x", "3"], |s| {
+///     s.parse::<i32>().map_err(|e| e.to_string())
+/// });
+/// assert_eq!(outcome::try_all(parsed), Err("invalid digit found in string".to_owned()));
+/// ```
+pub fn try_map<I, F, T, E>(
+    options: &PoolOptions,
+    base: WorkerName,
+    items: I,
+    f: F,
+) -> Vec<Result<Result<T, E>, Error>>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> Result<T, E>,
+    T: ProcessOutput,
+    E: ProcessOutput,
+{
+    run(
+        options,
+        base,
+        items.into_iter().collect(),
+        &f,
+        Some(Result::is_err),
+    )
+}
+
+/// The pool: forks the workers, hands out ranges, collects the outcomes.
+///
+/// `stops` is the `try` test: an output for which it is true stops the items
+/// after it from starting.
+fn run<Item, U, F>(
+    options: &PoolOptions,
+    base: WorkerName,
+    mut items: Vec<Item>,
+    f: &F,
+    stops: Option<fn(&U) -> bool>,
+) -> Vec<Result<U, Error>>
+where
+    F: Fn(Item) -> U,
+    U: ProcessOutput,
+{
+    let len = items.len();
+    if len == 0 {
+        return Vec::new();
+    }
+    let workers = options.worker_count().min(len);
+    let report = Report::new(options.timeline, options.progress);
+    report.expect(len);
+    let counters = match SharedCounters::new(workers + 1, IDLE) {
+        Ok(counters) => counters,
+        Err(error) => {
+            let why = format!("no shared memory for the pool: {error}");
+            return (0..len)
+                .map(|k| Err(Error::new(base.with_index(k), ErrorKind::Spawn(why.clone()))))
+                .collect();
+        }
+    };
+    let mut pool = Pool {
+        base,
+        chunk: options.chunk_for(len),
+        next: 0,
+        outcomes: (0..len).map(|_| None).collect(),
+        slots: (0..workers).map(|_| Slot::default()).collect(),
+        counters,
+        deadline: options.timeout.map(|limit| (report.origin() + limit, limit)),
+        timed_out: None,
+        stops_early: stops.is_some(),
+        report: &report,
+    };
+    for slot in 0..workers {
+        pool.start(slot, &mut items, f, stops);
+    }
+    pool.drive(&mut items, f, stops);
+    let outcomes = pool.finish();
+    report.finish("pool_map!");
+    outcomes
+}
+
+struct Pool<'r, U> {
+    base: WorkerName,
+    chunk: usize,
+    /// The first item not handed out yet.
+    next: usize,
+    outcomes: Vec<Option<Result<U, Error>>>,
+    slots: Vec<Slot>,
+    /// `[first failed item (try), current item of worker 0, of worker 1, ...]`.
+    counters: SharedCounters,
+    deadline: Option<(Instant, Duration)>,
+    timed_out: Option<Duration>,
+    stops_early: bool,
+    report: &'r Report,
+}
+
+/// One worker process (or the place for one).
+#[derive(Default)]
+struct Slot {
+    pid: u32,
+    /// The parent's end of the worker's socket (non-blocking), while it lives.
+    channel: Option<File>,
+    /// Received bytes not yet decoded.
+    buf: Vec<u8>,
+    /// The range handed out and not answered yet, and when it was handed out.
+    running: Option<(Range<usize>, Instant)>,
+    /// Ranges this slot's next worker must run first (after a crash).
+    retry: VecDeque<Range<usize>>,
+    /// Told to exit.
+    stopping: bool,
+}
+
+impl<U: ProcessOutput> Pool<'_, U> {
+    /// The shared counter in which worker `slot` notes its current item.
+    fn current(&self, slot: usize) -> &AtomicU64 {
+        &self.counters.get()[1 + slot]
+    }
+
+    /// The first item that returned an error (`try`), or `u64::MAX`.
+    fn first_failure(&self) -> u64 {
+        if self.stops_early {
+            self.counters.get()[0].load(Ordering::Acquire)
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// Forks a worker into `slot` and gives it work; if it cannot be forked,
+    /// the work meant for it fails.
+    fn start<Item, F>(
+        &mut self,
+        slot: usize,
+        items: &mut Vec<Item>,
+        f: &F,
+        stops: Option<fn(&U) -> bool>,
+    ) where
+        F: Fn(Item) -> U,
+    {
+        match self.fork(slot, items, f, stops) {
+            Ok(()) => self.hand_out(slot),
+            Err(error) => {
+                let why = error.to_string();
+                let mut failed: Vec<Range<usize>> = self.slots[slot].retry.drain(..).collect();
+                if self.slots.iter().all(|s| s.channel.is_none()) {
+                    // No worker at all: nothing else will run the rest.
+                    failed.push(self.next..self.outcomes.len());
+                    self.next = self.outcomes.len();
+                }
+                for range in failed {
+                    for k in range {
+                        let kind = ErrorKind::Spawn(why.clone());
+                        self.settle(k, Err(Error::new(self.base.with_index(k), kind)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn fork<Item, F>(
+        &mut self,
+        slot: usize,
+        items: &mut Vec<Item>,
+        f: &F,
+        stops: Option<fn(&U) -> bool>,
+    ) -> io::Result<()>
+    where
+        F: Fn(Item) -> U,
+    {
+        let lock = ForkLock::acquire();
+        let (parent_end, child_end) = sys::socket_pair()?;
+        self.current(slot).store(IDLE, Ordering::Release);
+        let mut parent_end = Some(parent_end);
+        let base = self.base;
+        let slots = &mut self.slots;
+        let counters = &self.counters;
+        let (pid, child) = lock.fork(child_end, |child_end| {
+            // The parent's ends of every worker's socket, this one's included:
+            // a worker must see the end of its commands when the parent is gone.
+            drop(parent_end.take());
+            for other in slots.iter_mut() {
+                drop(other.channel.take());
+            }
+            let worker = Worker {
+                base,
+                counters: counters.get(),
+                slot,
+                stops,
+            };
+            worker.run(std::mem::take(items), f, child_end)
+        });
+        drop(child);
+        let pid = pid?;
+        let parent_end = parent_end.take().map(File::from);
+        let slot = &mut self.slots[slot];
+        slot.pid = pid;
+        slot.buf.clear();
+        slot.running = None;
+        slot.stopping = false;
+        slot.channel = parent_end;
+        if let Some(channel) = &slot.channel
+            && let Err(error) = sys::set_nonblocking(channel.as_fd())
+        {
+            // Cannot happen on a fresh socket; without it the pool could block.
+            sys::kill(pid);
+            sys::wait(pid, true);
+            slot.channel = None;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Sends the worker in `slot` its next range, or tells it to exit.
+    fn hand_out(&mut self, slot: usize) {
+        let range = match self.slots[slot].retry.pop_front() {
+            Some(range) => Some(range),
+            None if self.next < self.outcomes.len()
+                && (self.next as u64) <= self.first_failure()
+                && self.timed_out.is_none() =>
+            {
+                let start = self.next;
+                self.next = (start + self.chunk).min(self.outcomes.len());
+                Some(start..self.next)
+            }
+            None => None,
+        };
+        let slot = &mut self.slots[slot];
+        let Some(channel) = &slot.channel else { return };
+        let mut command = [0u8; COMMAND];
+        match &range {
+            Some(range) => {
+                command[..8].copy_from_slice(&(range.start as u64).to_le_bytes());
+                command[8..].copy_from_slice(&(range.end as u64).to_le_bytes());
+            }
+            None => command[..8].copy_from_slice(&STOP.to_le_bytes()),
+        }
+        match range {
+            Some(range) => slot.running = Some((range, Instant::now())),
+            None => slot.stopping = true,
+        }
+        // If the worker is gone, the end of its socket comes next and says so.
+        let _ = sys::send_all(channel.as_fd(), &command);
+    }
+
+    /// Reads the workers' answers until every worker exited (or the deadline).
+    fn drive<Item, F>(&mut self, items: &mut Vec<Item>, f: &F, stops: Option<fn(&U) -> bool>)
+    where
+        F: Fn(Item) -> U,
+    {
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut polled: Vec<usize> = Vec::new();
+        loop {
+            fds.clear();
+            polled.clear();
+            for (index, slot) in self.slots.iter().enumerate() {
+                if let Some(channel) = &slot.channel {
+                    fds.push(libc::pollfd {
+                        fd: channel.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                    polled.push(index);
+                }
+            }
+            if polled.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            let wait = match self.deadline {
+                Some((deadline, limit)) if now >= deadline => {
+                    self.time_out(limit);
+                    return;
+                }
+                Some((deadline, _)) => CHECK_EVERY.min(deadline - now),
+                None => CHECK_EVERY,
+            };
+            let ready = sys::poll(&mut fds, Some(wait)).unwrap_or_else(|_| {
+                std::thread::sleep(Duration::from_millis(1));
+                0
+            });
+            let mut ended = Vec::new();
+            if ready == 0 {
+                // Nothing to read: did a worker end without its socket
+                // closing (a copy of its end lives in another process)?
+                for &slot in &polled {
+                    if let Some(status) = sys::wait(self.slots[slot].pid, false) {
+                        self.read(slot);
+                        ended.push((slot, status));
+                    }
+                }
+            } else {
+                for (fd, &slot) in fds.iter().zip(&polled) {
+                    if fd.revents != 0 && self.read(slot) {
+                        // The end of the socket: the worker is exiting.
+                        let status = sys::wait(self.slots[slot].pid, true).unwrap_or(Status::Lost);
+                        ended.push((slot, status));
+                    }
+                }
+            }
+            for (slot, status) in ended {
+                self.ended(slot, status, items, f, stops);
+            }
+        }
+    }
+
+    /// Reads what the worker in `slot` sent and settles the whole frames;
+    /// returns whether its socket reached its end.
+    fn read(&mut self, slot: usize) -> bool {
+        let Slot { channel, buf, .. } = &mut self.slots[slot];
+        let Some(channel) = channel else {
+            return true;
+        };
+        let at_end = loop {
+            match channel.read_to_end(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Ok(_) | Err(_) => break true,
+            }
+        };
+        let mut consumed = 0;
+        while let Some(frame) = frame_at(&self.slots[slot].buf[consumed..]) {
+            let (range, payload) = frame;
+            consumed += HEADER + payload;
+            self.settle_frame(slot, range, consumed - payload..consumed);
+        }
+        self.slots[slot].buf.drain(..consumed);
+        if at_end {
+            self.slots[slot].channel = None;
+        }
+        at_end
+    }
+
+    /// Decodes the results of `range` from `bytes` of the slot's buffer.
+    fn settle_frame(&mut self, slot: usize, range: Range<usize>, bytes: Range<usize>) {
+        let pid = self.slots[slot].pid;
+        let (dispatched, is_running) = match &self.slots[slot].running {
+            Some((running, at)) => (*at, *running == range),
+            None => (Instant::now(), false),
+        };
+        if is_running {
+            self.slots[slot].running = None;
+        }
+        let buf = std::mem::take(&mut self.slots[slot].buf);
+        let mut rest = &buf[bytes];
+        for k in range.clone() {
+            let outcome = match wire::take::<U>(rest) {
+                Some((message, after)) => {
+                    rest = after;
+                    match message {
+                        Message::Output(output) => Ok(output),
+                        Message::Failed(kind) => {
+                            Err(Error::new(self.base.with_index(k), kind).with_pid(pid))
+                        }
+                        Message::Skipped => {
+                            Err(Error::new(self.base.with_index(k), ErrorKind::Cancelled))
+                        }
+                    }
+                }
+                None => {
+                    rest = &[];
+                    let why = "its output could not be read back".to_owned();
+                    Err(Error::new(self.base.with_index(k), ErrorKind::Transport(why)).with_pid(pid))
+                }
+            };
+            self.settle(k, outcome);
+        }
+        self.slots[slot].buf = buf;
+        if self.report.timeline_enabled() {
+            let origin = self.report.origin();
+            self.report.record(Span {
+                name: self.base.with_index(range.start),
+                start: dispatched.saturating_duration_since(origin),
+                end: origin.elapsed(),
+                place: format!("pid {pid}"),
+            });
+        }
+        if is_running && self.slots[slot].channel.is_some() {
+            self.hand_out(slot);
+        }
+    }
+
+    /// Records the outcome of item `k`.
+    fn settle(&mut self, k: usize, outcome: Result<U, Error>) {
+        if self.outcomes[k].is_none() {
+            self.report.advance(1);
+        }
+        self.outcomes[k] = Some(outcome);
+    }
+
+    /// The worker in `slot` ended with `status`: fails the item it was
+    /// running, and forks its replacement if there is work left.
+    fn ended<Item, F>(
+        &mut self,
+        slot: usize,
+        status: Status,
+        items: &mut Vec<Item>,
+        f: &F,
+        stops: Option<fn(&U) -> bool>,
+    ) where
+        F: Fn(Item) -> U,
+    {
+        let pid = self.slots[slot].pid;
+        self.slots[slot].channel = None;
+        self.slots[slot].buf.clear();
+        if let Some((range, _)) = self.slots[slot].running.take() {
+            let current = self.current(slot).load(Ordering::Acquire);
+            let mut again = Vec::new();
+            if range.contains(&(current as usize)) && current != IDLE {
+                let k = current as usize;
+                let failure = Error::new(self.base.with_index(k), wire::cause(status)).with_pid(pid);
+                self.settle(k, Err(failure));
+                again.extend([range.start..k, k + 1..range.end]);
+            } else {
+                again.push(range);
+            }
+            let retry = &mut self.slots[slot].retry;
+            for range in again.into_iter().rev().filter(|r| !r.is_empty()) {
+                retry.push_front(range);
+            }
+        }
+        let work_left = !self.slots[slot].retry.is_empty()
+            || (self.next < self.outcomes.len() && (self.next as u64) <= self.first_failure());
+        if work_left && self.timed_out.is_none() {
+            self.start(slot, items, f, stops);
+        }
+    }
+
+    /// The deadline passed: kills and reaps every worker.
+    fn time_out(&mut self, limit: Duration) {
+        self.timed_out = Some(limit);
+        for slot in &self.slots {
+            if slot.channel.is_some() {
+                sys::kill(slot.pid);
+            }
+        }
+        for slot in 0..self.slots.len() {
+            if self.slots[slot].channel.is_some() {
+                sys::wait(self.slots[slot].pid, true);
+                // Whole frames that arrived before the kill still count.
+                self.read(slot);
+                self.slots[slot].channel = None;
+            }
+        }
+    }
+
+    /// Every item's outcome; items that never ran failed by the deadline or
+    /// were cancelled by an earlier error (`try`).
+    fn finish(mut self) -> Vec<Result<U, Error>> {
+        let first_failure = self.first_failure();
+        let mut running = vec![None; self.outcomes.len()];
+        for slot in &self.slots {
+            if let Some((range, _)) = &slot.running {
+                for k in range.clone() {
+                    running[k] = Some(slot.pid);
+                }
+            }
+        }
+        let base = self.base;
+        let timed_out = self.timed_out;
+        std::mem::take(&mut self.outcomes)
+            .into_iter()
+            .enumerate()
+            .map(|(k, outcome)| {
+                outcome.unwrap_or_else(|| {
+                    let name = base.with_index(k);
+                    let failure = match timed_out {
+                        Some(limit) => Error::new(name, ErrorKind::Timeout(limit)),
+                        None if k as u64 > first_failure => Error::new(name, ErrorKind::Cancelled),
+                        None => Error::new(
+                            name,
+                            ErrorKind::Transport("the pool lost this item".to_owned()),
+                        ),
+                    };
+                    match running[k] {
+                        Some(pid) => Err(failure.with_pid(pid)),
+                        None => Err(failure),
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+impl<U> Drop for Pool<'_, U> {
+    /// No worker outlives the pool, also if decoding an output panicked.
+    fn drop(&mut self) {
+        for slot in &mut self.slots {
+            if slot.channel.take().is_some() {
+                sys::kill(slot.pid);
+                sys::wait(slot.pid, true);
+            }
+        }
+    }
+}
+
+/// The frame at the front of `bytes`, if it arrived whole: its range and the
+/// length of its payload.
+fn frame_at(bytes: &[u8]) -> Option<(Range<usize>, usize)> {
+    let header = bytes.get(..HEADER)?;
+    let word = |k: usize| {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&header[8 * k..8 * k + 8]);
+        usize::try_from(u64::from_le_bytes(raw)).unwrap_or(usize::MAX)
+    };
+    let (start, end, payload) = (word(0), word(1), word(2));
+    (bytes.len() - HEADER >= payload).then_some((start..end, payload))
+}
+
+/// The worker's side of the pool.
+struct Worker<'a, U> {
+    base: WorkerName,
+    counters: &'a [AtomicU64],
+    slot: usize,
+    stops: Option<fn(&U) -> bool>,
+}
+
+impl<U: ProcessOutput> Worker<'_, U> {
+    /// Runs the ranges the parent sends until told to stop; returns the exit code.
+    fn run<Item, F>(self, items: Vec<Item>, f: &F, channel: OwnedFd) -> i32
+    where
+        F: Fn(Item) -> U,
+    {
+        let first_failure = &self.counters[0];
+        let current = &self.counters[1 + self.slot];
+        // Never closed: the end of the socket tells the parent that the
+        // worker is exiting (at `_exit`), and may be reaped without waiting long.
+        let mut channel = ManuallyDrop::new(File::from(channel));
+        let mut items = items.into_iter();
+        // The index of the item `items.next()` returns.
+        let mut position = 0;
+        let mut frame = Vec::new();
+        loop {
+            let mut command = [0u8; COMMAND];
+            if channel.read_exact(&mut command).is_err() {
+                return 0;
+            }
+            let word = |k: usize| {
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(&command[8 * k..8 * k + 8]);
+                u64::from_le_bytes(raw)
+            };
+            if word(0) == STOP {
+                return 0;
+            }
+            let (Ok(start), Ok(end)) = (usize::try_from(word(0)), usize::try_from(word(1))) else {
+                return 0;
+            };
+            frame.clear();
+            frame.extend_from_slice(&command);
+            frame.extend_from_slice(&[0; 8]);
+            // The items before `start` ran in other workers: leave them
+            // (forget, not drop: their destructors belong to the parent).
+            while position < start {
+                match items.next() {
+                    Some(item) => std::mem::forget(item),
+                    None => break,
+                }
+                position += 1;
+            }
+            for k in start..end {
+                let item = if position == k {
+                    position += 1;
+                    items.next()
+                } else {
+                    None
+                };
+                let Some(item) = item else {
+                    let why = "the pool handed out an item twice (a bug in fanout)";
+                    wire::put_text(&mut frame, wire::UNSENDABLE, why);
+                    continue;
+                };
+                if self.stops.is_some() && k as u64 > first_failure.load(Ordering::Relaxed) {
+                    std::mem::forget(item);
+                    frame.push(wire::SKIPPED);
+                    continue;
+                }
+                current.store(k as u64, Ordering::Release);
+                let _name = name::enter(self.base.with_index(k));
+                match catch_unwind(AssertUnwindSafe(|| f(item))) {
+                    Ok(output) => {
+                        if let Some(stops) = self.stops
+                            && stops(&output)
+                        {
+                            first_failure.fetch_min(k as u64, Ordering::AcqRel);
+                        }
+                        wire::put_output(&mut frame, &output);
+                    }
+                    Err(payload) => {
+                        wire::put_text(&mut frame, wire::PANIC, &panic_message(&*payload));
+                        std::mem::forget(payload);
+                    }
+                }
+            }
+            current.store(IDLE, Ordering::Release);
+            let payload = (frame.len() - HEADER) as u64;
+            frame[COMMAND..HEADER].copy_from_slice(&payload.to_le_bytes());
+            if channel.write_all(&frame).is_err() {
+                return 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! `spawn_processes!`: one forked child per task, in a scope that reaps every
+//! child before it returns.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read as _, Write as _};
+use std::marker::PhantomData;
+use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::time::{Duration, Instant};
+
+use super::wire::{self, Message};
+use super::{CHECK_EVERY, ProcessOptions, ProcessOutput};
+use crate::error::{Error, ErrorKind, panic_message};
+use crate::name::{self, WorkerName};
+use crate::report::{Report, Span};
+use crate::sys::{self, ForkLock, Status};
+use crate::task::Task;
+
+/// A scope in which tasks are spawned in child processes; see [`scope`].
+pub struct Scope<'scope, 'env: 'scope> {
+    inner: Inner,
+    // Invariant lifetimes, as in `std::thread::Scope`.
+    _scope: PhantomData<&'scope mut &'scope ()>,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+/// Runs `body` with a [`Scope`] for spawning tasks in child processes, reaps
+/// every child spawned in it, and returns what `body` returned.
+///
+/// This is `spawn_processes!(a, b)` without the macro:
+///
+/// ```
+/// use fanout::__private::{WorkerName, process};
+///
+/// let data = vec![1, 2, 3];
+/// let (sum, pid) = process::scope(&process::ProcessOptions::new(), |s| {
+///     let sum = s.spawn(WorkerName::new("sum"), || data.iter().sum::<i32>());
+///     let pid = s.spawn(WorkerName::new("pid"), std::process::id);
+///     (sum.join(), pid.join())
+/// });
+/// assert_eq!(sum.unwrap(), 6);
+/// assert_ne!(pid.unwrap(), std::process::id());
+/// ```
+///
+/// The first [`Worker::join`] reads the pipes of every child spawned so far,
+/// until all of them ended (or the `timeout` passed), so that no child waits
+/// on a full pipe while the parent waits for another.
+///
+/// # Panics
+///
+/// If `body` panics, the panic is carried on once every child ended and was
+/// reaped. A failing child never makes `scope` panic: its failure is the
+/// `Err` of its [`Worker::join`].
+pub fn scope<'env, F, R>(options: &ProcessOptions, body: F) -> R
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+{
+    let report = Report::new(options.timeline, options.progress);
+    let scope = Scope {
+        inner: Inner {
+            children: RefCell::new(Children {
+                deadline: options.timeout.map(|limit| (report.origin() + limit, limit)),
+                list: Vec::new(),
+                polled: Vec::new(),
+            }),
+            report,
+        },
+        _scope: PhantomData,
+        _env: PhantomData,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| body(&scope)));
+    scope.inner.wait_all();
+    scope.inner.report.finish("spawn_processes!");
+    match result {
+        Ok(value) => value,
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Forks a child that runs `task` as the worker `name` and sends its
+    /// output back; returns the handle to [`join`](Worker::join).
+    ///
+    /// The task runs in the child at once, on a copy of the caller's memory,
+    /// so it may borrow locals and capture values that are not `Send`. If the
+    /// fork fails, the handle's outcome is an [`ErrorKind::Spawn`] error.
+    pub fn spawn<T, W>(&'scope self, name: WorkerName, task: W) -> Worker<'scope, T>
+    where
+        W: Task<Output = T>,
+        T: ProcessOutput,
+    {
+        let index = self.inner.launch(name, move |pipe| run_child(name, task, pipe));
+        Worker {
+            inner: &self.inner,
+            index,
+            _output: PhantomData,
+        }
+    }
+
+    /// Sets the number of tasks the progress bar counts to.
+    pub fn expect(&self, total: usize) {
+        self.inner.report.expect(total);
+    }
+}
+
+/// What a [`Scope`] holds: its children and its report.
+struct Inner {
+    children: RefCell<Children>,
+    report: Report,
+}
+
+impl Inner {
+    /// Forks a child that runs `child` with the write end of its pipe.
+    fn launch(&self, name: WorkerName, child: impl FnOnce(OwnedFd) -> i32) -> usize {
+        let lock = ForkLock::acquire();
+        let forked = match sys::pipe() {
+            Ok((read, write)) => {
+                let forked_at = Instant::now();
+                let (pid, child) = lock.fork(write, child);
+                // The task's captures are dropped here, in the parent, with
+                // no lock held.
+                drop(child);
+                pid.map(|pid| (pid, read, forked_at))
+            }
+            Err(error) => Err(error),
+        };
+        let child = match forked {
+            Ok((pid, read, forked_at)) => {
+                // Reads are non-blocking; if that cannot be set, the pipe is
+                // only read once the child ended (see `Children::check_ended`).
+                let pipe = sys::set_nonblocking(read.as_fd())
+                    .is_ok()
+                    .then(|| File::from(read));
+                Child {
+                    name,
+                    pid,
+                    pipe,
+                    bytes: Vec::new(),
+                    status: None,
+                    timed_out: None,
+                    spawn_error: None,
+                    forked_at,
+                    ended_at: None,
+                    reported: false,
+                }
+            }
+            Err(error) => Child::failed(name, Error::new(name, ErrorKind::Spawn(error.to_string()))),
+        };
+        let mut children = self.children.borrow_mut();
+        children.list.push(child);
+        children.list.len() - 1
+    }
+
+    /// Reads every child's pipe until all ended, then reaps them.
+    fn wait_all(&self) {
+        let mut children = self.children.borrow_mut();
+        children.wait_all();
+        for child in &mut children.list {
+            if child.status.is_some() && !child.reported {
+                child.reported = true;
+                if self.report.timeline_enabled() {
+                    let origin = self.report.origin();
+                    self.report.record(Span {
+                        name: child.name,
+                        start: child.forked_at.saturating_duration_since(origin),
+                        end: child
+                            .ended_at
+                            .unwrap_or_else(Instant::now)
+                            .saturating_duration_since(origin),
+                        place: format!("pid {}", child.pid),
+                    });
+                }
+                self.report.advance(1);
+            }
+        }
+    }
+}
+
+/// The child's side: run the task, send its output, return the exit code.
+fn run_child<W: Task>(name: WorkerName, task: W, pipe: OwnedFd) -> i32
+where
+    W::Output: ProcessOutput,
+{
+    let _name = name::enter(name);
+    let outcome = catch_unwind(AssertUnwindSafe(|| task.run()));
+    let mut message = Vec::new();
+    let code = match outcome {
+        Ok(output) => {
+            wire::put_output(&mut message, &output);
+            // The parent has its own copy; the process ends now.
+            std::mem::forget(output);
+            0
+        }
+        Err(payload) => {
+            wire::put_text(&mut message, wire::PANIC, &panic_message(&*payload));
+            std::mem::forget(payload);
+            sys::PANIC_EXIT
+        }
+    };
+    let mut pipe = File::from(pipe);
+    let _ = pipe.write_all(&message);
+    // Left open until `_exit`: the end of the pipe tells the parent that the
+    // child is exiting, and may be reaped without waiting long.
+    std::mem::forget(pipe);
+    code
+}
+
+/// A task running in a child process; [`join`](Worker::join) waits for its
+/// outcome.
+pub struct Worker<'scope, T> {
+    inner: &'scope Inner,
+    index: usize,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T: ProcessOutput> Worker<'_, T> {
+    /// The worker's name.
+    pub fn name(&self) -> WorkerName {
+        self.inner.children.borrow().list[self.index].name
+    }
+
+    /// The child's process id (0 if it could not be forked).
+    pub fn pid(&self) -> u32 {
+        self.inner.children.borrow().list[self.index].pid
+    }
+
+    /// Waits until the child ended (reading the pipes of every child of the
+    /// scope meanwhile), reaps it, and returns its output, or the [`Error`]
+    /// that says how it failed: its panic message, its exit code, the signal
+    /// that killed it, or the timeout.
+    pub fn join(self) -> Result<T, Error> {
+        self.inner.wait_all();
+        let mut children = self.inner.children.borrow_mut();
+        children.list[self.index].outcome()
+    }
+}
+
+/// Every child of a scope.
+struct Children {
+    /// The deadline and the limit it came from.
+    deadline: Option<(Instant, Duration)>,
+    list: Vec<Child>,
+    /// Reused by `poll`.
+    polled: Vec<(libc::pollfd, usize)>,
+}
+
+struct Child {
+    name: WorkerName,
+    pid: u32,
+    /// The read end of the child's pipe, until the end of its output.
+    pipe: Option<File>,
+    bytes: Vec<u8>,
+    /// Set once the child was reaped.
+    status: Option<Status>,
+    timed_out: Option<Duration>,
+    spawn_error: Option<Error>,
+    forked_at: Instant,
+    ended_at: Option<Instant>,
+    reported: bool,
+}
+
+impl Child {
+    fn failed(name: WorkerName, error: Error) -> Self {
+        Child {
+            name,
+            pid: 0,
+            pipe: None,
+            bytes: Vec::new(),
+            status: Some(Status::Lost),
+            timed_out: None,
+            spawn_error: Some(error),
+            forked_at: Instant::now(),
+            ended_at: Some(Instant::now()),
+            reported: false,
+        }
+    }
+
+    /// Reads what the pipe holds; closes it at its end.
+    fn read(&mut self) {
+        let Some(pipe) = &mut self.pipe else { return };
+        loop {
+            match pipe.read_to_end(&mut self.bytes) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // The end of the output, or an error that ends it.
+                Ok(_) | Err(_) => break,
+            }
+        }
+        self.pipe = None;
+        self.ended_at = Some(Instant::now());
+    }
+
+    /// The task's output, or why there is none.
+    fn outcome<T: ProcessOutput>(&mut self) -> Result<T, Error> {
+        if let Some(error) = self.spawn_error.take() {
+            return Err(error);
+        }
+        let fail = |kind| Err(Error::new(self.name, kind).with_pid(self.pid));
+        if let Some(limit) = self.timed_out {
+            return fail(ErrorKind::Timeout(limit));
+        }
+        let bytes = std::mem::take(&mut self.bytes);
+        match wire::take::<T>(&bytes) {
+            Some((Message::Output(output), [])) => Ok(output),
+            Some((Message::Failed(kind), [])) => fail(kind),
+            _ => match self.status {
+                Some(Status::Exited(0)) if !bytes.is_empty() => fail(ErrorKind::Transport(
+                    "the process sent an output that could not be read back".to_owned(),
+                )),
+                Some(status) => fail(wire::cause(status)),
+                None => fail(ErrorKind::Transport("the process was not reaped".to_owned())),
+            },
+        }
+    }
+}
+
+impl Children {
+    fn wait_all(&mut self) {
+        self.read_all();
+        self.reap_all();
+    }
+
+    /// Reads every open pipe until each reached its end (or its child ended),
+    /// killing the children still running at the deadline.
+    fn read_all(&mut self) {
+        loop {
+            let now = Instant::now();
+            if let Some((deadline, limit)) = self.deadline
+                && now >= deadline
+            {
+                for child in &mut self.list {
+                    if child.pipe.is_some() && child.status.is_none() {
+                        sys::kill(child.pid);
+                        child.timed_out = Some(limit);
+                        child.pipe = None;
+                        child.ended_at = Some(now);
+                    }
+                }
+                return;
+            }
+            self.polled.clear();
+            for (index, child) in self.list.iter().enumerate() {
+                if let Some(pipe) = &child.pipe {
+                    let fd = libc::pollfd {
+                        fd: pipe.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    self.polled.push((fd, index));
+                }
+            }
+            if self.polled.is_empty() {
+                return;
+            }
+            let wait = match self.deadline {
+                Some((deadline, _)) => CHECK_EVERY.min(deadline - now),
+                None => CHECK_EVERY,
+            };
+            let mut fds: Vec<libc::pollfd> = self.polled.iter().map(|(fd, _)| *fd).collect();
+            match sys::poll(&mut fds, Some(wait)) {
+                Ok(0) => self.check_ended(),
+                Ok(_) => {
+                    for (fd, (_, index)) in fds.iter().zip(&self.polled) {
+                        if fd.revents != 0 {
+                            self.list[*index].read();
+                        }
+                    }
+                }
+                Err(_) => {
+                    // poll itself failed (out of memory?): fall back to
+                    // waiting for each child, then reading what it left.
+                    std::thread::sleep(Duration::from_millis(1));
+                    self.check_ended();
+                }
+            }
+        }
+    }
+
+    /// Reaps the children whose pipe stays open although they ended (a copy
+    /// of its write end lives in another process), and reads what they left.
+    fn check_ended(&mut self) {
+        for child in &mut self.list {
+            if child.pipe.is_some()
+                && child.status.is_none()
+                && let Some(status) = sys::wait(child.pid, false)
+            {
+                child.status = Some(status);
+                // Everything the child wrote is in the pipe now.
+                if let Some(pipe) = &child.pipe {
+                    let _ = sys::set_nonblocking(pipe.as_fd());
+                }
+                child.read();
+                child.pipe = None;
+            }
+        }
+    }
+
+    /// Reaps every child. Each one's output ended (the child keeps its pipe
+    /// open until `_exit`) or it was killed, so none of them takes long.
+    fn reap_all(&mut self) {
+        for child in &mut self.list {
+            if child.status.is_none() {
+                child.status = Some(sys::wait(child.pid, true).unwrap_or(Status::Lost));
+            }
+        }
+    }
+}
+
+impl Drop for Children {
+    /// A last resort, if waiting panicked: no child outlives its scope.
+    fn drop(&mut self) {
+        for child in &mut self.list {
+            if child.status.is_none() {
+                sys::kill(child.pid);
+                child.status = sys::wait(child.pid, true);
+            }
+        }
+    }
+}
+
+/// Runs `task(item)` in its own child process for every item (the loop form
+/// `spawn_processes!(for i in items => task)`), and returns the outcomes in
+/// iteration order. Children are named `base-0`, `base-1`, ...
+///
+/// ```
+/// use fanout::__private::{WorkerName, process};
+///
+/// let names = process::spawn_each(&process::ProcessOptions::new(), WorkerName::new("worker"), 0..3, |i| {
+///     format!("{i}: {}", fanout::current_name().unwrap())
+/// });
+/// let names: Vec<String> = names.into_iter().map(Result::unwrap).collect();
+/// assert_eq!(names, ["0: worker-0", "1: worker-1", "2: worker-2"]);
+/// ```
+pub fn spawn_each<I, F, T>(
+    options: &ProcessOptions,
+    base: WorkerName,
+    items: I,
+    task: F,
+) -> Vec<Result<T, Error>>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> T,
+    T: ProcessOutput,
+{
+    let items: Vec<I::Item> = items.into_iter().collect();
+    let task = &task;
+    scope(options, |s| {
+        s.expect(items.len());
+        let workers: Vec<Worker<'_, T>> = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| s.spawn(base.with_index(index), move || task(item)))
+            .collect();
+        workers.into_iter().map(Worker::join).collect()
+    })
+}

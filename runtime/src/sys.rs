@@ -1,0 +1,385 @@
+//! All of fanout's unsafe code: `fork`, pipes and sockets, `poll`, `waitpid`,
+//! `kill`, `_exit` and one shared-memory page, each behind a small safe function.
+//!
+//! # What `fork` means in a multi-threaded program
+//!
+//! A forked child is a copy of the caller's memory in which only the thread
+//! that called `fork` exists. A lock that another thread of the caller held at
+//! that instant (a `Mutex` of the program, a logger's buffer, ...) is held in
+//! the child forever, by a thread that does not exist there: a child that
+//! takes it hangs. glibc and the macOS libc re-initialise their allocator
+//! locks in the child, and [`ForkLock::fork`] makes the std stdout and stderr
+//! locks (and the test harness's output capture) safe by holding them across
+//! the fork. Nothing can do the same for the program's own locks, so a task
+//! run in a child should not wait on a lock that other threads also use.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Write as _};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The exit code of a child whose task (or the runtime code around it) panicked.
+pub(crate) const PANIC_EXIT: i32 = 101;
+
+/// Serialises fanout's forks: pipes are created and the child's ends closed
+/// in the parent under this lock, so that no other fanout fork (from another
+/// thread) inherits a pipe end it has no business holding.
+static FORK_LOCK: Mutex<()> = Mutex::new(());
+
+/// The right to fork; see [`ForkLock::fork`]. Create the pipes a child needs
+/// while holding it.
+pub(crate) struct ForkLock {
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl ForkLock {
+    /// Waits until no other thread is forking.
+    pub(crate) fn acquire() -> Self {
+        ForkLock {
+            _guard: FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// Forks. The child runs `child(ends)` and leaves with `_exit` and the
+    /// code it returned ([`PANIC_EXIT`] if it panicked), never returning from
+    /// this call. The parent closes `ends` (the child's ends of its pipes)
+    /// before releasing the lock, and gets the child's pid and `child` back,
+    /// to drop once no lock is held (its captures' destructors may print, or
+    /// even fork).
+    ///
+    /// Before forking, stdout is flushed (so that text buffered by `print!`
+    /// appears once, not once per process), and the stdout and stderr locks
+    /// are held across the fork so that no other thread holds them in the
+    /// child. The fork itself happens inside a `print!` of an empty value: the
+    /// test harness captures `print!` into a buffer behind a lock that the
+    /// stdout lock does not cover, and `print!` holds that lock while it
+    /// formats.
+    pub(crate) fn fork<E, C>(self, ends: E, child: C) -> (io::Result<u32>, C)
+    where
+        C: FnOnce(E) -> i32,
+    {
+        let stderr = io::stderr().lock();
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.flush();
+        let point = ForkPoint(Cell::new(None));
+        print!("{point}");
+        let forked = match point.0.take() {
+            Some(Ok(0)) => {
+                drop(stdout);
+                drop(stderr);
+                drop(self);
+                run_child(move || child(ends))
+            }
+            Some(Ok(pid)) => Ok(pid.unsigned_abs()),
+            Some(Err(errno)) => Err(io::Error::from_raw_os_error(errno)),
+            None => Err(io::Error::other("fork was not reached")),
+        };
+        // The child's ends, closed in the parent while no other fanout fork
+        // can copy them.
+        drop(ends);
+        drop(stdout);
+        drop(stderr);
+        drop(self);
+        (forked, child)
+    }
+}
+
+/// Forks when formatted; the outcome of `fork` (pid or errno) is kept.
+struct ForkPoint(Cell<Option<Result<libc::pid_t, i32>>>);
+
+impl fmt::Display for ForkPoint {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.get().is_none() {
+            // SAFETY: the child is a copy of this process with only this
+            // thread. It runs nothing but `run_child`: it releases the locks
+            // this thread holds (stdout, stderr, the output capture, the fork
+            // lock, all taken before the fork so no other thread holds them),
+            // runs the task, and leaves with `_exit` without returning into
+            // the caller's code or running its destructors. The caveat for
+            // locks held by other threads is documented on this module and on
+            // `spawn_processes!`.
+            let pid = unsafe { libc::fork() };
+            let outcome = if pid < 0 {
+                Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+            } else {
+                Ok(pid)
+            };
+            self.0.set(Some(outcome));
+        }
+        Ok(())
+    }
+}
+
+/// The child's life after `fork`: `child`, then flush and `_exit`.
+fn run_child<C: FnOnce() -> i32>(child: C) -> ! {
+    let code = match catch_unwind(AssertUnwindSafe(child)) {
+        Ok(code) => code,
+        Err(payload) => {
+            // Dropping a payload may panic again: leave it.
+            std::mem::forget(payload);
+            PANIC_EXIT
+        }
+    };
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    exit_now(code)
+}
+
+/// Ends the process at once with `code`: no destructors, no `atexit`
+/// handlers, no flushing of std's buffers.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` takes no pointers and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Checks the return value of a libc call that reports errors with -1.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A pipe whose two ends are closed on `exec`: `(read end, write end)`.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        check(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+    }
+    // SAFETY: on success both descriptors are new and owned by nobody else.
+    let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        set_cloexec(&ends.0)?;
+        set_cloexec(&ends.1)?;
+    }
+    Ok(ends)
+}
+
+/// A connected pair of Unix stream sockets, closed on `exec`; writing to one
+/// whose peer is gone fails with `EPIPE` instead of raising `SIGPIPE` (see
+/// [`send_all`]).
+pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let kind = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let kind = libc::SOCK_STREAM;
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    check(unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) })?;
+    // SAFETY: on success both descriptors are new and owned by nobody else.
+    let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    for end in [&ends.0, &ends.1] {
+        set_cloexec(end)?;
+        let on: libc::c_int = 1;
+        // SAFETY: `on` is a valid c_int for the duration of the call and its
+        // size is passed along; the descriptor is open (borrowed).
+        check(unsafe {
+            libc::setsockopt(
+                end.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_NOSIGPIPE,
+                (&raw const on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        })?;
+    }
+    Ok(ends)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on an open descriptor (borrowed for the call).
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    Ok(())
+}
+
+/// Makes reads and writes on `fd`'s open file description non-blocking.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fcntl on an open descriptor (borrowed for the call).
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
+}
+
+/// Writes all of `bytes` to the socket `fd` (from [`socket_pair`]), waiting
+/// when it is full, without raising `SIGPIPE` if the peer is gone.
+pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = 0;
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of `bytes.len()` bytes; `fd` is open.
+        let sent = unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), flags) };
+        if sent >= 0 {
+            bytes = &bytes[sent.unsigned_abs()..];
+            continue;
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock => {
+                let mut fds = [libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                }];
+                poll(&mut fds, None)?;
+            }
+            _ => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Waits until one of `fds` is ready or `timeout` passed (`None`: no limit);
+/// returns how many are ready (0 on timeout). An interrupted wait counts as a
+/// timeout.
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    let millis = match timeout {
+        // Round up, so that a wait for 0.3 ms does not spin.
+        Some(timeout) => libc::c_int::try_from(timeout.as_micros().div_ceil(1000))
+            .unwrap_or(libc::c_int::MAX),
+        None => -1,
+    };
+    // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()`
+    // pollfd structs; poll only reads fds/events and writes revents.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
+    if ready < 0 {
+        let error = io::Error::last_os_error();
+        return match error.kind() {
+            io::ErrorKind::Interrupted => Ok(0),
+            _ => Err(error),
+        };
+    }
+    Ok(ready.unsigned_abs() as usize)
+}
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// It exited with this code.
+    Exited(i32),
+    /// It was killed by this signal.
+    Signaled(i32),
+    /// Its status could not be had (someone else reaped it, or `SIGCHLD` is
+    /// ignored).
+    Lost,
+}
+
+/// Reaps the child `pid`: waits for it to end if `block`, otherwise returns
+/// `None` at once if it is still running.
+pub(crate) fn wait(pid: u32, block: bool) -> Option<Status> {
+    // Not 0 (or negative): that would wait for any child of a process group.
+    let Some(pid) = libc::pid_t::try_from(pid).ok().filter(|&pid| pid > 0) else {
+        return Some(Status::Lost);
+    };
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid place for waitpid to write to.
+        let ret = unsafe { libc::waitpid(pid, &raw mut status, flags) };
+        if ret == 0 {
+            return None;
+        }
+        if ret < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Some(Status::Lost);
+        }
+        if libc::WIFEXITED(status) {
+            return Some(Status::Exited(libc::WEXITSTATUS(status)));
+        }
+        if libc::WIFSIGNALED(status) {
+            return Some(Status::Signaled(libc::WTERMSIG(status)));
+        }
+        // Stopped or continued (not asked for): keep waiting.
+        if !block {
+            return None;
+        }
+    }
+}
+
+/// Sends `SIGKILL` to the child `pid`, which must not have been reaped yet
+/// (so that its pid cannot belong to another process).
+pub(crate) fn kill(pid: u32) {
+    // Not 0 (or negative): that would signal a whole process group.
+    if let Some(pid) = libc::pid_t::try_from(pid).ok().filter(|&pid| pid > 0) {
+        // SAFETY: kill takes no pointers; the pid is our unreaped child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Counters in memory shared with every child forked after its creation: a
+/// store in a child is seen by the parent, without a system call.
+pub(crate) struct SharedCounters {
+    start: NonNull<AtomicU64>,
+    len: usize,
+}
+
+impl SharedCounters {
+    /// `len` counters, each set to `initial`.
+    pub(crate) fn new(len: usize, initial: u64) -> io::Result<Self> {
+        let len = len.max(1);
+        let bytes = len * std::mem::size_of::<AtomicU64>();
+        // SAFETY: an anonymous mapping at an address of the kernel's choice:
+        // it aliases nothing of ours.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANON,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let start = NonNull::new(ptr.cast::<AtomicU64>()).ok_or_else(io::Error::last_os_error)?;
+        let counters = SharedCounters { start, len };
+        for counter in counters.get() {
+            counter.store(initial, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(counters)
+    }
+
+    /// The counters.
+    pub(crate) fn get(&self) -> &[AtomicU64] {
+        // SAFETY: the mapping is page-aligned, `len` AtomicU64 long, zeroed
+        // (a valid AtomicU64) and mapped until `self` is dropped; atomics may
+        // be shared, also with other processes.
+        unsafe { std::slice::from_raw_parts(self.start.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for SharedCounters {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; no reference
+        // from `get` outlives `self`.
+        unsafe {
+            libc::munmap(
+                self.start.as_ptr().cast(),
+                self.len * std::mem::size_of::<AtomicU64>(),
+            );
+        }
+    }
+}
