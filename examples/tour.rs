@@ -29,17 +29,17 @@ pub(crate) mod threading_basic;
 #[path = "thread_subclass.rs"]
 pub(crate) mod thread_subclass;
 
-// PROCESSES: #[path = "multiprocessing_basic.rs"]
-// PROCESSES: pub(crate) mod multiprocessing_basic;
+#[path = "multiprocessing_basic.rs"]
+pub(crate) mod multiprocessing_basic;
 
-// PROCESSES: #[path = "process_subclass.rs"]
-// PROCESSES: pub(crate) mod process_subclass;
+#[path = "process_subclass.rs"]
+pub(crate) mod process_subclass;
 
 #[path = "thread_pool.rs"]
 pub(crate) mod thread_pool;
 
-// PROCESSES: #[path = "process_pool.rs"]
-// PROCESSES: pub(crate) mod process_pool;
+#[path = "process_pool.rs"]
+pub(crate) mod process_pool;
 
 #[path = "asyncio_basic.rs"]
 pub(crate) mod asyncio_basic;
@@ -53,8 +53,8 @@ pub(crate) mod asyncio_http;
 #[path = "threading_workers.rs"]
 pub(crate) mod threading_workers;
 
-// PROCESSES: #[path = "multiprocessing_workers.rs"]
-// PROCESSES: pub(crate) mod multiprocessing_workers;
+#[path = "multiprocessing_workers.rs"]
+pub(crate) mod multiprocessing_workers;
 
 #[path = "futures_workers.rs"]
 pub(crate) mod futures_workers;
@@ -97,15 +97,15 @@ macro_rules! program {
 pub(crate) const PROGRAMS: &[Program] = &[
     program!(1, "20.1 threading: basic use", threading_basic),
     program!(2, "20.1 threading: a Thread subclass", thread_subclass),
-    // PROCESSES: program!(3, "20.2 multiprocessing: basic use", multiprocessing_basic),
-    // PROCESSES: program!(4, "20.2 multiprocessing: a Process subclass", process_subclass),
+    program!(3, "20.2 multiprocessing: basic use", multiprocessing_basic),
+    program!(4, "20.2 multiprocessing: a Process subclass", process_subclass),
     program!(5, "20.3 concurrent.futures: ThreadPoolExecutor", thread_pool),
-    // PROCESSES: program!(6, "20.3 concurrent.futures: ProcessPoolExecutor", process_pool),
+    program!(6, "20.3 concurrent.futures: ProcessPoolExecutor", process_pool),
     program!(7, "20.4 asyncio: basic use", asyncio_basic),
     program!(8, "20.4 asyncio: gather", asyncio_gather),
     program!(9, "20.4 asyncio: HTTP requests with aiohttp", asyncio_http),
     program!(10, "Examples: threading, five workers", threading_workers),
-    // PROCESSES: program!(11, "Examples: multiprocessing, five workers", multiprocessing_workers),
+    program!(11, "Examples: multiprocessing, five workers", multiprocessing_workers),
     program!(12, "Examples: concurrent.futures, five workers", futures_workers),
     program!(13, "Examples: asyncio, five workers", asyncio_workers),
     // ISSUE 4: the closing section, "Concurrency versus parallelism"
@@ -116,11 +116,6 @@ pub(crate) const PROGRAMS: &[Program] = &[
 /// order: (number, section, why).
 #[rustfmt::skip]
 pub(crate) const NOT_YET: &[(u32, &str, &str)] = &[
-    // PROCESSES: remove 3, 4, 6 and 11 once spawn_processes! lands (issue 3).
-    (3, "20.2 multiprocessing: basic use", "waits for spawn_processes! (issue 3)"),
-    (4, "20.2 multiprocessing: a Process subclass", "waits for spawn_processes! (issue 3)"),
-    (6, "20.3 concurrent.futures: ProcessPoolExecutor", "waits for pool_map!(...; processes) (issue 3)"),
-    (11, "Examples: multiprocessing, five workers", "waits for spawn_processes! (issue 3)"),
     // ISSUE 4: remove 14 when its example joins `PROGRAMS`.
     (14, "Concurrency versus parallelism", "comes with issue 4 (examples/concurrency_vs_parallelism.rs)"),
 ];

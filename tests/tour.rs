@@ -124,6 +124,45 @@ fn asyncio_workers_sleep_together_in_one_gather() {
 }
 
 #[test]
+fn multiprocessing_basic_runs_two_children() {
+    fast();
+    let (p1, p2) = tour::multiprocessing_basic::run();
+    let parent = std::process::id();
+    assert_ne!(p1, p2);
+    assert!(p1 != parent && p2 != parent, "{p1} {p2} {parent}");
+}
+
+#[test]
+fn process_subclass_runs_each_task_in_its_own_child() {
+    fast();
+    let (p1, p2) = tour::process_subclass::run();
+    let parent = std::process::id();
+    assert_ne!(p1, p2);
+    assert!(p1 != parent && p2 != parent, "{p1} {p2} {parent}");
+}
+
+#[test]
+fn process_pool_returns_the_squares_in_order() {
+    fast();
+    let squares = tour::process_pool::run();
+    assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+}
+
+#[test]
+fn multiprocessing_workers_sleep_together_in_five_processes() {
+    fast();
+    let (pids, elapsed) = timed(tour::multiprocessing_workers::run);
+    assert_eq!(pids.len(), 5);
+    let mut distinct = pids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5, "{pids:?}");
+    assert!(!pids.contains(&std::process::id()));
+    assert!(elapsed >= tutorial(1.0), "{elapsed:?}");
+    assert!(elapsed < tutorial(3.0), "not concurrent: {elapsed:?}");
+}
+
+#[test]
 fn the_tour_runs_every_program_in_the_tutorials_order() {
     fast();
     let timings = tour::tour(&[]).expect("the whole tour");
