@@ -88,7 +88,12 @@ pub fn timed<T>(program: impl FnOnce() -> T) -> (T, Duration) {
     (output, start.elapsed())
 }
 
-/// A duration as the examples print it: `1.00 s`.
+/// A duration as the examples print it: `1.00 s`, or `3.2 ms` when short.
 pub fn seconds(duration: Duration) -> String {
-    format!("{:.2} s", duration.as_secs_f64())
+    let secs = duration.as_secs_f64();
+    if secs < 0.1 {
+        format!("{:.1} ms", secs * 1000.0)
+    } else {
+        format!("{secs:.2} s")
+    }
 }
