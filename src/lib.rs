@@ -159,8 +159,11 @@ macro_rules! spawn_threads {
 /// assert_ne!(p1, p2);
 /// assert_ne!(p1, std::process::id());
 ///
-/// let names = fanout::spawn_processes!(for i in 0..3 => fanout::current_name().unwrap());
-/// assert_eq!(names, ["current_name-0", "current_name-1", "current_name-2"]);
+/// fn worker(_: usize) -> String {
+///     fanout::current_name().unwrap()
+/// }
+/// let names = fanout::spawn_processes!(for i in 0..3 => worker(i));
+/// assert_eq!(names, ["worker-0", "worker-1", "worker-2"]);
 /// ```
 ///
 /// Options: `catch`, `try`, `name = "base"`, `timeout = DURATION` (a child
