@@ -187,8 +187,11 @@ pub fn chart(title: &str, spans: &[Span], total: Duration) -> String {
         }
     }
     let mut out = format!(
-        "timeline of {title}: {total:.2?} in all, {} places\n",
-        places.len()
+        "timeline of {title}: {total:.2?} in all, on {}\n",
+        match places.len() {
+            1 => "one thread or process".to_owned(),
+            n => format!("{n} threads or processes"),
+        }
     );
     for (span, name) in spans.iter().zip(&names) {
         let from = scale(span.start).min(WIDTH);
