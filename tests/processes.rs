@@ -61,26 +61,29 @@ fn current_name_in_the_child() {
 
 #[test]
 fn large_outputs_do_not_deadlock() {
-    let (small, eight, thirty_two) = spawn_processes!(
-        || vec![1u8; 10],
-        || vec![8u8; 8 << 20],
-        || vec![32u8; 32 << 20],
-    );
+    // A String is serialized as one block of bytes: quick also in debug builds.
+    let (small, eight, thirty_two) =
+        spawn_processes!(|| vec![1u8; 10], || vec![8u8; 8 << 20], || "x"
+            .repeat(32 << 20),);
     assert_eq!(small.len(), 10);
     assert_eq!(eight.len(), 8 << 20);
     assert!(eight.iter().all(|&b| b == 8));
     assert_eq!(thirty_two.len(), 32 << 20);
-    assert!(thirty_two.iter().all(|&b| b == 32));
+    assert!(thirty_two.bytes().all(|b| b == b'x'));
+    // Many large outputs at once: each child is read while the others run.
+    let many = spawn_processes!(for i in 0..4 => vec![i as u8; 1 << 20]);
+    assert!(
+        many.iter()
+            .enumerate()
+            .all(|(i, v)| v.len() == 1 << 20 && v[0] == i as u8)
+    );
 }
 
 #[test]
 fn tasks_capture_values_that_are_not_send() {
     let shared = Rc::new(vec![1, 2, 3]);
     let other = Rc::clone(&shared);
-    let (sum, count) = spawn_processes!(
-        || shared.iter().sum::<i32>(),
-        || Rc::strong_count(&other)
-    );
+    let (sum, count) = spawn_processes!(|| shared.iter().sum::<i32>(), || Rc::strong_count(&other));
     assert_eq!((sum, count), (6, 2));
 }
 
@@ -96,4 +99,401 @@ fn a_child_cannot_change_the_callers_memory() {
     assert_eq!(seen, (99, 2), "the child sees its own changes");
     assert_eq!(counter.get(), 1, "the caller does not");
     assert_eq!(*log.borrow(), ["parent"]);
+}
+
+// ---------------------------------------------------------------- failures
+
+#[test]
+fn every_way_to_die_is_caught_with_its_cause() {
+    let (ok, panicked, aborted, exited, segv) = spawn_processes!(
+        || 7,
+        || -> u32 { panic!("boom {}", 42) },
+        || -> u32 { std::process::abort() },
+        || -> u32 { std::process::exit(3) },
+        segfault;
+        catch
+    );
+    assert_eq!(ok.unwrap(), 7);
+
+    let panicked = panicked.unwrap_err();
+    assert_eq!(panicked.panic_message(), Some("boom 42"));
+    assert!(panicked.pid().is_some_and(|p| p != pid()));
+    let text = panicked.to_string();
+    assert!(text.starts_with("worker `task` (pid "), "{text}");
+    assert!(text.ends_with(") panicked: boom 42"), "{text}");
+
+    let aborted = aborted.unwrap_err();
+    assert_eq!(*aborted.kind(), ErrorKind::Signal(libc::SIGABRT));
+    assert!(
+        aborted.to_string().ends_with("was killed by SIGABRT"),
+        "{aborted}"
+    );
+
+    let exited = exited.unwrap_err();
+    assert_eq!(*exited.kind(), ErrorKind::Exit(3));
+    assert!(
+        exited.to_string().ends_with("exited with code 3"),
+        "{exited}"
+    );
+
+    let segv = segv.unwrap_err();
+    assert_eq!(*segv.kind(), ErrorKind::Signal(libc::SIGSEGV));
+    let text = segv.to_string();
+    assert!(text.starts_with("worker `segfault` (pid "), "{text}");
+    assert!(text.ends_with("was killed by SIGSEGV"), "{text}");
+}
+
+#[test]
+fn without_catch_the_caller_panics_naming_worker_pid_and_cause() {
+    let cases: [(fn() -> u32, &str); 4] = [
+        (|| panic!("boom"), "panicked: boom"),
+        (|| std::process::abort(), "was killed by SIGABRT"),
+        (|| std::process::exit(3), "exited with code 3"),
+        (segfault, "was killed by SIGSEGV"),
+    ];
+    for (task, cause) in cases {
+        let message = panic_text(|| {
+            let _ = spawn_processes!(task);
+        });
+        assert!(message.starts_with("worker `task` (pid "), "{message}");
+        assert!(message.ends_with(cause), "{message}");
+    }
+}
+
+#[test]
+fn without_catch_the_panic_comes_after_every_child_ended() {
+    let start = Instant::now();
+    let message = panic_text(|| {
+        let _ = spawn_processes!(for i in 0..4 => {
+            if i == 1 {
+                panic!("first");
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            i
+        });
+    });
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(message.starts_with("worker `task-1` (pid "), "{message}");
+    assert!(message.ends_with("panicked: first"), "{message}");
+}
+
+#[test]
+fn loop_form_with_catch_keeps_the_others() {
+    let out = spawn_processes!(for i in 0..4 => {
+        if i == 2 {
+            std::process::exit(9);
+        }
+        i * 2
+    }; catch, name = "worker");
+    assert_eq!(out[0].as_ref().ok(), Some(&0));
+    assert_eq!(out[3].as_ref().ok(), Some(&6));
+    let failure = out[2].as_ref().unwrap_err();
+    assert_eq!(failure.worker(), "worker-2");
+    assert_eq!(*failure.kind(), ErrorKind::Exit(9));
+}
+
+#[test]
+fn timeout_kills_and_reaps_the_slow_child() {
+    let start = Instant::now();
+    let (fast, slow) = spawn_processes!(
+        || 1,
+        || { std::thread::sleep(Duration::from_secs(10)); 2 };
+        catch, timeout = Duration::from_millis(200)
+    );
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(fast.unwrap(), 1);
+    let slow = slow.unwrap_err();
+    assert!(slow.is_timeout(), "{slow}");
+    assert!(slow.to_string().contains("timed out after 200ms"), "{slow}");
+    let slow_pid = slow.pid().expect("a pid");
+    assert!(!is_child(slow_pid), "the killed child was reaped");
+}
+
+#[test]
+fn timeout_without_catch_panics() {
+    let message = panic_text(|| {
+        let _ = spawn_processes!(
+            || std::thread::sleep(Duration::from_secs(10));
+            timeout = Duration::from_millis(100)
+        );
+    });
+    assert!(message.contains("timed out after 100ms"), "{message}");
+}
+
+#[test]
+fn try_option_returns_the_first_error() {
+    let all: Result<(u32, u32), String> =
+        spawn_processes!(|| Ok::<u32, String>(1), || Err::<u32, String>("no".into()); try);
+    assert_eq!(all, Err("no".to_owned()));
+    let each: Result<Vec<usize>, String> =
+        spawn_processes!(for i in 0..3 => if i < 5 { Ok(i) } else { Err("big".to_owned()) }; try);
+    assert_eq!(each, Ok(vec![0, 1, 2]));
+}
+
+// ---------------------------------------------------------------- processes
+
+/// The state of process `pid` if it is a child of this process (from /proc).
+fn child_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces, so split after ')'.
+    let after = &stat[stat.rfind(')')? + 2..];
+    let mut fields = after.split(' ');
+    let state = fields.next()?.chars().next()?;
+    let ppid: u32 = fields.next()?.parse().ok()?;
+    (ppid == pid_of_self()).then_some(state)
+}
+
+fn pid_of_self() -> u32 {
+    pid()
+}
+
+fn is_child(pid: u32) -> bool {
+    cfg!(target_os = "linux") && child_state(pid).is_some()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn no_zombies_after_many_rounds() {
+    let mut pids = BTreeSet::new();
+    for round in 0..50 {
+        let (a, b) = spawn_processes!(pid, || -> u32 {
+            if round % 3 == 0 {
+                std::process::abort()
+            }
+            pid()
+        }; catch);
+        pids.insert(a.unwrap());
+        if let Ok(b) = b {
+            pids.insert(b);
+        }
+        let _ =
+            spawn_processes!(for i in 0..2 => { if i == 1 { std::process::exit(2) } pid() }; catch);
+    }
+    let zombies: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|&p| child_state(p) == Some('Z'))
+        .collect();
+    assert!(zombies.is_empty(), "zombie children: {zombies:?}");
+    let alive: Vec<u32> = pids.iter().copied().filter(|&p| is_child(p)).collect();
+    assert!(alive.is_empty(), "children left: {alive:?}");
+}
+
+#[test]
+fn a_background_thread_printing_does_not_hang_the_children() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let printer = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // Bursts, so that the lock is often held, but the test
+                // harness's capture buffer stays small.
+                for _ in 0..50 {
+                    println!("background line {n}");
+                    eprint!("e");
+                    n += 1;
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        })
+    };
+    let start = Instant::now();
+    for round in 0..150 {
+        let (a, b) = spawn_processes!(
+            || { println!("child a {round}"); eprintln!("child a err"); 1 },
+            || { print!("child b {round}"); 2 };
+            timeout = Duration::from_secs(20)
+        );
+        assert_eq!((a, b), (1, 2));
+    }
+    stop.store(true, Ordering::Relaxed);
+    printer.join().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+/// Run by `buffered_stdout_is_not_duplicated` in a copy of this test binary.
+#[test]
+fn buffered_stdout_scenario() {
+    if std::env::var_os("FANOUT_BUFFERED_STDOUT_SCENARIO").is_none() {
+        return;
+    }
+    print!("partial-line-before-fork");
+    let (a, b) = spawn_processes!(|| 1, || 2);
+    let _ = spawn_processes!(for i in 0..3 => { i });
+    let _ = pool_map!(square, 0..8; processes, workers = 2);
+    println!(" then {a} {b}");
+}
+
+#[test]
+fn buffered_stdout_is_not_duplicated() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "buffered_stdout_scenario",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FANOUT_BUFFERED_STDOUT_SCENARIO", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.matches("partial-line-before-fork").count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches(" then 1 2").count(), 1, "{stdout}");
+}
+
+// ---------------------------------------------------------------- pool
+
+#[test]
+fn pool_maps_in_order() {
+    let squares = pool_map!(square, 0..10; processes, workers = 5);
+    assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+    let big = pool_map!(square, 0..100_000u64; processes, workers = 2);
+    assert_eq!(big.len(), 100_000);
+    assert!(
+        big.iter()
+            .enumerate()
+            .all(|(k, &v)| v == (k as u64) * (k as u64))
+    );
+}
+
+#[test]
+fn pool_items_and_function_need_not_be_send() {
+    let offset = Rc::new(100u64);
+    let items: Vec<Rc<u64>> = (0..6).map(Rc::new).collect();
+    let out = pool_map!(|x: Rc<u64>| *x + *offset, items; processes, workers = 3);
+    assert_eq!(out, [100, 101, 102, 103, 104, 105]);
+}
+
+#[test]
+fn pool_worker_bound() {
+    let pids = pool_map!(|_: u32| { std::thread::sleep(Duration::from_millis(5)); pid() }, 0..40; processes, workers = 3);
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    assert!(!distinct.is_empty() && distinct.len() <= 3, "{distinct:?}");
+    assert!(!distinct.contains(&pid()));
+}
+
+#[test]
+fn pool_chunks_run_in_one_worker() {
+    let pids = pool_map!(|_: u32| pid(), 0..20; processes, workers = 2, chunksize = 5);
+    for chunk in pids.chunks(5) {
+        assert!(chunk.iter().all(|&p| p == chunk[0]), "{pids:?}");
+    }
+    let names = pool_map!(|_: u32| fanout::current_name().unwrap(), 0..4; processes, name = "job");
+    assert_eq!(names, ["job-0", "job-1", "job-2", "job-3"]);
+}
+
+#[test]
+fn pool_replaces_a_crashed_worker_and_fails_only_its_item() {
+    let out = pool_map!(|x: u32| {
+        if x == 7 {
+            segfault();
+        }
+        (x, pid())
+    }, 0..20; processes, workers = 2, chunksize = 5, catch, name = "square");
+    for (k, outcome) in out.iter().enumerate() {
+        if k != 7 {
+            assert_eq!(outcome.as_ref().map(|(x, _)| *x).ok(), Some(k as u32));
+        }
+    }
+    let failure = out[7].as_ref().unwrap_err();
+    assert_eq!(failure.worker(), "square-7");
+    assert_eq!(*failure.kind(), ErrorKind::Signal(libc::SIGSEGV));
+    assert!(
+        failure.to_string().ends_with("was killed by SIGSEGV"),
+        "{failure}"
+    );
+    // The replacement ran the rest of the crashed chunk.
+    let pids: HashSet<u32> = out.iter().flatten().map(|(_, p)| *p).collect();
+    assert!(pids.len() >= 2 && pids.len() <= 3, "{pids:?}");
+}
+
+#[test]
+fn pool_failures_without_catch_panic_after_all_items() {
+    let message = panic_text(|| {
+        let _ = pool_map!(|x: u32| {
+            match x {
+                3 => panic!("three"),
+                5 => std::process::abort(),
+                _ => x,
+            }
+        }, 0..8; processes, workers = 2, name = "item");
+    });
+    assert!(
+        message.starts_with("2 workers failed: worker `item-3` (pid "),
+        "{message}"
+    );
+    assert!(message.contains("panicked: three"), "{message}");
+    assert!(message.contains("worker `item-5` (pid "), "{message}");
+    assert!(message.ends_with("was killed by SIGABRT"), "{message}");
+}
+
+#[test]
+fn pool_empty_input_forks_nothing() {
+    let before = pid();
+    let out: Vec<u64> = pool_map!(square, Vec::<u64>::new(); processes);
+    assert!(out.is_empty());
+    let calls = Cell::new(0);
+    let out = pool_map!(|x: u64| { calls.set(calls.get() + 1); x }, 0..0u64; processes, catch);
+    assert!(out.is_empty());
+    assert_eq!((calls.get(), pid()), (0, before));
+}
+
+#[test]
+fn pool_timeout() {
+    let start = Instant::now();
+    let out = pool_map!(|x: u64| {
+        if x == 1 {
+            std::thread::sleep(Duration::from_secs(10));
+        }
+        x
+    }, 0..4; processes, workers = 2, chunksize = 1, catch, timeout = Duration::from_millis(300));
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert!(out[1].as_ref().unwrap_err().is_timeout());
+    assert_eq!(out[0].as_ref().ok(), Some(&0));
+}
+
+#[test]
+fn pool_try_stops_later_items() {
+    let parsed: Result<Vec<i32>, String> = pool_map!(
+        |s: &str| s.parse::<i32>().map_err(|e| format!("{s}: {e}")),
+        ["1", "2", "x", "4", "y"];
+        processes, workers = 2, chunksize = 1, try
+    );
+    assert_eq!(parsed, Err("x: invalid digit found in string".to_owned()));
+    // The raw outcomes: nothing after the failed item starts.
+    let ran = Rc::new(Cell::new(0));
+    let each = fanout::__private::process::try_map(
+        &fanout::__private::pool::PoolOptions::new()
+            .workers(1)
+            .chunksize(1),
+        fanout::WorkerName::new("check"),
+        0..40u32,
+        |k| {
+            ran.set(ran.get() + 1);
+            if k == 3 {
+                Err(format!("bad {k}"))
+            } else {
+                Ok(k)
+            }
+        },
+    );
+    assert_eq!(each[2].as_ref().ok(), Some(&Ok(2)));
+    assert_eq!(each[3].as_ref().ok(), Some(&Err("bad 3".to_owned())));
+    for later in &each[4..] {
+        assert_eq!(*later.as_ref().unwrap_err().kind(), ErrorKind::Cancelled);
+    }
+    assert_eq!(ran.get(), 0, "the items ran in the workers, not here");
 }

@@ -117,6 +117,7 @@ impl fmt::Display for ForkPoint {
 
 /// The child's life after `fork`: `child`, then flush and `_exit`.
 fn run_child<C: FnOnce() -> i32>(child: C) -> ! {
+    default_fault_signals();
     let code = match catch_unwind(AssertUnwindSafe(child)) {
         Ok(code) => code,
         Err(payload) => {
@@ -128,6 +129,20 @@ fn run_child<C: FnOnce() -> i32>(child: C) -> ! {
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
     exit_now(code)
+}
+
+/// Gives `SIGSEGV` and `SIGBUS` their default action (end the process).
+///
+/// Rust's runtime handles them to report stack overflows, and its handler
+/// lets a *raised* signal (`raise(SIGSEGV)`, `kill -SEGV`) pass once without
+/// effect. A child must die by the signal it receives, so that its failure
+/// says so; a stack overflow in a child thus ends it with `SIGSEGV`.
+fn default_fault_signals() {
+    for signal in [libc::SIGSEGV, libc::SIGBUS] {
+        // SAFETY: installs the default action, a valid disposition for these
+        // signals; no handler of ours runs.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
 }
 
 /// Ends the process at once with `code`: no destructors, no `atexit`
@@ -254,8 +269,9 @@ pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
 pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
     let millis = match timeout {
         // Round up, so that a wait for 0.3 ms does not spin.
-        Some(timeout) => libc::c_int::try_from(timeout.as_micros().div_ceil(1000))
-            .unwrap_or(libc::c_int::MAX),
+        Some(timeout) => {
+            libc::c_int::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
+        }
         None => -1,
     };
     // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()`

@@ -161,7 +161,12 @@ where
         Err(error) => {
             let why = format!("no shared memory for the pool: {error}");
             return (0..len)
-                .map(|k| Err(Error::new(base.with_index(k), ErrorKind::Spawn(why.clone()))))
+                .map(|k| {
+                    Err(Error::new(
+                        base.with_index(k),
+                        ErrorKind::Spawn(why.clone()),
+                    ))
+                })
                 .collect();
         }
     };
@@ -172,7 +177,9 @@ where
         outcomes: (0..len).map(|_| None).collect(),
         slots: (0..workers).map(|_| Slot::default()).collect(),
         counters,
-        deadline: options.timeout.map(|limit| (report.origin() + limit, limit)),
+        deadline: options
+            .timeout
+            .map(|limit| (report.origin() + limit, limit)),
         timed_out: None,
         stops_early: stops.is_some(),
         report: &report,
@@ -465,7 +472,10 @@ impl<U: ProcessOutput> Pool<'_, U> {
                 None => {
                     rest = &[];
                     let why = "its output could not be read back".to_owned();
-                    Err(Error::new(self.base.with_index(k), ErrorKind::Transport(why)).with_pid(pid))
+                    Err(
+                        Error::new(self.base.with_index(k), ErrorKind::Transport(why))
+                            .with_pid(pid),
+                    )
                 }
             };
             self.settle(k, outcome);
@@ -513,7 +523,8 @@ impl<U: ProcessOutput> Pool<'_, U> {
             let mut again = Vec::new();
             if range.contains(&(current as usize)) && current != IDLE {
                 let k = current as usize;
-                let failure = Error::new(self.base.with_index(k), wire::cause(status)).with_pid(pid);
+                let failure =
+                    Error::new(self.base.with_index(k), wire::cause(status)).with_pid(pid);
                 self.settle(k, Err(failure));
                 again.extend([range.start..k, k + 1..range.end]);
             } else {

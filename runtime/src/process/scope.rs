@@ -60,7 +60,9 @@ where
     let scope = Scope {
         inner: Inner {
             children: RefCell::new(Children {
-                deadline: options.timeout.map(|limit| (report.origin() + limit, limit)),
+                deadline: options
+                    .timeout
+                    .map(|limit| (report.origin() + limit, limit)),
                 list: Vec::new(),
                 polled: Vec::new(),
             }),
@@ -90,7 +92,9 @@ impl<'scope> Scope<'scope, '_> {
         W: Task<Output = T>,
         T: ProcessOutput,
     {
-        let index = self.inner.launch(name, move |pipe| run_child(name, task, pipe));
+        let index = self
+            .inner
+            .launch(name, move |pipe| run_child(name, task, pipe));
         Worker {
             inner: &self.inner,
             index,
@@ -145,7 +149,9 @@ impl Inner {
                     reported: false,
                 }
             }
-            Err(error) => Child::failed(name, Error::new(name, ErrorKind::Spawn(error.to_string()))),
+            Err(error) => {
+                Child::failed(name, Error::new(name, ErrorKind::Spawn(error.to_string())))
+            }
         };
         let mut children = self.children.borrow_mut();
         children.list.push(child);
@@ -309,7 +315,9 @@ impl Child {
                     "the process sent an output that could not be read back".to_owned(),
                 )),
                 Some(status) => fail(wire::cause(status)),
-                None => fail(ErrorKind::Transport("the process was not reaped".to_owned())),
+                None => fail(ErrorKind::Transport(
+                    "the process was not reaped".to_owned(),
+                )),
             },
         }
     }
