@@ -58,6 +58,8 @@
 #![deny(missing_docs)]
 
 pub use fanout_runtime::{Error, ErrorKind, Result, Task, WorkerName, current_name, run};
+#[cfg(feature = "mpi")]
+pub use fanout_runtime::mpi;
 
 #[doc(hidden)]
 pub mod __private {

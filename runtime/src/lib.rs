@@ -16,6 +16,7 @@
 
 mod error;
 pub mod gather;
+pub mod mpi;
 mod name;
 pub mod outcome;
 pub mod pool;

@@ -1,0 +1,99 @@
+//! The MPI library of this process: started once, on first use, and finished
+//! when the process exits. The only unsafe code of the MPI backend (the
+//! registration of the exit handler) is here.
+
+use std::ffi::c_int;
+use std::sync::{Mutex, Once, PoisonError};
+
+use mpi::environment::{Threading, Universe};
+use mpi::topology::{Communicator, SimpleCommunicator};
+
+/// The universe fanout started, finished by the exit handler. `None` when the
+/// program started MPI itself (it finishes it too).
+static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
+
+static START: Once = Once::new();
+
+/// `MPI_COMM_WORLD`, after starting MPI if nobody did yet.
+///
+/// # Panics
+/// If MPI was already finished (`MPI_Finalize`): it cannot start again.
+pub(crate) fn world() -> SimpleCommunicator {
+    START.call_once(|| {
+        if mpi::environment::is_finalized() {
+            return;
+        }
+        // Serialized: a map may run on any thread, one map at a time.
+        if let Some((universe, _provided)) = mpi::initialize_with_threading(Threading::Serialized) {
+            *UNIVERSE.lock().unwrap_or_else(PoisonError::into_inner) = Some(universe);
+            finish_at_exit();
+        }
+    });
+    assert!(
+        !mpi::environment::is_finalized(),
+        "fanout: MPI was already finalized in this process and cannot start again: \
+         keep the `mpi::Universe` alive for as long as the program uses pool_map!(...; mpi)"
+    );
+    SimpleCommunicator::world()
+}
+
+/// Finishes the MPI that fanout started, as the process exits with `status`:
+/// `MPI_Finalize` after a success; after a failure in a job of several ranks,
+/// `MPI_Abort`, so that the other ranks are stopped rather than left waiting.
+fn finish(status: c_int) {
+    let universe = UNIVERSE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    let Some(universe) = universe else { return };
+    if mpi::environment::is_finalized() {
+        // The program finished MPI itself: nothing is left to do.
+        std::mem::forget(universe);
+        return;
+    }
+    let world = SimpleCommunicator::world();
+    if status != 0 && world.size() > 1 {
+        eprintln!(
+            "fanout: MPI rank {} exits with code {status}: aborting the MPI job",
+            world.rank()
+        );
+        world.abort(status);
+    }
+    drop(universe); // MPI_Finalize
+}
+
+/// Registers [`finish`] to run when the process exits (`main` returns, or
+/// `std::process::exit`), with the exit status where the C library tells it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn finish_at_exit() {
+    unsafe extern "C" {
+        /// glibc's `on_exit(3)`: like `atexit`, with the exit status.
+        fn on_exit(
+            function: extern "C" fn(c_int, *mut std::ffi::c_void),
+            argument: *mut std::ffi::c_void,
+        ) -> c_int;
+    }
+    extern "C" fn at_exit(status: c_int, _argument: *mut std::ffi::c_void) {
+        finish(status);
+    }
+    // SAFETY: `on_exit` only stores the function pointer and the argument;
+    // `at_exit` is a plain function that lives as long as the program and does
+    // not use its (null) argument.
+    unsafe {
+        on_exit(at_exit, std::ptr::null_mut());
+    }
+}
+
+/// Registers [`finish`] to run when the process exits (the status is not
+/// known here: MPI is always finalized).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn finish_at_exit() {
+    extern "C" fn at_exit() {
+        finish(0);
+    }
+    // SAFETY: `atexit` only stores the function pointer; `at_exit` is a plain
+    // function that lives as long as the program.
+    unsafe {
+        libc::atexit(at_exit);
+    }
+}

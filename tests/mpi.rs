@@ -1,0 +1,362 @@
+//! pool_map!(...; mpi) under `mpirun -n 1`, `-n 2` and `-n 3` (Open MPI):
+//! the example and this test binary itself are launched as MPI jobs, and
+//! every rank's results must be complete, in order, and identical.
+//!
+//! Needs the `mpi` feature and Open MPI's `mpirun`:
+//! `cargo test --features mpi --test mpi` (.ci/install installs Open MPI).
+//!
+//! This binary is also the MPI program: run with `FANOUT_MPI_SCENARIO=NAME`
+//! and the filter `--exact scenario`, the `scenario` test runs the scenario
+//! NAME on each rank and prints lines `rank R/N: ...` that the launching test
+//! reads. Without that variable, `scenario` does nothing.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fanout::mpi;
+use fanout::pool_map;
+
+const SCENARIO: &str = "FANOUT_MPI_SCENARIO";
+
+/// What an MPI job did.
+struct Job {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Job {
+    /// The lines `rank R/N: TEXT` of rank `rank`, as `TEXT` (the test harness
+    /// may print `test scenario ... ` before it on the same line).
+    fn lines_of(&self, rank: usize, size: usize) -> Vec<&str> {
+        let prefix = format!("rank {rank}/{size}: ");
+        self.stdout
+            .lines()
+            .filter_map(|line| Some(&line[line.find(&prefix)? + prefix.len()..]))
+            .collect()
+    }
+
+    /// Checks that every rank printed the same lines, and returns them.
+    fn same_on_every_rank(&self, size: usize) -> Vec<String> {
+        assert!(self.success, "the MPI job failed:\n{self}");
+        let first: Vec<String> = self
+            .lines_of(0, size)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert!(!first.is_empty(), "rank 0 printed nothing:\n{self}");
+        for rank in 1..size {
+            assert_eq!(
+                self.lines_of(rank, size),
+                first,
+                "rank {rank} differs from rank 0:\n{self}"
+            );
+        }
+        first
+    }
+}
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--- stdout\n{}--- stderr\n{}---",
+            self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `program ARGS` as `size` ranks under `mpirun`, stopping it after
+/// `limit` (a hung job fails the test instead of hanging it).
+fn mpirun(
+    size: usize,
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Job {
+    let mut command = Command::new("mpirun");
+    command.args(["-n", &size.to_string(), "--oversubscribe"]);
+    if running_as_root() {
+        command.arg("--allow-run-as-root");
+    }
+    command.arg(program).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run mpirun (install Open MPI: .ci/install): {e}"));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).map(|_| text)
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).map(|_| text)
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let job = Job {
+                success: false,
+                stdout: out.join().unwrap().unwrap_or_default(),
+                stderr: err.join().unwrap().unwrap_or_default(),
+            };
+            panic!(
+                "mpirun -n {size} {} hung for {limit:?}:\n{job}",
+                program.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Job {
+        success: status.success(),
+        stdout: out.join().unwrap().unwrap(),
+        stderr: err.join().unwrap().unwrap(),
+    }
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Runs the scenario `name` of this binary as `size` ranks.
+fn scenario_job(name: &str, size: usize) -> Job {
+    let me = std::env::current_exe().unwrap();
+    let args = ["--exact", "scenario", "--nocapture", "--test-threads=1"];
+    mpirun(
+        size,
+        &me,
+        &args,
+        &[(SCENARIO, name)],
+        Duration::from_secs(120),
+    )
+}
+
+/// The example, built on first use into the target directory of this test.
+fn example_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let me = std::env::current_exe().unwrap();
+        let profile_dir = me.parent().and_then(Path::parent).unwrap(); // target/debug
+        let target_dir = profile_dir.parent().unwrap();
+        let mut build = Command::new(env!("CARGO"));
+        build.args([
+            "build",
+            "--quiet",
+            "--features",
+            "mpi",
+            "--example",
+            "mpi_sweep",
+        ]);
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            build.arg("--release");
+        }
+        let status = build
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cannot run cargo to build the example");
+        assert!(status.success(), "cargo build --example mpi_sweep failed");
+        profile_dir.join("examples").join("mpi_sweep")
+    })
+}
+
+#[test]
+fn the_example_sweep_is_complete_in_order_and_the_same_on_every_rank() {
+    let example = example_binary();
+    let mut digests = Vec::new();
+    for size in [1, 2, 3] {
+        let job = mpirun(
+            size,
+            example,
+            &["12", "20000"],
+            &[],
+            Duration::from_secs(120),
+        );
+        let lines = job.same_on_every_rank(size);
+        assert_eq!(lines.len(), 1, "{job}");
+        assert!(lines[0].starts_with("12 results, digest "), "{job}");
+        // The table, printed once (by rank 0): a header and one row per point.
+        let rows = job.stdout.lines().filter(|l| l.starts_with("  ")).count();
+        assert_eq!(rows, 12, "{job}");
+        assert_eq!(job.stdout.matches("damping  settling").count(), 1, "{job}");
+        digests.push(lines[0].clone());
+    }
+    // The same results in the same order, whatever the number of ranks.
+    assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
+}
+
+#[test]
+fn maps_are_complete_in_order_and_the_same_on_every_rank() {
+    for size in [1, 2, 3] {
+        let lines = scenario_job("maps", size).same_on_every_rank(size);
+        assert_eq!(lines, ["maps ok"]);
+    }
+}
+
+#[test]
+fn the_ranks_share_the_work() {
+    for size in [2, 3] {
+        let job = scenario_job("share", size);
+        let lines = job.same_on_every_rank(size);
+        // Every rank ran some of the items.
+        let counts: Vec<usize> = lines[0]
+            .strip_prefix("items per rank ")
+            .unwrap()
+            .split(',')
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(counts.len(), size, "{job}");
+        assert_eq!(counts.iter().sum::<usize>(), 40, "{job}");
+        assert!(
+            counts.iter().all(|&n| n > 0),
+            "a rank did no work: {counts:?}\n{job}"
+        );
+    }
+}
+
+#[test]
+fn a_failing_item_is_reported_with_catch_and_try() {
+    for size in [1, 3] {
+        let job = scenario_job("failures", size);
+        let lines = job.same_on_every_rank(size);
+        assert_eq!(lines.len(), 2, "{job}");
+        assert_eq!(lines[0], "catch: worker `simulate-7` panicked: boom 7");
+        assert_eq!(lines[1], "try: invalid digit found in string");
+    }
+}
+
+#[test]
+fn without_catch_a_failing_item_fails_every_rank() {
+    for size in [1, 2] {
+        let job = scenario_job("panic", size);
+        assert!(!job.success, "the job should fail:\n{job}");
+        assert!(
+            job.stderr
+                .contains("worker `simulate-3` panicked: boom 3 (on MPI rank "),
+            "{job}"
+        );
+        assert!(!job.stdout.contains("after the map"), "{job}");
+    }
+}
+
+#[test]
+fn a_rank_that_dies_stops_the_job() {
+    let job = scenario_job("die", 2);
+    assert!(!job.success, "the job should fail:\n{job}");
+    assert!(!job.stdout.contains("after the map"), "{job}");
+}
+
+#[test]
+fn ranks_with_different_items_are_refused() {
+    let job = scenario_job("mismatch", 2);
+    assert!(!job.success, "the job should fail:\n{job}");
+    assert!(
+        job.stderr
+            .contains("every rank must compute the same items"),
+        "{job}"
+    );
+}
+
+/// The MPI program: runs the scenario named by `FANOUT_MPI_SCENARIO`, if any.
+#[test]
+fn scenario() {
+    let Ok(name) = std::env::var(SCENARIO) else {
+        return;
+    };
+    let say = |text: &str| println!("rank {}/{}: {text}", mpi::rank(), mpi::size());
+    match name.as_str() {
+        "maps" => {
+            // Several maps in one program, with every option that changes
+            // how the items are shared out.
+            let squares = pool_map!(|x: u64| x * x, 0..1000u64; mpi);
+            assert_eq!(squares, (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+            let words: Vec<String> = (0..100).map(|i| format!("w{i}")).collect();
+            let lengths = pool_map!(|w: &String| w.len(), &words; mpi, chunksize = 7);
+            assert_eq!(lengths, words.iter().map(String::len).collect::<Vec<_>>());
+            let names = pool_map!(|_: u32| fanout::current_name().unwrap(), 0..5; mpi, workers = 2, name = "job");
+            assert_eq!(names, ["job-0", "job-1", "job-2", "job-3", "job-4"]);
+            let empty: Vec<u64> = pool_map!(|x: u64| x, Vec::<u64>::new(); mpi);
+            assert!(empty.is_empty());
+            let one = pool_map!(|x: u64| x + 1, [41u64]; mpi);
+            assert_eq!(one, [42]);
+            say("maps ok");
+        }
+        "share" => {
+            let ranks = pool_map!(|_: u32| {
+                std::thread::sleep(Duration::from_millis(10));
+                mpi::rank()
+            }, 0..40; mpi, chunksize = 1);
+            let counts: Vec<String> = (0..mpi::size())
+                .map(|r| ranks.iter().filter(|&&x| x == r).count().to_string())
+                .collect();
+            say(&format!("items per rank {}", counts.join(",")));
+        }
+        "failures" => {
+            let outcomes = pool_map!(|i: u32| {
+                assert!(i != 7, "boom {i}");
+                i
+            }, 0..20; mpi, catch, name = "simulate");
+            for (i, outcome) in outcomes.iter().enumerate() {
+                if i != 7 {
+                    assert_eq!(outcome.as_ref().ok(), Some(&(i as u32)));
+                }
+            }
+            let failure = outcomes[7].as_ref().unwrap_err();
+            assert_eq!(failure.worker(), "simulate-7");
+            let message = failure.to_string();
+            let (message, rank) = message.split_once(" (on MPI rank ").unwrap();
+            assert!(rank.trim_end_matches(')').parse::<usize>().unwrap() < mpi::size());
+            say(&format!("catch: {message}"));
+
+            let texts: Vec<String> = (0..50)
+                .map(|i| if i == 20 { "x".into() } else { i.to_string() })
+                .collect();
+            let parsed: Result<Vec<u8>, String> = pool_map!(|s: &String| s.parse::<u8>().map_err(|e| e.to_string()), &texts; mpi, try);
+            say(&format!("try: {}", parsed.unwrap_err()));
+        }
+        "panic" => {
+            let _ = pool_map!(|i: u32| {
+                assert!(i != 3, "boom {i}");
+                i
+            }, 0..10; mpi, name = "simulate");
+            say("after the map");
+        }
+        "die" => {
+            let _ = pool_map!(|i: u32| {
+                std::thread::sleep(Duration::from_millis(5));
+                if mpi::rank() == 1 {
+                    std::process::abort(); // rank 1 dies on its first item
+                }
+                i
+            }, 0..20; mpi, chunksize = 1);
+            say("after the map");
+        }
+        "mismatch" => {
+            let items = 10 + mpi::rank();
+            let _ = pool_map!(|i: usize| i, 0..items; mpi);
+            say("after the map");
+        }
+        other => panic!("no scenario {other}"),
+    }
+}
