@@ -62,6 +62,9 @@ pub(crate) mod futures_workers;
 #[path = "asyncio_workers.rs"]
 pub(crate) mod asyncio_workers;
 
+#[path = "concurrency_vs_parallelism.rs"]
+pub(crate) mod concurrency_vs_parallelism;
+
 /// One program of the tutorial, as the tour shows it.
 pub(crate) struct Program {
     /// Its row in the design notes' table (1 to 13).
@@ -108,16 +111,13 @@ pub(crate) const PROGRAMS: &[Program] = &[
     program!(11, "Examples: multiprocessing, five workers", multiprocessing_workers),
     program!(12, "Examples: concurrent.futures, five workers", futures_workers),
     program!(13, "Examples: asyncio, five workers", asyncio_workers),
-    // ISSUE 4: the closing section, "Concurrency versus parallelism"
-    // (examples/concurrency_vs_parallelism.rs), goes last, as number 14.
+    program!(14, "Concurrency versus parallelism", concurrency_vs_parallelism),
 ];
 
 /// Parts of the tutorial that the tour does not show yet, in the tutorial's
 /// order: (number, section, why).
 #[rustfmt::skip]
 pub(crate) const NOT_YET: &[(u32, &str, &str)] = &[
-    // ISSUE 4: remove 14 when its example joins `PROGRAMS`.
-    (14, "Concurrency versus parallelism", "comes with issue 4 (examples/concurrency_vs_parallelism.rs)"),
 ];
 
 const RULE: &str = "========================================================================";

@@ -163,6 +163,44 @@ fn multiprocessing_workers_sleep_together_in_five_processes() {
 }
 
 #[test]
+fn concurrency_takes_turns_on_one_thread_and_parallelism_spreads_out() {
+    fast();
+    let ways = tour::concurrency_vs_parallelism::run();
+    let names: Vec<&str> = ways.iter().map(|w| w.name).collect();
+    assert_eq!(names, ["gather!", "spawn_threads!", "spawn_processes!"]);
+    let [concurrent, threads, processes] = &ways[..] else {
+        unreachable!()
+    };
+    // gather!: one thread, every job sharing the same stretch of time.
+    assert_eq!(concurrent.places(), 1);
+    assert!(
+        concurrent.all_overlap(),
+        "the jobs took turns: {:?}",
+        concurrent.jobs
+    );
+    // spawn_threads! and spawn_processes!: one thread or process per job.
+    assert_eq!(threads.places(), tour::concurrency_vs_parallelism::JOBS);
+    assert_eq!(processes.places(), tour::concurrency_vs_parallelism::JOBS);
+    let pids: Vec<&str> = processes
+        .jobs
+        .iter()
+        .map(|j| j.place.split(' ').nth(1).unwrap())
+        .collect();
+    assert!(
+        !pids.contains(&std::process::id().to_string().as_str()),
+        "{pids:?}"
+    );
+    // The same arithmetic, whatever the way.
+    for way in &ways {
+        let sums: Vec<u64> = way.jobs.iter().map(|j| j.sum).collect();
+        assert_eq!(
+            sums,
+            vec![concurrent.jobs[0].sum; tour::concurrency_vs_parallelism::JOBS]
+        );
+    }
+}
+
+#[test]
 fn the_tour_runs_every_program_in_the_tutorials_order() {
     fast();
     let timings = tour::tour(&[]).expect("the whole tour");
