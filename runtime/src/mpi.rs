@@ -64,6 +64,13 @@
 //! its `Universe`: fanout then uses it and leaves finishing it to the program.
 //! Each map works on its own duplicate of `MPI_COMM_WORLD`, so its messages
 //! never mix with the program's.
+//!
+//! # Without the `mpi` feature
+//!
+//! The module holds only `map`, `map_unwrap` and `try_map` with a bound,
+//! `MpiFeature`, that nothing implements: `pool_map!(...; mpi)` then fails to
+//! compile with "pool_map!(...; mpi) needs fanout's `mpi` feature" and a note
+//! on how to turn it on. A default build needs no MPI library at all.
 
 #[cfg(feature = "mpi")]
 mod schedule;
@@ -71,9 +78,7 @@ mod schedule;
 mod world;
 
 #[cfg(not(feature = "mpi"))]
-mod disabled;
-#[cfg(not(feature = "mpi"))]
-pub use disabled::{MpiFeature, map, map_unwrap, try_map};
+use crate::{error::Error, name::WorkerName, pool::PoolOptions};
 
 #[cfg(feature = "mpi")]
 pub use enabled::*;
@@ -218,4 +223,62 @@ mod enabled {
             Result::is_err,
         )
     }
+}
+
+// Without the `mpi` feature: the functions `pool_map!(...; mpi)` expands to
+// exist, but their bound `MpiFeature` is never met, so the program fails to
+// compile with a message that says how to turn MPI on.
+
+/// Implemented by nothing: the bound that makes `pool_map!(...; mpi)` fail to
+/// compile, with a message that names the missing `mpi` feature, when fanout
+/// is built without it.
+#[cfg(not(feature = "mpi"))]
+#[diagnostic::on_unimplemented(
+    message = "pool_map!(...; mpi) needs fanout's `mpi` feature",
+    label = "`mpi` is off: this function cannot run on MPI ranks",
+    note = "add `features = [\"mpi\"]` to the fanout dependency, install MPI (apt-get install openmpi-bin libopenmpi-dev) and run under mpirun"
+)]
+pub trait MpiFeature {}
+
+/// Stands for `map` of the `mpi` feature; cannot be called without it.
+#[cfg(not(feature = "mpi"))]
+pub fn map<I, F, T>(
+    options: &PoolOptions,
+    base: WorkerName,
+    items: I,
+    f: F,
+) -> Vec<Result<T, Error>>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> T + MpiFeature,
+{
+    let _ = (options, base, items, f);
+    unreachable!("fanout: `MpiFeature` has no implementation")
+}
+
+/// Stands for `map_unwrap` of the `mpi` feature; cannot be called without it.
+#[cfg(not(feature = "mpi"))]
+pub fn map_unwrap<I, F, T>(options: &PoolOptions, base: WorkerName, items: I, f: F) -> Vec<T>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> T + MpiFeature,
+{
+    let _ = (options, base, items, f);
+    unreachable!("fanout: `MpiFeature` has no implementation")
+}
+
+/// Stands for `try_map` of the `mpi` feature; cannot be called without it.
+#[cfg(not(feature = "mpi"))]
+pub fn try_map<I, F, T, E>(
+    options: &PoolOptions,
+    base: WorkerName,
+    items: I,
+    f: F,
+) -> Vec<Result<Result<T, E>, Error>>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> Result<T, E> + MpiFeature,
+{
+    let _ = (options, base, items, f);
+    unreachable!("fanout: `MpiFeature` has no implementation")
 }
