@@ -37,6 +37,7 @@ impl WorkerName {
 
     /// This name's base with `index` appended.
     #[must_use]
+    #[inline]
     pub const fn with_index(self, index: usize) -> Self {
         WorkerName::indexed(self.base, index)
     }
@@ -67,8 +68,21 @@ impl fmt::Debug for WorkerName {
     }
 }
 
+// The current name, kept as two cells so that a pool worker running many
+// items in a row updates only the index: one store per item.
 thread_local! {
-    static CURRENT: Cell<Option<WorkerName>> = const { Cell::new(None) };
+    static CURRENT_BASE: Cell<Option<&'static str>> = const { Cell::new(None) };
+    static CURRENT_INDEX: Cell<usize> = const { Cell::new(NO_INDEX) };
+}
+
+/// `CURRENT_INDEX` of a name without an index.
+const NO_INDEX: usize = usize::MAX;
+
+#[inline]
+fn set_current(name: Option<WorkerName>) {
+    CURRENT_BASE.with(|c| c.set(name.map(|n| n.base)));
+    let index = name.and_then(|n| n.index).unwrap_or(NO_INDEX);
+    CURRENT_INDEX.with(|c| c.set(index));
 }
 
 /// The name of the fanout worker running on this thread (or in this child
@@ -80,12 +94,18 @@ thread_local! {
 /// assert_eq!(fanout::current_name(), None);
 /// ```
 pub fn current_name() -> Option<String> {
-    CURRENT.with(|c| c.get()).map(|name| name.to_string())
+    current_worker().map(|name| name.to_string())
 }
 
 /// The current worker's name without allocating; see [`current_name`].
+#[inline]
 pub fn current_worker() -> Option<WorkerName> {
-    CURRENT.with(|c| c.get())
+    let base = CURRENT_BASE.with(Cell::get)?;
+    let index = CURRENT_INDEX.with(Cell::get);
+    Some(WorkerName {
+        base,
+        index: (index != NO_INDEX).then_some(index),
+    })
 }
 
 /// Makes `name` the current worker name until the guard is dropped, then
@@ -93,9 +113,19 @@ pub fn current_worker() -> Option<WorkerName> {
 ///
 /// The runtime sets this around every task; call it yourself only when you
 /// build your own workers on top of the runtime.
+#[inline]
 pub fn enter(name: WorkerName) -> NameGuard {
-    let previous = CURRENT.with(|c| c.replace(Some(name)));
+    let previous = current_worker();
+    set_current(Some(name));
     NameGuard { previous }
+}
+
+/// Makes item `index` of the current name's base the current worker, without
+/// a guard: for a pool worker that runs many items in a row inside one
+/// [`enter`] (whose guard restores the name from before).
+#[inline]
+pub(crate) fn set_current_index(index: usize) {
+    CURRENT_INDEX.with(|c| c.set(index));
 }
 
 /// Restores the previous worker name when dropped; see [`enter`].
@@ -105,7 +135,8 @@ pub struct NameGuard {
 }
 
 impl Drop for NameGuard {
+    #[inline]
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.previous));
+        set_current(self.previous);
     }
 }

@@ -57,6 +57,7 @@ impl Report {
     }
 
     /// Sets the number of tasks the progress bar counts to.
+    #[inline]
     pub fn expect(&self, total: usize) {
         #[cfg(feature = "progress")]
         if let Some(bar) = &self.progress {
@@ -67,13 +68,25 @@ impl Report {
     }
 
     /// Notes that the task `name` starts now.
+    #[inline]
     pub fn start(&self, name: WorkerName) -> Started {
         Started(self.timeline.as_ref().map(|_| (name, Instant::now())))
     }
 
     /// Notes that a task ended now.
+    #[inline]
     pub fn end(&self, started: Started) {
-        if let (Some(spans), Some((name, start))) = (&self.timeline, started.0) {
+        if let Some((name, start)) = started.0 {
+            self.record_end(name, start);
+        }
+        self.advance(1);
+    }
+
+    /// The timeline's part of [`end`](Report::end), out of the per-task path.
+    #[cold]
+    #[inline(never)]
+    fn record_end(&self, name: WorkerName, start: Instant) {
+        if let Some(spans) = &self.timeline {
             let span = Span {
                 name,
                 start: start.duration_since(self.origin),
@@ -82,7 +95,6 @@ impl Report {
             };
             spans.lock().unwrap_or_else(|e| e.into_inner()).push(span);
         }
-        self.advance(1);
     }
 
     /// Records a span measured elsewhere (in a child process).
@@ -97,12 +109,24 @@ impl Report {
         self.origin
     }
 
+    /// Whether the report records nothing (neither option is on), so that a
+    /// worker may skip [`start`](Report::start) and [`end`](Report::end).
+    #[inline]
+    pub fn is_quiet(&self) -> bool {
+        #[cfg(feature = "progress")]
+        if self.progress.is_some() {
+            return false;
+        }
+        self.timeline.is_none()
+    }
+
     /// Whether the timeline is on.
     pub fn timeline_enabled(&self) -> bool {
         self.timeline.is_some()
     }
 
     /// Counts `done` more tasks on the progress bar.
+    #[inline]
     pub fn advance(&self, done: usize) {
         #[cfg(feature = "progress")]
         if let Some(bar) = &self.progress {

@@ -26,8 +26,27 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     // The function is checked where the user wrote it.
     let func_span = func.span();
     let func = quote_spanned!(func_span=> #func);
+    // On threads, the runtime splits ranges, vectors, slices and arrays by
+    // index where they are, and collects any other iterator first: autoref
+    // specialization on `Items` picks the path (see `pool::Items`).
+    let threads = !options.mpi && !options.processes;
+    let items_span = items.span();
     let call = |function: TokenStream| -> TokenStream {
-        quote!(#rt::#module::#function(&#opts, #name, #items, #func))
+        if threads {
+            quote_spanned! {items_span=>
+                (&&#rt::pool::Items::new(#items)).pool_select().#function(&#opts, #name, #func)
+            }
+        } else {
+            quote!(#rt::#module::#function(&#opts, #name, #items, #func))
+        }
+    };
+    let select = if threads {
+        quote! {
+            #[allow(unused_imports)]
+            use #rt::pool::{SelectIndexed as _, SelectSequential as _};
+        }
+    } else {
+        TokenStream::new()
     };
     let body = match (options.catch, options.try_) {
         (false, false) => call(quote!(map_unwrap)),
@@ -43,6 +62,7 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     };
     quote! {{
         let #opts = #rt::pool::PoolOptions::new() #builders;
+        #select
         #body
     }}
 }

@@ -73,8 +73,11 @@ fn processes_use_the_process_module() {
 
 #[test]
 fn pool_picks_backend_and_mode() {
-    assert!(expand(Pool, quote!(square, 0..10)).contains("pool :: map_unwrap"));
-    assert!(expand(Pool, quote!(square, 0..10; catch)).contains("pool :: map ("));
+    // On threads, `pool::Items` picks how to split the items (see pool.rs).
+    let threads = expand(Pool, quote!(square, 0..10));
+    assert!(threads.contains("pool :: Items :: new"), "{threads}");
+    assert!(threads.contains(". map_unwrap ("), "{threads}");
+    assert!(expand(Pool, quote!(square, 0..10; catch)).contains(". map ("));
     assert!(expand(Pool, quote!(square, 0..10; processes)).contains("process :: map_unwrap"));
     let workers = expand(Pool, quote!(square, 0..10; workers = 5, chunksize = 2));
     assert!(workers.contains(". workers"), "{workers}");
