@@ -232,6 +232,13 @@ fn the_ranks_share_the_work() {
             counts.iter().all(|&n| n > 0),
             "a rank did no work: {counts:?}\n{job}"
         );
+        // The timeline, drawn once by rank 0, shows where each item ran.
+        let charts = job
+            .stderr
+            .matches("timeline of pool_map!(...; mpi)")
+            .count();
+        assert_eq!(charts, 1, "{job}");
+        assert!(job.stderr.contains("rank 1"), "{job}");
     }
 }
 
@@ -240,9 +247,10 @@ fn a_failing_item_is_reported_with_catch_and_try() {
     for size in [1, 3] {
         let job = scenario_job("failures", size);
         let lines = job.same_on_every_rank(size);
-        assert_eq!(lines.len(), 2, "{job}");
+        assert_eq!(lines.len(), 3, "{job}");
         assert_eq!(lines[0], "catch: worker `simulate-7` panicked: boom 7");
         assert_eq!(lines[1], "try: invalid digit found in string");
+        assert_eq!(lines[2], "try catch: worker `check-5` panicked: boom 5");
     }
 }
 
@@ -278,6 +286,19 @@ fn ranks_with_different_items_are_refused() {
     );
 }
 
+/// A `try` error type that crosses ranks, and takes worker failures (`catch`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum Failure {
+    Task(u32),
+    Worker(String),
+}
+
+impl From<fanout::Error> for Failure {
+    fn from(error: fanout::Error) -> Self {
+        Failure::Worker(error.to_string())
+    }
+}
+
 /// The MPI program: runs the scenario named by `FANOUT_MPI_SCENARIO`, if any.
 #[test]
 fn scenario() {
@@ -306,7 +327,7 @@ fn scenario() {
             let ranks = pool_map!(|_: u32| {
                 std::thread::sleep(Duration::from_millis(10));
                 mpi::rank()
-            }, 0..40; mpi, chunksize = 1);
+            }, 0..40; mpi, chunksize = 1, timeline);
             let counts: Vec<String> = (0..mpi::size())
                 .map(|r| ranks.iter().filter(|&&x| x == r).count().to_string())
                 .collect();
@@ -334,6 +355,21 @@ fn scenario() {
                 .collect();
             let parsed: Result<Vec<u8>, String> = pool_map!(|s: &String| s.parse::<u8>().map_err(|e| e.to_string()), &texts; mpi, try);
             say(&format!("try: {}", parsed.unwrap_err()));
+
+            // try + catch: the panic of item 5 comes before the error of item 8.
+            let caught: Result<Vec<u32>, Failure> = pool_map!(|i: u32| {
+                assert!(i != 5, "boom {i}");
+                if i == 8 { Err(Failure::Task(i)) } else { Ok(i) }
+            }, 0..12; mpi, try, catch, name = "check");
+            match caught {
+                Err(Failure::Worker(message)) => {
+                    say(&format!(
+                        "try catch: {}",
+                        message.split(" (on MPI rank ").next().unwrap()
+                    ));
+                }
+                other => panic!("try + catch gave {other:?}"),
+            }
         }
         "panic" => {
             let _ = pool_map!(|i: u32| {

@@ -41,11 +41,12 @@
 //! [`Error`](crate::Error) naming the item's worker (`simulate-7`) and quoting
 //! the panic, with the rank that ran it (`boom (on MPI rank 2)`). Every rank
 //! gets the same outcomes, so without `catch` every rank panics with the same
-//! message. With `try`, once item `k` returns `Err` no chunk after `k` is
-//! handed out and no rank starts an item after `k`; their outcome is
-//! [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), and every item
-//! before `k` still runs, so the lowest-index error is found whatever the
-//! scheduling.
+//! message. With `try`, once item `k` returns `Err` its rank starts no item
+//! after `k`, and once rank 0 learns of it (with the chunk's outputs) it hands
+//! out no chunk after `k` and tells the ranks to skip the items after `k`;
+//! items never started have the outcome
+//! [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled). Every item before
+//! `k` still runs, so the lowest-index error is found whatever the scheduling.
 //!
 //! A rank that dies (a signal, an abort, a `panic = "abort"` panic) is MPI's
 //! business: `mpirun` notices the lost process, kills the other ranks and
@@ -87,8 +88,6 @@ pub use enabled::*;
 mod enabled {
     use std::fmt::Display;
 
-    use mpi::topology::Communicator;
-
     use super::{schedule, world};
     use crate::error::Error;
     use crate::name::WorkerName;
@@ -96,19 +95,20 @@ mod enabled {
     use crate::process::ProcessOutput;
 
     /// This process's rank in the MPI job: 0 to [`size`]` - 1` (0 outside
-    /// `mpirun`). Starts MPI if needed.
+    /// `mpirun`). Starts MPI if needed; read once, then free to call from any
+    /// thread, inside items too.
     ///
     /// ```
     /// assert!(fanout_runtime::mpi::rank() < fanout_runtime::mpi::size());
     /// ```
     pub fn rank() -> usize {
-        usize::try_from(world::world().rank()).unwrap_or(0)
+        world::place().rank
     }
 
     /// The number of ranks in the MPI job (`mpirun -n 4` gives 4; 1 outside
     /// `mpirun`). Starts MPI if needed.
     pub fn size() -> usize {
-        usize::try_from(world::world().size()).unwrap_or(1)
+        world::place().size
     }
 
     /// Whether this process is rank 0, the rank that coordinates the maps.

@@ -103,10 +103,9 @@ where
 {
     let _running = Running::enter();
     let world = super::world::world();
-    let size = usize::try_from(world.size()).unwrap_or(1);
-    let rank = usize::try_from(world.rank()).unwrap_or(0);
+    let super::world::Place { rank, size, host } = super::world::place();
+    let (rank, size) = (*rank, *size);
     let workers = options.workers.unwrap_or(1).max(1);
-    let host = mpi::environment::processor_name().unwrap_or_default();
     let job = Job {
         options,
         base,

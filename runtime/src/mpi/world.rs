@@ -3,7 +3,7 @@
 //! registration of the exit handler) is here.
 
 use std::ffi::c_int;
-use std::sync::{Mutex, Once, PoisonError};
+use std::sync::{Mutex, Once, OnceLock, PoisonError};
 
 use mpi::environment::{Threading, Universe};
 use mpi::topology::{Communicator, SimpleCommunicator};
@@ -13,6 +13,30 @@ use mpi::topology::{Communicator, SimpleCommunicator};
 static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
 
 static START: Once = Once::new();
+
+/// This process's place in the job, read once: it never changes, and reading
+/// it again from a worker thread would be an MPI call on a second thread.
+pub(crate) struct Place {
+    /// The rank in `MPI_COMM_WORLD`.
+    pub(crate) rank: usize,
+    /// The number of ranks.
+    pub(crate) size: usize,
+    /// The host name, as MPI gives it.
+    pub(crate) host: String,
+}
+
+/// This process's rank, the job's size and the host, starting MPI if needed.
+pub(crate) fn place() -> &'static Place {
+    static PLACE: OnceLock<Place> = OnceLock::new();
+    PLACE.get_or_init(|| {
+        let world = world();
+        Place {
+            rank: usize::try_from(world.rank()).unwrap_or(0),
+            size: usize::try_from(world.size()).unwrap_or(1),
+            host: mpi::environment::processor_name().unwrap_or_default(),
+        }
+    })
+}
 
 /// `MPI_COMM_WORLD`, after starting MPI if nobody did yet.
 ///
