@@ -140,18 +140,18 @@ pub fn gather_hand(n: u64) -> Vec<u64> {
 }
 
 // ---- the fanout side of the process workloads ----
-//
-// `None` until the process backend (runtime/src/process.rs) exists: the rows
-// then show the hand-written and Python timings alone.
 
 pub fn processes_fanout() -> Option<fn(u64) -> Vec<u64>> {
-    None
+    Some(|n| fanout::spawn_processes!(for i in 0..n => number(i)))
 }
 
+/// The chunk size of the cheap process pool (also in bench/python/process_pool.py).
+pub const PROCESS_CHUNKSIZE: usize = 12_500;
+
 pub fn process_pool_fanout() -> Option<fn(u64) -> Vec<u64>> {
-    None
+    Some(|n| fanout::pool_map!(square, 0..n; processes, workers = 2, chunksize = PROCESS_CHUNKSIZE))
 }
 
 pub fn cpu_process_pool_fanout() -> Option<fn(u64) -> Vec<u64>> {
-    None
+    Some(|n| fanout::pool_map!(cpu_item, 0..n; processes, workers = 2))
 }
