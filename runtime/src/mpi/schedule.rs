@@ -5,13 +5,14 @@
 //! The protocol, on a duplicate of `MPI_COMM_WORLD` made for each map:
 //!
 //! 1. every rank: the item counts are compared (two all-reduces);
-//! 2. rank `r > 0`: sends a [`ChunkReport`] (empty the first time) to rank 0
-//!    and waits for an [`Assignment`]; computes the chunk, reports it, asks
-//!    again, until the assignment is `Finished`;
-//! 3. rank 0: answers each report with the next chunk, or parks the rank
-//!    when none is left; once every rank is parked and its own worker thread
-//!    is done, sends `Finished` with the size of all outcomes serialized,
-//!    then broadcasts them.
+//! 2. rank `r > 0`: sends [`AHEAD`] empty [`ChunkReport`]s to rank 0 (each
+//!    report asks for a chunk), then, for each [`Assignment`] it receives,
+//!    runs the chunk and reports it, until its requests are answered
+//!    `Finished`;
+//! 3. rank 0: answers each report with the next chunk, or parks the request
+//!    when none is left; once every request is parked and its own worker
+//!    thread is done, answers them `Finished` with the size of all outcomes
+//!    serialized, then broadcasts them.
 //!
 //! Waiting ranks poll (`MPI_Improbe`) and sleep between polls instead of
 //! blocking in MPI, whose blocking calls spin: a rank waiting for work must
@@ -40,6 +41,9 @@ use crate::report::{Report, Span};
 const TAG_REPORT: i32 = 1;
 /// Rank 0 to rank `r > 0`: a chunk to run, or the end of the map.
 const TAG_ASSIGN: i32 = 2;
+/// How many requests for work a rank keeps in flight: two, so that its next
+/// chunk travels while it runs the current one.
+const AHEAD: usize = 2;
 
 /// What became of one item, as it crosses ranks.
 #[derive(Serialize, Deserialize)]
@@ -103,7 +107,7 @@ where
 {
     let _running = Running::enter();
     let world = super::world::world();
-    let super::world::Place { rank, size, host } = super::world::place();
+    let super::world::Place { rank, size } = super::world::place();
     let (rank, size) = (*rank, *size);
     let workers = options.workers.unwrap_or(1).max(1);
     let job = Job {
@@ -114,7 +118,7 @@ where
         rank,
         workers,
         total_workers: size * workers,
-        place: format!("rank {rank} on {host} (pid {})", std::process::id()),
+        place: format!("rank {rank}"),
     };
     let outcomes = if size == 1 {
         alone(&job, items)
@@ -193,7 +197,7 @@ where
             *slot = Some(outcome);
         }
     };
-    let mut parked = Vec::with_capacity(others);
+    let mut parked = Vec::with_capacity(AHEAD * others);
     std::thread::scope(|scope| {
         let local = std::thread::Builder::new()
             .name("fanout-mpi-rank-0".to_owned())
@@ -254,7 +258,7 @@ where
                     None => parked.push(from),
                 }
                 idle = Backoff::default();
-            } else if parked.len() == others && local.is_finished() {
+            } else if parked.len() == AHEAD * others && local.is_finished() {
                 break;
             } else {
                 idle.snooze();
@@ -285,7 +289,8 @@ where
 }
 
 /// Rank `r > 0`: asks rank 0 for chunks and runs them until none is left,
-/// then receives every outcome.
+/// then receives every outcome. It keeps [`AHEAD`] requests in flight, so the
+/// next chunk is already there when one ends.
 fn work<X, U, F>(job: &Job<'_, F, U>, comm: &SimpleCommunicator, items: Vec<X>) -> Vec<Outcome<U>>
 where
     X: Send,
@@ -295,13 +300,19 @@ where
     let origin = Instant::now();
     let mut items: Vec<Option<X>> = items.into_iter().map(Some).collect();
     let root = comm.process_at_rank(0);
-    let mut report = encode(&ChunkReport::<U> {
+    let request = encode(&ChunkReport::<U> {
         start: 0,
         outcomes: Vec::new(),
         spans: Vec::new(),
     });
-    let total = loop {
-        root.send_with_tag(&report[..], TAG_REPORT);
+    for _ in 0..AHEAD {
+        root.send_with_tag(&request[..], TAG_REPORT);
+    }
+    // Requests not answered yet, and the lowest failing index known here.
+    let mut waiting = AHEAD;
+    let limit = AtomicUsize::new(usize::MAX);
+    let mut total = 0;
+    while waiting > 0 {
         let mut idle = Backoff::default();
         let probed = loop {
             match root.immediate_matched_probe_with_tag(TAG_ASSIGN) {
@@ -310,25 +321,33 @@ where
             }
         };
         let (bytes, _) = probed.matched_receive_vec::<u8>();
+        waiting -= 1;
         match decode(&bytes, "an assignment", 0) {
-            Assignment::Chunk { start, end, limit } => {
+            Assignment::Chunk {
+                start,
+                end,
+                limit: known,
+            } => {
                 let chunk = index(start)..index(end);
-                let limit = AtomicUsize::new(index(limit));
+                limit.fetch_min(index(known), Ordering::Relaxed);
                 let (outcomes, spans) =
                     run_chunk(job, &mut items[chunk.clone()], chunk.start, &limit, origin);
                 let spans = spans
                     .into_iter()
                     .map(|span| span.map(|(a, b)| (a.as_micros() as u64, b.as_micros() as u64)))
                     .collect();
-                report = encode(&ChunkReport {
+                let report = ChunkReport {
                     start,
                     outcomes,
                     spans,
-                });
+                };
+                root.send_with_tag(&encode(&report)[..], TAG_REPORT);
+                waiting += 1;
             }
-            Assignment::Finished { bytes } => break index(bytes),
+            // Once one request is answered so, all are: no chunk is left.
+            Assignment::Finished { bytes } => total = index(bytes),
         }
-    };
+    }
     let mut bytes = vec![0; total];
     broadcast(comm, &mut bytes);
     decode(&bytes, "the outcomes", 0)
@@ -492,7 +511,7 @@ fn micros(value: u64) -> Duration {
 }
 
 /// Waiting without spinning: yields a few times, then sleeps longer and
-/// longer, up to about a millisecond.
+/// longer, up to a third of a millisecond.
 #[derive(Default)]
 struct Backoff {
     step: u32,
@@ -504,7 +523,7 @@ impl Backoff {
         if self.step < YIELDS {
             std::thread::yield_now();
         } else {
-            let doublings = (self.step - YIELDS).min(6);
+            let doublings = (self.step - YIELDS).min(4);
             std::thread::sleep(Duration::from_micros(20 << doublings));
         }
         self.step += 1;

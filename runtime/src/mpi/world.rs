@@ -21,11 +21,9 @@ pub(crate) struct Place {
     pub(crate) rank: usize,
     /// The number of ranks.
     pub(crate) size: usize,
-    /// The host name, as MPI gives it.
-    pub(crate) host: String,
 }
 
-/// This process's rank, the job's size and the host, starting MPI if needed.
+/// This process's rank and the job's size, starting MPI if needed.
 pub(crate) fn place() -> &'static Place {
     static PLACE: OnceLock<Place> = OnceLock::new();
     PLACE.get_or_init(|| {
@@ -33,7 +31,6 @@ pub(crate) fn place() -> &'static Place {
         Place {
             rank: usize::try_from(world.rank()).unwrap_or(0),
             size: usize::try_from(world.size()).unwrap_or(1),
-            host: mpi::environment::processor_name().unwrap_or_default(),
         }
     })
 }
