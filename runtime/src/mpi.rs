@@ -38,7 +38,7 @@
 //! # Failures
 //!
 //! A panicking item is a task failure as on the other pools: its outcome is an
-//! [`Error`](crate::Error) naming the item's worker (`simulate-7`) and quoting
+//! [`fanout::Error`](crate::Error) naming the item's worker (`simulate-7`) and quoting
 //! the panic, with the rank that ran it (`boom (on MPI rank 2)`). Every rank
 //! gets the same outcomes, so without `catch` every rank panics with the same
 //! message. With `try`, once item `k` returns `Err` its rank starts no item
@@ -134,7 +134,7 @@ mod enabled {
     /// (`pool_map!(f, items; mpi, catch)`).
     ///
     /// Every item runs, even when others panic. Item `k` runs as the worker
-    /// `base-k`. See the [module docs](self) for how the items are shared out.
+    /// `base-k`. See the [module docs](crate::mpi) for how the items are shared out.
     ///
     /// ```
     /// use fanout_runtime::{WorkerName, mpi, pool::PoolOptions};
