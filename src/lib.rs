@@ -57,9 +57,9 @@
 //! printing is safe; keep other shared state out of process tasks.
 #![deny(missing_docs)]
 
-pub use fanout_runtime::{Error, ErrorKind, Result, Task, WorkerName, current_name, run};
 #[cfg(feature = "mpi")]
 pub use fanout_runtime::mpi;
+pub use fanout_runtime::{Error, ErrorKind, Result, Task, WorkerName, current_name, run};
 
 #[doc(hidden)]
 pub mod __private {
