@@ -321,6 +321,14 @@ fn scenario() {
             assert!(empty.is_empty());
             let one = pool_map!(|x: u64| x + 1, [41u64]; mpi);
             assert_eq!(one, [42]);
+            // Many small items: large messages, and a large broadcast.
+            let many =
+                pool_map!(|x: u64| x.wrapping_mul(0x9e37_79b9_7f4a_7c15), 0..1_000_000u64; mpi);
+            assert!(
+                many.iter()
+                    .enumerate()
+                    .all(|(i, &v)| v == (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            );
             say("maps ok");
         }
         "share" => {
