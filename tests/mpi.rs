@@ -369,6 +369,16 @@ fn scenario() {
                 assert!(i != 5, "boom {i}");
                 if i == 8 { Err(Failure::Task(i)) } else { Ok(i) }
             }, 0..12; mpi, try, catch, name = "check");
+            // timeout: no item starts after the deadline.
+            let timed = pool_map!(|i: u32| {
+                std::thread::sleep(Duration::from_millis(30));
+                i
+            }, 0..40; mpi, catch, chunksize = 1, timeout = Duration::from_millis(100));
+            assert_eq!(timed[0].as_ref().ok(), Some(&0));
+            assert!(timed[39].as_ref().unwrap_err().is_timeout());
+            let late = timed.iter().filter(|o| o.is_err()).count();
+            assert!(late > 20, "{late} items late");
+
             match caught {
                 Err(Failure::Worker(message)) => {
                     say(&format!(

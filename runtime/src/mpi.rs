@@ -48,6 +48,11 @@
 //! [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled). Every item before
 //! `k` still runs, so the lowest-index error is found whatever the scheduling.
 //!
+//! With `timeout = DURATION`, no item starts after the deadline (from the
+//! start of the map): those items' outcome is a timed-out
+//! [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error. An item already
+//! running then goes on to its end, as a thread cannot be stopped from outside.
+//!
 //! A rank that dies (a signal, an abort, a `panic = "abort"` panic) is MPI's
 //! business: `mpirun` notices the lost process, kills the other ranks and
 //! exits non-zero with a message naming the rank and its signal. A rank whose

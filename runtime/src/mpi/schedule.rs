@@ -54,6 +54,8 @@ enum Outcome<U> {
     Panicked { message: String, rank: u32 },
     /// Not started: an earlier item failed (`try`).
     Skipped,
+    /// Not started: the map's deadline had passed (`timeout`).
+    Late,
 }
 
 /// The outcomes of the chunk starting at `start`, from a rank to rank 0.
@@ -143,6 +145,10 @@ where
                     ErrorKind::Panic(format!("{message} (on MPI rank {rank})")),
                 )),
                 Outcome::Skipped => Err(Error::new(name, ErrorKind::Cancelled)),
+                Outcome::Late => Err(Error::new(
+                    name,
+                    ErrorKind::Timeout(options.timeout.unwrap_or_default()),
+                )),
             }
         })
         .collect()
@@ -189,6 +195,7 @@ where
         total_workers: job.total_workers,
         next: Mutex::new(0),
         first_failure: AtomicUsize::new(usize::MAX),
+        deadline: job.options.timeout.map(|limit| origin + limit),
     };
     let slots: Mutex<Vec<Option<Outcome<U>>>> = Mutex::new((0..len).map(|_| None).collect());
     let store = |start: usize, outcomes: Vec<Outcome<U>>| {
@@ -268,12 +275,19 @@ where
             std::panic::resume_unwind(payload);
         }
     });
-    // Items never handed out were cancelled by an earlier failure (`try`).
+    // Items never handed out were cancelled by an earlier failure (`try`),
+    // or came after the deadline (`timeout`).
+    let first_failure = plan.first_failure.load(Ordering::Relaxed);
     let outcomes: Vec<Outcome<U>> = slots
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
         .into_iter()
-        .map(|slot| slot.unwrap_or(Outcome::Skipped))
+        .enumerate()
+        .map(|(index, slot)| match slot {
+            Some(outcome) => outcome,
+            None if index > first_failure => Outcome::Skipped,
+            None => Outcome::Late,
+        })
         .collect();
     let mut bytes = encode(&outcomes);
     let finished = encode(&Assignment::Finished {
@@ -375,6 +389,13 @@ where
         if index > limit.load(Ordering::Relaxed) {
             return (Outcome::Skipped, None);
         }
+        if job
+            .options
+            .timeout
+            .is_some_and(|limit| origin.elapsed() > limit)
+        {
+            return (Outcome::Late, None);
+        }
         let Some(item) = item.take() else {
             panic!("fanout: item {index} was handed out twice (a bug in fanout's MPI backend)")
         };
@@ -420,16 +441,23 @@ struct Plan {
     next: Mutex<usize>,
     /// The lowest index whose output failed (`try`), or `usize::MAX`.
     first_failure: AtomicUsize,
+    /// No chunk is handed out after this instant (`timeout`).
+    deadline: Option<Instant>,
 }
 
 impl Plan {
-    /// The next chunk, or `None` when every item was handed out or an earlier
-    /// item failed. Without `chunksize`, guided: the remaining items over twice
+    /// The next chunk, or `None` when every item was handed out, an earlier
+    /// item failed, or the deadline passed. Without `chunksize`, guided: the remaining items over twice
     /// the number of workers, at least one.
     fn grab(&self) -> Option<Range<usize>> {
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let start = *next;
-        if start >= self.len || start > self.first_failure.load(Ordering::Relaxed) {
+        if start >= self.len
+            || start > self.first_failure.load(Ordering::Relaxed)
+            || self
+                .deadline
+                .is_some_and(|deadline| Instant::now() > deadline)
+        {
             return None;
         }
         let remaining = self.len - start;
