@@ -2,6 +2,7 @@
 //! (Python's `asyncio.gather`), and [`run`] (`asyncio.run`).
 
 use std::future::{Future, IntoFuture};
+use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -356,7 +357,7 @@ impl Group {
 
 /// Polls every future of `futures` concurrently on the current task and
 /// returns their outcomes in input order: the loop form
-/// `gather!(for i in items => future)`. Future `k` runs as `base-k`.
+/// `gather!(for i in items => future; catch)`. Future `k` runs as `base-k`.
 ///
 /// ```
 /// use fanout::__private::{WorkerName, gather};
@@ -378,7 +379,9 @@ where
     I: IntoIterator,
     I::Item: Future,
 {
-    drive_each(options, base, futures, None).await
+    let mut outcomes = Outcomes::new(None);
+    let end = drive_each(options, base, futures, &mut outcomes).await;
+    outcomes.finish(options, base, end)
 }
 
 /// [`gather_each`] for the `try` option: stops at the first `Err` output in
@@ -393,47 +396,243 @@ where
     I::Item: Future,
     <I::Item as Future>::Output: TryOutcome,
 {
-    drive_each(options, base, futures, Some(|output| output.is_failure())).await
+    let mut outcomes = Outcomes::new(Some(|output: &<I::Item as Future>::Output| {
+        output.is_failure()
+    }));
+    let end = drive_each(options, base, futures, &mut outcomes).await;
+    outcomes.finish(options, base, end)
 }
 
-/// Tells whether an output stops a `try` group.
-type IsFailure<T> = fn(&T) -> bool;
-
-async fn drive_each<I>(
+/// The loop form without `catch` or `try`, `gather!(for i in items =>
+/// future)`: every output in input order, written straight into the result,
+/// or the failures in input order (futures that panicked or timed out),
+/// which the macro raises (`outcome::raise`) once every future ended.
+///
+/// ```
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let doubled = fanout::run(gather::gather_outputs(
+///     &gather::GatherOptions::new(),
+///     WorkerName::new("double"),
+///     (0..3).map(|i| async move { i * 2 }),
+/// ));
+/// assert_eq!(doubled.unwrap(), [0, 2, 4]);
+/// ```
+pub async fn gather_outputs<I>(
     options: &GatherOptions,
     base: WorkerName,
     futures: I,
-    is_failure: Option<IsFailure<<I::Item as Future>::Output>>,
-) -> Vec<Result<<I::Item as Future>::Output, Error>>
+) -> Result<Vec<<I::Item as Future>::Output>, Vec<Error>>
 where
     I: IntoIterator,
     I::Item: Future,
 {
-    // The futures are all created first, in the caller, as Python's
-    // `gather(*(worker(i) for i in range(5)))` does.
-    let futures: Vec<I::Item> = futures.into_iter().collect();
-    let total = futures.len();
-    let report = Report::new(options.timeline, options.progress);
-    report.expect(total);
-    let limit = options.limit.unwrap_or(usize::MAX).max(1);
-    let mut outcomes: Vec<Option<Result<<I::Item as Future>::Output, Error>>> =
-        std::iter::repeat_with(|| None).take(total).collect();
-    let mut waiting = futures.into_iter().enumerate();
-    let mut running = FuturesUnordered::new();
-    let mut start_next = |running: &mut FuturesUnordered<_>| {
-        if let Some((index, future)) = waiting.next() {
-            let name = base.with_index(index);
-            let started = report.start(name);
-            running.push(Indexed {
-                index,
-                started: Some(started),
-                future: Named::new(name, future),
-            });
+    let mut outputs = Outputs::new();
+    let end = drive_each(options, base, futures, &mut outputs).await;
+    outputs.finish(options, base, end)
+}
+
+/// Where [`drive_each`] puts each outcome as it arrives.
+trait Sink<T> {
+    /// Makes room for `total` outcomes.
+    fn expect(&mut self, total: usize);
+    /// Stores the outcome of future `index`; `true` stops the group (`try`).
+    fn done(&mut self, index: usize, outcome: Result<T, Error>) -> bool;
+}
+
+/// Every outcome, for `catch` and `try`.
+struct Outcomes<T> {
+    slots: Vec<Option<Result<T, Error>>>,
+    is_failure: Option<fn(&T) -> bool>,
+}
+
+impl<T> Outcomes<T> {
+    fn new(is_failure: Option<fn(&T) -> bool>) -> Self {
+        Outcomes {
+            slots: Vec::new(),
+            is_failure,
         }
-    };
-    for _ in 0..limit.min(total) {
-        start_next(&mut running);
     }
+
+    /// The outcomes in input order; a future that never finished is
+    /// timed out or cancelled, by how the group ended.
+    fn finish(self, options: &GatherOptions, base: WorkerName, end: End) -> Vec<Result<T, Error>> {
+        self.slots
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| {
+                outcome.unwrap_or_else(|| Err(unfinished(options, base.with_index(index), end)))
+            })
+            .collect()
+    }
+}
+
+impl<T> Sink<T> for Outcomes<T> {
+    fn expect(&mut self, total: usize) {
+        self.slots = std::iter::repeat_with(|| None).take(total).collect();
+    }
+
+    fn done(&mut self, index: usize, outcome: Result<T, Error>) -> bool {
+        let failed = match (&outcome, self.is_failure) {
+            (Ok(output), Some(is_failure)) => is_failure(output),
+            _ => false,
+        };
+        self.slots[index] = Some(outcome);
+        failed
+    }
+}
+
+/// The outputs alone, for the default mode: no `Result` per future, the
+/// failures aside.
+struct Outputs<T> {
+    slots: Vec<MaybeUninit<T>>,
+    /// One bit per slot: written.
+    written: Vec<u64>,
+    count: usize,
+    failures: Vec<(usize, Error)>,
+}
+
+impl<T> Outputs<T> {
+    fn new() -> Self {
+        Outputs {
+            slots: Vec::new(),
+            written: Vec::new(),
+            count: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    fn is_written(&self, index: usize) -> bool {
+        self.written[index / 64] & (1 << (index % 64)) != 0
+    }
+
+    fn finish(
+        mut self,
+        options: &GatherOptions,
+        base: WorkerName,
+        end: End,
+    ) -> Result<Vec<T>, Vec<Error>> {
+        if self.count == self.slots.len() {
+            let slots = std::mem::take(&mut self.slots);
+            self.count = 0;
+            let mut slots = std::mem::ManuallyDrop::new(slots);
+            let (ptr, len, capacity) = (slots.as_mut_ptr(), slots.len(), slots.capacity());
+            // SAFETY: every slot was written; `MaybeUninit<T>` has `T`'s layout.
+            return Ok(unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, capacity) });
+        }
+        let mut failures = std::mem::take(&mut self.failures);
+        failures.sort_by_key(|(index, _)| *index);
+        let failed: Vec<usize> = failures.iter().map(|(index, _)| *index).collect();
+        for index in 0..self.slots.len() {
+            if !self.is_written(index) && failed.binary_search(&index).is_err() {
+                failures.push((index, unfinished(options, base.with_index(index), end)));
+            }
+        }
+        failures.sort_by_key(|(index, _)| *index);
+        Err(failures.into_iter().map(|(_, failure)| failure).collect())
+    }
+}
+
+impl<T> Sink<T> for Outputs<T> {
+    fn expect(&mut self, total: usize) {
+        self.slots = Vec::with_capacity(total);
+        // SAFETY: `MaybeUninit` slots need no initialization.
+        unsafe { self.slots.set_len(total) };
+        self.written = vec![0; total.div_ceil(64)];
+    }
+
+    #[inline]
+    fn done(&mut self, index: usize, outcome: Result<T, Error>) -> bool {
+        match outcome {
+            Ok(output) => {
+                let (slot, bits) = (self.slots.get_mut(index), self.written.get_mut(index / 64));
+                let (Some(slot), Some(bits)) = (slot, bits) else {
+                    unreachable!("fanout: gather! outcome {index} out of range")
+                };
+                slot.write(output);
+                *bits |= 1 << (index % 64);
+                self.count += 1;
+            }
+            Err(failure) => self.failures.push((index, failure)),
+        }
+        false
+    }
+}
+
+impl<T> Drop for Outputs<T> {
+    fn drop(&mut self) {
+        if self.count == 0 {
+            return;
+        }
+        for index in 0..self.slots.len() {
+            if self.is_written(index) {
+                // SAFETY: this slot was written and is dropped once.
+                unsafe { self.slots[index].assume_init_drop() };
+            }
+        }
+    }
+}
+
+/// The error of a future that never finished: timed out or cancelled.
+fn unfinished(options: &GatherOptions, name: WorkerName, end: End) -> Error {
+    match (end, options.timeout) {
+        (End::TimedOut, Some(timeout)) => Error::new(name, ErrorKind::Timeout(timeout)),
+        _ => Error::new(name, ErrorKind::Cancelled),
+    }
+}
+
+/// Polls the futures of a loop-form gather together, handing each outcome to
+/// `sink` as it arrives; returns how the group ended.
+///
+/// Without a `limit` the futures go straight from the iterator into the set
+/// that polls them: all are created before any is polled (as Python's
+/// `gather(*(worker(i) for i in range(5)))` does), and none waits in a `Vec`.
+async fn drive_each<I, S>(
+    options: &GatherOptions,
+    base: WorkerName,
+    futures: I,
+    sink: &mut S,
+) -> End
+where
+    I: IntoIterator,
+    I::Item: Future,
+    S: Sink<<I::Item as Future>::Output>,
+{
+    let report = Report::new(options.timeline, options.progress);
+    let timeline = report.timeline_enabled();
+    // Start times, by index, with the timeline only.
+    let mut starts: Vec<Started> = Vec::new();
+    let mut running = FuturesUnordered::new();
+    let base = &base;
+    let start = |running: &mut FuturesUnordered<_>, starts: &mut Vec<Started>, index, future| {
+        if timeline {
+            starts.push(report.start(base.with_index(index)));
+        }
+        running.push(Entry {
+            base,
+            index,
+            future,
+        });
+    };
+    let mut waiting = None;
+    match options.limit {
+        None => {
+            for (index, future) in futures.into_iter().enumerate() {
+                start(&mut running, &mut starts, index, future);
+            }
+        }
+        Some(limit) => {
+            let futures: Vec<I::Item> = futures.into_iter().collect();
+            let mut rest = futures.into_iter().enumerate();
+            for (index, future) in rest.by_ref().take(limit.max(1)) {
+                start(&mut running, &mut starts, index, future);
+            }
+            waiting = Some(rest);
+        }
+    }
+    let total = running.len() + waiting.as_ref().map_or(0, ExactSizeIterator::len);
+    report.expect(total);
+    sink.expect(total);
     let mut deadline = options.timeout.map(|t| Box::pin(tokio::time::sleep(t)));
     let mut end = End::AllDone;
     loop {
@@ -443,69 +642,59 @@ where
             {
                 return Poll::Ready(None);
             }
-            match running.poll_next_unpin(cx) {
-                Poll::Ready(Some(done)) => Poll::Ready(Some(Some(done))),
-                Poll::Ready(None) => Poll::Ready(Some(None)),
-                Poll::Pending => Poll::Pending,
-            }
+            running.poll_next_unpin(cx).map(Some)
         })
         .await;
         let Some(next) = next else {
             end = End::TimedOut;
             break;
         };
-        let Some((index, started, outcome)) = next else {
+        let Some((index, outcome)) = next else {
             break;
         };
-        report.end(started);
-        let failed = match (&outcome, is_failure) {
-            (Ok(output), Some(is_failure)) => is_failure(output),
-            _ => false,
+        let started = if timeline {
+            std::mem::replace(&mut starts[index], Started::none())
+        } else {
+            Started::none()
         };
-        outcomes[index] = Some(outcome);
-        if failed {
+        report.end(started);
+        if sink.done(index, outcome) {
             end = End::Failed;
             break;
         }
-        start_next(&mut running);
+        if let Some((index, future)) = waiting.as_mut().and_then(Iterator::next) {
+            start(&mut running, &mut starts, index, future);
+        }
     }
     drop(running);
     report.finish("gather!");
-    outcomes
-        .into_iter()
-        .enumerate()
-        .map(|(index, outcome)| {
-            outcome.unwrap_or_else(|| {
-                let name = base.with_index(index);
-                Err(match (end, options.timeout) {
-                    (End::TimedOut, Some(timeout)) => Error::new(name, ErrorKind::Timeout(timeout)),
-                    _ => Error::new(name, ErrorKind::Cancelled),
-                })
-            })
-        })
-        .collect()
+    end
 }
 
 pin_project! {
-    struct Indexed<F> {
+    /// One future of a loop-form gather: it runs as `base-index` (the name is
+    /// current while it is polled), and a panic inside it becomes an [`Error`].
+    struct Entry<'a, F> {
+        base: &'a WorkerName,
         index: usize,
-        started: Option<Started>,
         #[pin]
-        future: Named<F>,
+        future: F,
     }
 }
 
-impl<F: Future> Future for Indexed<F> {
-    type Output = (usize, Started, Result<F::Output, Error>);
+impl<F: Future> Future for Entry<'_, F> {
+    type Output = (usize, Result<F::Output, Error>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        match this.future.poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(outcome) => {
-                let started = this.started.take().unwrap_or_else(Started::none);
-                Poll::Ready((*this.index, started, outcome))
-            }
+        let index = *this.index;
+        let name = this.base.with_index(index);
+        let _name = name::enter(name);
+        let future = this.future;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready((index, Ok(output))),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready((index, Err(Error::from_panic(name, &*payload)))),
         }
     }
 }

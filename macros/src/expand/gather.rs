@@ -79,14 +79,29 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             } else {
                 quote!(gather_each)
             };
-            let each = quote! {
-                #rt::gather::#function(
-                    &#opts,
-                    #name,
-                    #futures,
-                ).await
+            let finish = if cx.options.catch || cx.options.try_ {
+                let each = quote! {
+                    #rt::gather::#function(
+                        &#opts,
+                        #name,
+                        #futures,
+                    ).await
+                };
+                finish_each(cx, each)
+            } else {
+                // The outputs alone, without a `Result` per future.
+                quote! {
+                    match #rt::gather::gather_outputs(&#opts, #name, #futures).await {
+                        ::core::result::Result::Ok(outputs) => outputs,
+                        ::core::result::Result::Err(failures) => #rt::outcome::raise(
+                            ::core::iter::Iterator::map(
+                                ::core::iter::IntoIterator::into_iter(failures),
+                                ::core::option::Option::Some,
+                            ),
+                        ),
+                    }
+                }
             };
-            let finish = finish_each(cx, each);
             quote! {{
                 #setup
                 #finish
