@@ -4,7 +4,8 @@
 //!
 //! Options (after `--`): `--quick` (fewer rounds), `--no-python`,
 //! `--only NAME,NAME` (row names: threads, processes, pool, process-pool,
-//! cpu-pool, cpu-process-pool, gather, memory).
+//! cpu-pool, cpu-process-pool, gather, memory), and `--profile NAME-fanout`
+//! or `--profile NAME-hand [REPEATS]` to run one side alone under a profiler.
 
 mod fork;
 mod rss;
@@ -123,6 +124,14 @@ fn parse_args() -> Option<Args> {
                 rss::child(&argv.next().expect("--rss VARIANT"));
                 return None;
             }
+            "--profile" => {
+                let variant = argv
+                    .next()
+                    .expect("--profile NAME-fanout|NAME-hand [REPEATS]");
+                let repeats = argv.next().map_or(1, |r| r.parse().expect("REPEATS"));
+                profile(&variant, repeats);
+                return None;
+            }
             "--quick" => args.quick = true,
             "--no-python" => args.python = false,
             "--only" => {
@@ -135,6 +144,26 @@ fn parse_args() -> Option<Args> {
         }
     }
     Some(args)
+}
+
+/// `--profile threads-fanout 10`: runs one side of one workload alone, for
+/// `perf`, `strace -c` or `valgrind --tool=callgrind`.
+fn profile(variant: &str, repeats: usize) {
+    let (name, side) = variant
+        .rsplit_once('-')
+        .unwrap_or_else(|| panic!("--profile NAME-fanout or NAME-hand, not {variant}"));
+    let workload = workloads()
+        .into_iter()
+        .find(|w| w.name == name)
+        .unwrap_or_else(|| panic!("no workload named {name}"));
+    let run = match side {
+        "fanout" => workload.fanout.expect("this workload has no fanout side"),
+        "hand" => workload.hand,
+        other => panic!("--profile NAME-fanout or NAME-hand, not {other}"),
+    };
+    for _ in 0..repeats {
+        std::hint::black_box(run(workload.n));
+    }
 }
 
 fn main() {
