@@ -51,7 +51,12 @@ pub enum Body {
     /// `a, b, c`
     List(Vec<Expr>),
     /// `for PAT in EXPR => TASK`
-    Loop { pat: Pat, iter: Expr, task: Expr },
+    Loop {
+        for_token: Token![for],
+        pat: Pat,
+        iter: Expr,
+        task: Expr,
+    },
     /// `FUNC, ITEMS` (`pool_map!`)
     Map { func: Expr, items: Expr },
     /// Nothing usable could be parsed; only errors are reported.
@@ -121,7 +126,7 @@ fn parse_body(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Resul
     } else if input.peek(Token![for]) {
         parse_loop(kind, input)?
     } else {
-        parse_list(kind, input)?
+        parse_list(invocation, input)?
     };
     if input.is_empty() {
         return Ok(());
@@ -144,10 +149,20 @@ fn parse_body(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Resul
     parse_options(invocation, input)
 }
 
-fn parse_list(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
+fn parse_list(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Result<Body> {
+    let kind = invocation.kind;
     let mut tasks = Vec::new();
     while !input.is_empty() && !input.peek(Token![;]) {
-        tasks.push(parse_task(kind, input)?);
+        let task = parse_task(kind, input)?;
+        match option_written_as_task(kind, &task) {
+            // `spawn_threads!(a, b, name = "io")`: reported, and kept as the
+            // option it was meant to be.
+            Some((option, error)) => {
+                invocation.options.push(option);
+                invocation.error(error);
+            }
+            None => tasks.push(task),
+        }
         if input.is_empty() || input.peek(Token![;]) {
             break;
         }
@@ -169,6 +184,37 @@ fn parse_list(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
         )));
     }
     Ok(Body::List(tasks))
+}
+
+/// `name = "io"` written as a task, after a `,` rather than a `;`: the
+/// option it was meant to be, and the error that says so. (A task that
+/// assigns to a variable named like an option is taken for the option too;
+/// the message shows how to write it as a task.)
+fn option_written_as_task(kind: MacroKind, task: &Expr) -> Option<(RawOption, syn::Error)> {
+    let Expr::Assign(assign) = task else {
+        return None;
+    };
+    let name = match &*assign.left {
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident()?.clone(),
+        _ => return None,
+    };
+    if !crate::options::is_option(&name.to_string()) {
+        return None;
+    }
+    let written = quote::ToTokens::to_token_stream(assign).to_string();
+    let error = syn::Error::new_spanned(
+        assign,
+        format!(
+            "options come after a `;`, not after a `,`: write `; {written}` after the tasks, as in `{}(job, other; name = \"io\")` (to assign to a variable `{name}` in a task, write `{{ {written} }}`)",
+            kind.macro_name()
+        ),
+    );
+    let option = RawOption {
+        name,
+        value: Some((*assign.right).clone()),
+        eq: Some(assign.eq_token),
+    };
+    Some((option, error))
 }
 
 fn parse_task(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Expr> {
@@ -199,7 +245,6 @@ fn parse_loop(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
         } else {
             input.span()
         };
-        let _ = for_token;
         return Err(syn::Error::new(
             span,
             format!(
@@ -219,7 +264,12 @@ fn parse_loop(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
             ));
         }
     }
-    Ok(Body::Loop { pat, iter, task })
+    Ok(Body::Loop {
+        for_token,
+        pat,
+        iter,
+        task,
+    })
 }
 
 fn loop_prefix(kind: MacroKind) -> String {

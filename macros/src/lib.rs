@@ -12,8 +12,11 @@
 
 mod ast;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod naming;
 mod options;
+mod races;
 
 use proc_macro::TokenStream;
 

@@ -2,10 +2,12 @@
 //! values, duplicates, and a did-you-mean for unknown names. Only this module
 //! (and parsing) raises errors.
 
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr};
 
 use crate::ast::{Body, Invocation, MacroKind, RawOption};
+use crate::races;
 
 /// The options of one invocation, checked.
 #[derive(Default)]
@@ -106,6 +108,11 @@ const SPECS: &[Spec] = &[
     },
 ];
 
+/// Whether `name` is an option of any of the macros.
+pub fn is_option(name: &str) -> bool {
+    SPECS.iter().any(|spec| spec.name == name)
+}
+
 /// Checks `invocation.options`; mistakes are appended to `errors`, and the
 /// options that are fine are kept so the expansion stays close to the intent.
 pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Options {
@@ -137,12 +144,11 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         seen.push(option);
         match (spec.value, &option.value) {
             (None, Some(value)) => {
-                errors.push(syn::Error::new(
-                    option
-                        .eq
-                        .span()
-                        .join(value.span())
-                        .unwrap_or_else(|| value.span()),
+                let mut written = proc_macro2::TokenStream::new();
+                option.eq.to_tokens(&mut written);
+                value.to_tokens(&mut written);
+                errors.push(syn::Error::new_spanned(
+                    written,
                     format!("`{name}` is a flag and takes no value: write `{name}` alone"),
                 ));
                 continue;
@@ -194,13 +200,17 @@ fn check_tasks(invocation: &Invocation, errors: &mut Vec<syn::Error>) {
     for task in tasks {
         if let Expr::Closure(closure) = task {
             if kind == Gather {
-                errors.push(syn::Error::new(
-                    closure.span(),
+                errors.push(syn::Error::new_spanned(
+                    closure,
                     "gather! takes futures, not closures: call the async function (`task1()`) or write an `async { ... }` block",
                 ));
             } else if !closure.inputs.is_empty() {
-                errors.push(syn::Error::new(
-                    closure.inputs.span(),
+                let mut params = proc_macro2::TokenStream::new();
+                closure.inputs_begin.to_tokens(&mut params);
+                closure.inputs.to_tokens(&mut params);
+                closure.inputs_end.to_tokens(&mut params);
+                errors.push(syn::Error::new_spanned(
+                    params,
                     format!(
                         "a task closure takes no arguments: the worker calls it as `task()`. To run one task per item write `{}for x in items => work(x))`, or map a function with `pool_map!(|x| ..., items)`",
                         kind.macro_name().replace('!', "!(")
@@ -209,6 +219,42 @@ fn check_tasks(invocation: &Invocation, errors: &mut Vec<syn::Error>) {
             }
         }
     }
+    match &invocation.body {
+        Body::Loop { pat, task, .. } if matches!(kind, Threads | Processes) => {
+            if let Some(race) = races::assignment(task, &races::idents(pat)) {
+                errors.push(racy_assignment(kind, task, &race));
+            }
+        }
+        Body::Map {
+            func: Expr::Closure(closure),
+            ..
+        } => {
+            if let Some(race) = races::assignment(&closure.body, &races::idents(&closure.inputs)) {
+                let in_processes = invocation.options.iter().any(|o| o.name == "processes");
+                let kind = if in_processes { Processes } else { kind };
+                errors.push(racy_assignment(kind, &closure.body, &race));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `total += i` in a task that runs once per item, all at the same time.
+fn racy_assignment(kind: MacroKind, task: &Expr, race: &races::Assignment<'_>) -> syn::Error {
+    let target = race.target;
+    let op = &race.op;
+    let message = match kind {
+        Processes => format!(
+            "each task runs in a child process, on a copy of the caller's memory: `{target} {op} ...` would change the child's copy of `{target}` and be lost. Return the value instead; the outputs come back to the caller in order, to be combined there (`outputs.iter().sum()`)"
+        ),
+        Pool => format!(
+            "the function runs on several threads at once: `{target} {op} ...` from all of them would be a data race on `{target}`. Return the value instead and combine the outputs, which come back in order: `pool_map!(|x| work(x), items).iter().sum()`; or share an atomic (`AtomicUsize::fetch_add`) or a `Mutex`"
+        ),
+        _ => format!(
+            "the tasks of the loop form all run at the same time: `{target} {op} ...` from each of them would be a data race on `{target}`. Return the value instead and combine the outputs, which come back in order: `spawn_threads!(for i in items => work(i)).iter().sum()`; or share an atomic (`AtomicUsize::fetch_add`) or a `Mutex`"
+        ),
+    };
+    syn::Error::new_spanned(task, message)
 }
 
 fn option_span(invocation: &Invocation, name: &str) -> Option<proc_macro2::Span> {
@@ -264,8 +310,8 @@ fn string_value(option: &RawOption) -> syn::Result<LitStr> {
                 "`name` takes a string literal, for example `name = \"io\"`",
             )),
         },
-        Some(other) => Err(syn::Error::new(
-            other.span(),
+        Some(other) => Err(syn::Error::new_spanned(
+            other,
             "`name` takes a string literal, for example `name = \"io\"` (names are fixed when the program is compiled)",
         )),
         None => Err(syn::Error::new(option.name.span(), "`name` needs a value")),

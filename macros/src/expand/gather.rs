@@ -1,24 +1,100 @@
 //! `gather!`: futures polled together on the current task.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
-use syn::Expr;
-use syn::spanned::Spanned;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::{Expr, Ident};
 
+use super::site::Site;
 use super::{
     Cx, common_builders, count_builder, finish_each, finish_list, local, local1, timeout_builder,
 };
 use crate::ast::Body;
 
-/// `IntoFuture::into_future(task)`, or a spawned Tokio task with `spawn`;
-/// checked at the task's own span.
+/// `__FanoutGather::function`: a function of [`helpers`] (a two-segment path,
+/// so that [`Site::exact_call`] can span it over the whole task).
+fn helper(function: &str) -> TokenStream {
+    let helper = Ident::new("__FanoutGather", Span::call_site());
+    let function = Ident::new(function, Span::call_site());
+    quote!(#helper::#function)
+}
+
+/// Local generic functions through which every use of a task's type goes.
+///
+/// `future` turns a task into its future behind an opaque `impl Future`: when
+/// a task is not a future, its call is *the* error (`GatherTask`'s message,
+/// on the task), and the opaque type keeps the rest of the expansion
+/// well-typed instead of failing `Future` bounds again at every use. The
+/// other functions exist so that each use is a call of a generic function
+/// (never a type-relative path such as `Slot::new`, whose type segment would
+/// be checked at its own span): rustc then checks the opaque type's bounds
+/// at the span of the call, which [`Site::exact_call`] makes equal to the
+/// task's, and reports them once.
+fn helpers(cx: &Cx<'_>) -> TokenStream {
+    let rt = cx.rt();
+    let helper = Ident::new("__FanoutGather", Span::call_site());
+    quote! {
+        struct #helper;
+        #[allow(dead_code)]
+        impl #helper {
+            fn future<F: #rt::gather::GatherTask>(task: F)
+                -> impl ::core::future::Future<Output = <F as ::core::future::IntoFuture>::Output>
+            {
+                #rt::gather::future_of(task)
+            }
+            fn spawn<F: #rt::gather::GatherTask>(name: #rt::WorkerName, task: F)
+                -> #rt::gather::Spawned<<F as ::core::future::IntoFuture>::Output>
+            where
+                F::IntoFuture: ::core::marker::Send + 'static,
+                F::Output: ::core::marker::Send + 'static,
+            {
+                #rt::gather::spawn(name, task)
+            }
+            fn slot<F: ::core::future::Future>(name: #rt::WorkerName, future: F)
+                -> ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>
+            {
+                ::std::boxed::Box::pin(#rt::gather::Slot::new(name, future))
+            }
+            fn slot_try<F>(name: #rt::WorkerName, future: F)
+                -> ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>
+            where
+                F: ::core::future::Future,
+                F::Output: #rt::gather::TryOutcome,
+            {
+                ::std::boxed::Box::pin(#rt::gather::Slot::new_try(name, future))
+            }
+            fn boxed<F: ::core::future::Future>(future: F) -> ::core::pin::Pin<::std::boxed::Box<F>> {
+                ::std::boxed::Box::pin(future)
+            }
+            fn poll<F: ::core::future::Future>(
+                future: &mut ::core::pin::Pin<::std::boxed::Box<F>>,
+                context: &mut ::core::task::Context<'_>,
+            ) -> ::core::task::Poll<F::Output> {
+                ::core::future::Future::poll(future.as_mut(), context)
+            }
+            fn as_mut<F: ::core::future::Future>(
+                slot: &mut ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>,
+            ) -> ::core::pin::Pin<&mut #rt::gather::Slot<F>> {
+                slot.as_mut()
+            }
+        }
+    }
+}
+
+/// The future of a task, or a spawned Tokio task with `spawn`; located at
+/// the task, so that "not a future" or "cannot be sent between threads
+/// safely" is reported there.
 fn future_of(cx: &Cx<'_>, task: &Expr, name: &TokenStream) -> TokenStream {
-    let span = task.span();
-    let rt = cx.rt_at(span);
+    let site = Site::of(task);
+    let task = match task {
+        // Refused by validation ("gather! takes futures, not closures"); the
+        // best-effort expansion calls it, which is what the user meant.
+        Expr::Closure(closure) if closure.inputs.is_empty() => quote!((#closure)()),
+        _ => quote!(#task),
+    };
     if cx.options.spawn {
-        quote_spanned!(span=> #rt::gather::spawn(#name, #rt::gather::future_of(#task)))
+        site.exact_call(helper("spawn"), quote!(#name, #task))
     } else {
-        quote_spanned!(span=> #rt::gather::future_of(#task))
+        site.exact_call(helper("future"), task)
     }
 }
 
@@ -28,70 +104,124 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let mut builders = common_builders(cx);
     builders.extend(timeout_builder(cx));
     builders.extend(count_builder("limit", &cx.options.limit));
-    let setup = quote!(let #opts = #rt::gather::GatherOptions::new() #builders;);
+    let helpers = helpers(cx);
+    let setup = quote! {
+        #helpers
+        let #opts = #rt::gather::GatherOptions::new() #builders;
+    };
     match body {
         Body::List(tasks) => {
             let group = local1("group");
             let context = local1("context");
-            let slots: Vec<_> = (0..tasks.len()).map(|k| local("slot", k)).collect();
+            let sites: Vec<Site> = tasks.iter().map(Site::of).collect();
+            // The slots are named with their task's own span: a method call on
+            // them can then be spanned exactly like the task (see below).
+            let slots: Vec<Ident> = sites
+                .iter()
+                .enumerate()
+                .map(|(k, site)| Ident::new(&format!("__fanout_slot{k}"), site.last()))
+                .collect();
             let outcomes: Vec<_> = (0..tasks.len()).map(|k| local("outcome", k)).collect();
-            let new = if cx.options.try_ {
-                quote!(new_try)
-            } else {
-                quote!(new)
+            let new_slot = helper(if cx.options.try_ { "slot_try" } else { "slot" });
+            // Everything that uses a task's type is spanned exactly like the
+            // task: rustc reports an unmet bound once per span, so a task that
+            // is not a future gives one error, not one per use. (Slots are
+            // pinned with `Box::pin` rather than `pin!`, whose own tokens
+            // would have other spans; a fixed list has few tasks.)
+            let pins = tasks
+                .iter()
+                .zip(&slots)
+                .zip(&sites)
+                .map(|((task, slot), site)| {
+                    let name = cx.worker_name(task);
+                    let future = future_of(cx, task, &name);
+                    let pinned = site.exact_call(new_slot.clone(), quote!(#name, #future));
+                    quote!(let mut #slot = #pinned;)
+                });
+            let as_mut = |slot: &Ident, site: &Site| {
+                let borrow = site.at_first(quote!(&mut));
+                site.exact_call(helper("as_mut"), quote!(#borrow #slot))
             };
-            let pins = tasks.iter().zip(&slots).map(|(task, slot)| {
-                let name = cx.worker_name(task);
-                let future = future_of(cx, task, &name);
-                quote! {
-                    let mut #slot = ::core::pin::pin!(#rt::gather::Slot::#new(#name, #future));
-                }
-            });
+            let pinned: Vec<TokenStream> = slots
+                .iter()
+                .zip(&sites)
+                .map(|(s, site)| as_mut(s, site))
+                .collect();
+            let takes = outcomes
+                .iter()
+                .zip(&slots)
+                .zip(&sites)
+                .map(|((outcome, slot), site)| {
+                    let slot = as_mut(slot, site);
+                    let take =
+                        site.exact_call(quote!(#rt::gather::Group::take), quote!(&#group, #slot));
+                    quote!(let #outcome = #take;)
+                });
             let finish = finish_list(cx, &outcomes);
             quote! {{
                 #setup
                 let mut #group = #rt::gather::Group::new(&#opts);
                 #(#pins)*
-                ::core::future::poll_fn(|#context| #group.poll(#context, &mut [#(#slots.as_mut()),*])).await;
-                #(let #outcomes = #group.take(#slots.as_mut());)*
+                ::core::future::poll_fn(|#context| #group.poll(#context, &mut [#(#pinned),*])).await;
+                #(#takes)*
                 #finish
             }}
         }
-        Body::Loop { pat, iter, task } => {
+        Body::Loop {
+            pat, iter, task, ..
+        } => {
             let base = cx.base_name(task);
             let name = quote!(#rt::WorkerName::new(#base));
             let index = local1("index");
             let indexed = quote!(#name.with_index(#index));
+            // As in the list form, every use of the task's type is spanned
+            // exactly like the task, so a task that is not a future is one error.
+            let site = Site::of(task);
             let future = future_of(cx, task, &indexed);
+            let iter = quote!(::core::iter::IntoIterator::into_iter(#iter));
             // Only spawned tasks need their index (to name the Tokio task).
-            let futures = if cx.options.spawn {
-                quote! {
-                    ::core::iter::Iterator::map(
-                        ::core::iter::Iterator::enumerate(::core::iter::IntoIterator::into_iter(#iter)),
-                        |(#index, #pat)| #future,
-                    )
-                }
+            let (items, params) = if cx.options.spawn {
+                (
+                    quote!(::core::iter::Iterator::enumerate(#iter)),
+                    quote!((#index, #pat)),
+                )
             } else {
-                quote!(::core::iter::Iterator::map(::core::iter::IntoIterator::into_iter(#iter), |#pat| #future))
+                (iter, quote!(#pat))
             };
+            let closure = site.closure_around(params, future);
+            let futures = site.exact_call(
+                quote!(::core::iter::Iterator::map),
+                quote!(#items, #closure),
+            );
             let function = if cx.options.try_ {
                 quote!(try_gather_each)
             } else {
                 quote!(gather_each)
             };
-            let finish = if cx.options.catch || cx.options.try_ {
-                let each = quote! {
-                    #rt::gather::#function(
-                        &#opts,
-                        #name,
-                        #futures,
-                    ).await
-                };
-                finish_each(cx, each)
+            // Without `catch` or `try`, the outputs alone (no `Result` per
+            // future).
+            let outputs_only = !cx.options.catch && !cx.options.try_;
+            let function = if outputs_only {
+                quote!(gather_outputs)
             } else {
-                // The outputs alone, without a `Result` per future.
+                function
+            };
+            let gather = site.exact_call(
+                quote!(#rt::gather::#function),
+                quote!(&#opts, #name, #futures),
+            );
+            // Awaited through `poll_fn`: `.await` on the gather's own future
+            // would check its type (which holds the task's) at the `await`
+            // keyword, a span of its own, and report a non-future task twice.
+            let boxed = site.exact_call(helper("boxed"), gather);
+            let each = Ident::new("__fanout_each", site.last());
+            let context = local1("context");
+            let borrow = site.at_first(quote!(&mut));
+            let poll = site.exact_call(helper("poll"), quote!(#borrow #each, #context));
+            let awaited = quote!(::core::future::poll_fn(|#context| #poll).await);
+            let finish = if outputs_only {
                 quote! {
-                    match #rt::gather::gather_outputs(&#opts, #name, #futures).await {
+                    match #awaited {
                         ::core::result::Result::Ok(outputs) => outputs,
                         ::core::result::Result::Err(failures) => #rt::outcome::raise(
                             ::core::iter::Iterator::map(
@@ -101,9 +231,12 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                         ),
                     }
                 }
+            } else {
+                finish_each(cx, awaited)
             };
             quote! {{
                 #setup
+                let mut #each = #boxed;
                 #finish
             }}
         }

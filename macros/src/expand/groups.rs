@@ -2,12 +2,16 @@
 //! that joins (or reaps) every worker before it returns.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens, quote};
+use syn::Expr;
 
+use super::site::Site;
 use super::{
-    Cx, common_builders, finish_each, finish_list, local, local1, task_body, timeout_builder,
+    Cx, common_builders, finish_each, finish_list, local, local1, task_body, task_worker,
+    timeout_builder,
 };
 use crate::ast::{Body, MacroKind};
+use crate::races;
 
 pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let rt = cx.rt();
@@ -28,10 +32,23 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
         Body::List(tasks) => {
             let workers: Vec<_> = (0..tasks.len()).map(|k| local("worker", k)).collect();
             let outcomes: Vec<_> = (0..tasks.len()).map(|k| local("outcome", k)).collect();
+            // Each `spawn` is located at its task, so that a task that cannot
+            // be sent to a thread (or whose output cannot come back from a
+            // process) is reported there.
             let spawns = tasks.iter().zip(&workers).map(|(task, worker)| {
+                let site = Site::of(task);
                 let name = cx.worker_name(task);
-                let run = task_body(cx, task);
-                quote!(let #worker = #scope.spawn(#name, || #run);)
+                let work = task_worker(task);
+                let spawn = site.call(
+                    quote!(#rt::#module::Scope::spawn),
+                    quote!(#scope, #name, #work),
+                );
+                // The task's closure is spanned as the user's code (see
+                // `Site::closure`), so clippy would suggest `f` for `|| f()`.
+                quote! {
+                    #[allow(clippy::redundant_closure)]
+                    let #worker = #spawn;
+                }
             });
             let joins = if workers.len() == 1 {
                 let worker = &workers[0];
@@ -46,24 +63,47 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 quote!((#(#outcomes),*))
             };
             let finish = finish_list(cx, &outcomes);
+            // The scope's closure spans the tasks, so that the borrow checker
+            // names the variables two tasks both borrow mutably.
+            let all = match (tasks.first(), tasks.last()) {
+                (Some(first), Some(last)) => Site::of(first).to(Site::of(last)),
+                _ => Site::call_site(),
+            };
+            let body = all.closure(quote!(#scope), quote!(#(#spawns)* #joins));
             quote! {{
                 #setup
-                let #bind = #rt::#module::scope(&#opts, |#scope| {
-                    #(#spawns)*
-                    #joins
-                });
+                let #bind = #rt::#module::scope(&#opts, #body);
                 #finish
             }}
         }
-        Body::Loop { pat, iter, task } => {
+        Body::Loop {
+            for_token,
+            pat,
+            iter,
+            task,
+        } => {
             let base = cx.base_name(task);
-            let run = task_body(cx, task);
-            let each = quote! {
-                #rt::#module::spawn_each(&#opts, #rt::WorkerName::new(#base), #iter, |#pat| #run)
+            let site = Site::of(task);
+            let params = pat.to_token_stream();
+            let closure = match races::assignment(task, &races::idents(pat)) {
+                // Reported by validation; not reported again by the compiler.
+                Some(race) => site.closure(params, races::neutralize(&race)),
+                None => match task {
+                    Expr::Path(_) | Expr::Closure(_) => site.closure(params, task_body(cx, task)),
+                    _ => site.closure_around(params, task.to_token_stream()),
+                },
             };
-            let finish = finish_each(cx, each);
+            let each = Site::of(for_token).to(site).call(
+                quote!(#rt::#module::spawn_each),
+                quote!(&#opts, #rt::WorkerName::new(#base), #iter, #closure),
+            );
+            let outcomes = local1("outcomes");
+            let finish = finish_each(cx, quote!(#outcomes));
             quote! {{
                 #setup
+                // As in the list form: `|i| worker(i)` is the user's code.
+                #[allow(clippy::redundant_closure)]
+                let #outcomes = #each;
                 #finish
             }}
         }

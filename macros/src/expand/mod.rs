@@ -5,6 +5,7 @@
 mod gather;
 mod groups;
 mod pool;
+mod site;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -13,6 +14,8 @@ use syn::{Expr, Ident};
 
 use crate::ast::{self, Body, Invocation, MacroKind};
 use crate::options::{self, Options};
+use crate::races;
+use site::Site;
 
 /// Parse → validate → expand, with every error turned into `compile_error!`.
 pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
@@ -42,10 +45,40 @@ pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
             // type-checks around the reported error.
             quote!(::core::panic!("fanout: invalid macro input"))
         }
-        (Body::Map { func, items }, _) => pool::expand(&cx, func, items),
-        (body, MacroKind::Gather) => gather::expand(&cx, body),
-        (body, _) => groups::expand(&cx, body),
+        (body, kind) => {
+            let code = match (body, kind) {
+                (Body::Map { func, items }, _) => pool::expand(&cx, &pool_function(func), items),
+                (body, MacroKind::Gather) => gather::expand(&cx, body),
+                (body, _) => groups::expand(&cx, body),
+            };
+            let krate = cx.krate;
+            let alias = runtime_alias();
+            quote! {{
+                #[allow(unused_imports)]
+                use #krate::__private as #alias;
+                #code
+            }}
+        }
     }
+}
+
+/// The function of `pool_map!`, except that a closure assigning to a captured
+/// variable (reported by validation) no longer does, so that the compiler
+/// does not report it a second time.
+fn pool_function(func: &Expr) -> Expr {
+    if let Expr::Closure(closure) = func
+        && let Some(race) = races::assignment(&closure.body, &races::idents(&closure.inputs))
+    {
+        let mut fixed = closure.clone();
+        fixed.body = Box::new(Expr::Verbatim(races::neutralize(&race)));
+        return Expr::Closure(fixed);
+    }
+    func.clone()
+}
+
+/// `__fanout_rt`: the alias of `$crate::__private` in generated code.
+fn runtime_alias() -> Ident {
+    Ident::new("__fanout_rt", Span::call_site())
 }
 
 /// What every generator needs: the runtime's path, the options, the macro.
@@ -64,25 +97,14 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// `$crate::__private`, located at `span` so that an error about a bound
-    /// of a runtime function lands on the user's tokens.
-    pub fn rt_at(&self, span: Span) -> TokenStream {
-        let krate: TokenStream = self
-            .krate
-            .clone()
-            .into_iter()
-            .map(|mut tt| {
-                tt.set_span(tt.span().located_at(span));
-                tt
-            })
-            .collect::<TokenStream>();
-        quote_spanned!(span=> #krate::__private)
-    }
-
-    /// `$crate::__private` at the macro call.
+    /// The runtime, `$crate::__private`, through the alias that [`expand`]
+    /// imports at the top of every expansion. A path that starts with this
+    /// alias has a single hygiene context, so that [`Site`] can locate a
+    /// whole call on the user's tokens (a path starting with `$crate` mixes
+    /// the facade's context with the macro's, and rustc then reports the call
+    /// on the whole macro invocation).
     pub fn rt(&self) -> TokenStream {
-        let krate = self.krate;
-        quote!(#krate::__private)
+        runtime_alias().to_token_stream()
     }
 
     /// `WorkerName::new("base")`: the `name` option, or the task's own name.
@@ -116,10 +138,41 @@ pub fn local1(name: &str) -> Ident {
 pub fn task_body(cx: &Cx<'_>, task: &Expr) -> TokenStream {
     match task {
         Expr::Path(_) | Expr::Closure(_) => {
-            let rt = cx.rt_at(task.span());
-            quote_spanned!(task.span()=> #rt::Task::run(#task))
+            let rt = cx.rt();
+            Site::of(task).call(quote!(#rt::Task::run), task.to_token_stream())
         }
         _ => task.to_token_stream(),
+    }
+}
+
+/// The worker of a task in a list, as given to `Scope::spawn`: a path or a
+/// closure is the task itself (it must implement `Task`; the error for one
+/// that does not lands on it); any other expression becomes the body of a
+/// closure located at the task, so that "cannot be sent between threads
+/// safely" points at the task that captures the value.
+pub fn task_worker(task: &Expr) -> TokenStream {
+    match task {
+        // Refused by validation (a task closure takes no arguments). The
+        // best-effort task calls it with arguments that never exist, so that
+        // its output keeps its type: `|| (|x: u32| x * 2)(unreachable!())`.
+        Expr::Closure(closure) if !closure.inputs.is_empty() => {
+            let typed = closure
+                .inputs
+                .iter()
+                .all(|input| matches!(input, syn::Pat::Type(_)));
+            let body = if typed {
+                let args = closure
+                    .inputs
+                    .iter()
+                    .map(|_| quote!(::core::unreachable!()));
+                quote!((#closure)(#(#args),*))
+            } else {
+                quote!(::core::unreachable!())
+            };
+            Site::of(task).closure(TokenStream::new(), body)
+        }
+        Expr::Path(_) | Expr::Closure(_) => task.to_token_stream(),
+        _ => Site::of(task).closure_around(TokenStream::new(), task.to_token_stream()),
     }
 }
 

@@ -1,10 +1,10 @@
 //! `pool_map!(f, items)`: a pool of threads, of processes, or of MPI ranks.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use quote::quote;
 use syn::Expr;
-use syn::spanned::Spanned;
 
+use super::site::Site;
 use super::{Cx, common_builders, count_builder, local1, timeout_builder};
 
 pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
@@ -23,21 +23,29 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     } else {
         quote!(pool)
     };
-    // The function is checked where the user wrote it.
-    let func_span = func.span();
-    let func = quote_spanned!(func_span=> #func);
     // On threads, the runtime splits ranges, vectors, slices and arrays by
     // index where they are, and collects any other iterator first: autoref
     // specialization on `Items` picks the path (see `pool::Items`).
     let threads = !options.mpi && !options.processes;
-    let items_span = items.span();
+    // The call is located at the user's `func, items`: a function that cannot
+    // be shared between the pool's threads is reported there, not on the
+    // whole macro call.
+    let site = Site::of(func).to(Site::of(items));
     let call = |function: TokenStream| -> TokenStream {
         if threads {
-            quote_spanned! {items_span=>
-                (&&#rt::pool::Items::new(#items)).pool_select().#function(&#opts, #name, #func)
-            }
+            let mut receiver = Group::new(
+                Delimiter::Parenthesis,
+                quote!(&&#rt::pool::Items::new(#items)),
+            );
+            receiver.set_span(Span::call_site().located_at(site.first()));
+            let method = site.locate(quote!(.pool_select().#function));
+            let args = site.parens(quote!(&#opts, #name, #func));
+            quote!(#receiver #method #args)
         } else {
-            quote!(#rt::#module::#function(&#opts, #name, #items, #func))
+            site.call(
+                quote!(#rt::#module::#function),
+                quote!(&#opts, #name, #items, #func),
+            )
         }
     };
     let select = if threads {

@@ -34,7 +34,11 @@ fn threads_list_spawns_named_workers() {
         "{out}"
     );
     assert!(out.contains("WorkerName :: new (\"worker\")"), "{out}");
-    assert!(out.contains("Task :: run (print_numbers)"), "{out}");
+    // A path task is given to `spawn` as it is (it must implement `Task`);
+    // any other expression becomes the body of a closure.
+    assert!(out.contains("Scope :: spawn"), "{out}");
+    assert!(out.contains(", print_numbers)"), "{out}");
+    assert!(out.contains("| | worker (i)"), "{out}");
     assert!(out.contains("outcome :: raise"), "{out}");
     assert!(!out.contains("compile_error"), "{out}");
 }
@@ -126,4 +130,94 @@ fn an_error_still_expands_the_rest() {
     let out = expand(Threads, quote!(a, b; cathc));
     assert!(out.contains("compile_error"), "{out}");
     assert!(out.contains("threads :: scope"), "{out}");
+}
+
+/// `spawn_threads!(a, b; cathc)`: the misspelled option is reported, and the
+/// expansion is the scope that `spawn_threads!(a, b)` would give, so the
+/// outputs keep their types and rust-analyzer keeps completing them.
+#[test]
+fn a_misspelled_option_still_expands_the_scope() {
+    let with_mistake = expand(Threads, quote!(a, b; cathc));
+    let intended = expand(Threads, quote!(a, b));
+    assert_eq!(errors(Threads, quote!(a, b; cathc)).len(), 1);
+    assert!(
+        with_mistake.contains(&intended[1..intended.len() - 1]),
+        "{with_mistake}\n---\n{intended}"
+    );
+    // The same holds for each macro.
+    for (kind, good, bad) in [
+        (Processes, quote!(a, b), quote!(a, b; cathc)),
+        (
+            Pool,
+            quote!(f, xs; workers = 2),
+            quote!(f, xs; workers = 2, cathc),
+        ),
+        (Gather, quote!(a(), b()), quote!(a(), b(); cathc)),
+        (
+            Threads,
+            quote!(for i in xs => f(i)),
+            quote!(for i in xs => f(i); cathc),
+        ),
+    ] {
+        let intended = expand(kind, good);
+        let out = expand(kind, bad);
+        assert!(out.contains(&intended[1..intended.len() - 1]), "{out}");
+    }
+}
+
+#[test]
+fn an_option_written_after_a_comma_is_reported_and_kept() {
+    let found = errors(Threads, quote!(a, b, name = "io"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("options come after a `;`"), "{found:?}");
+    let out = expand(Threads, quote!(a, b, name = "io"));
+    assert!(out.contains("WorkerName :: new (\"io\")"), "{out}");
+    assert_eq!(out.matches("Scope :: spawn").count(), 2, "{out}");
+    // An assignment to a variable that is not named like an option is a task.
+    assert!(errors(Threads, quote!(a, total = 3)).is_empty());
+}
+
+#[test]
+fn a_racy_assignment_is_reported_once_and_left_out() {
+    let found = errors(Threads, quote!(for i in 0..5 => total += i));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("data race on `total`"), "{found:?}");
+    let out = expand(Threads, quote!(for i in 0..5 => total += i));
+    assert!(!out.contains("total += i"), "{out}");
+    assert!(out.contains("let _ = (& total , i)"), "{out}");
+    let processes = errors(Processes, quote!(for i in 0..5 => total += i));
+    assert!(processes[0].contains("child process"), "{processes:?}");
+    let pool = errors(Pool, quote!(|x: i32| total += x, 0..10));
+    assert!(pool[0].contains("several threads"), "{pool:?}");
+    let out = expand(Pool, quote!(|x: i32| total += x, 0..10));
+    assert!(!out.contains("total += x"), "{out}");
+    // The pattern's own bindings, and a single task, are fine.
+    assert!(errors(Threads, quote!(for mut i in 0..5 => i += 1)).is_empty());
+    assert!(errors(Threads, quote!(total += 1)).is_empty());
+}
+
+#[test]
+fn refused_closures_expand_to_what_was_meant() {
+    // gather! calls a closure given instead of a future.
+    let out = expand(Gather, quote!(|| task(), task()));
+    assert_eq!(errors(Gather, quote!(|| task(), task())).len(), 1);
+    assert!(out.contains("(| | task ()) ()"), "{out}");
+    // A task closure with parameters is called with arguments that never
+    // exist, so that its output keeps its type.
+    let out = expand(Threads, quote!(|x: u32| x * 2));
+    assert!(out.contains("unreachable"), "{out}");
+}
+
+#[test]
+fn an_unparsable_invocation_still_expands_to_a_value() {
+    for (kind, input) in [
+        (Threads, quote!(a b)),
+        (Threads, quote!(for i in 0..5 worker(i))),
+        (Pool, quote!(square)),
+        (Gather, quote!(;)),
+    ] {
+        let out = expand(kind, input);
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("panic"), "{out}");
+    }
 }
