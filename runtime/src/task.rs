@@ -7,6 +7,9 @@
 /// fields and a name, as the tutorial does with `class PrintNumbers(Thread)`:
 ///
 /// ```
+/// # use fanout_runtime as fanout;
+/// use fanout::Task;
+///
 /// struct PrintNumbers;
 ///
 /// impl fanout::Task for PrintNumbers {
@@ -16,13 +19,15 @@
 ///     }
 /// }
 ///
-/// let (sum, letters) = fanout::spawn_threads!(PrintNumbers, || "abc".len());
-/// assert_eq!((sum, letters), (45, 3));
+/// // `fanout::spawn_threads!(PrintNumbers, || "abc".len())` runs both on
+/// // threads and returns `(45, 3)`; each worker calls `run`:
+/// assert_eq!(PrintNumbers.run(), 45);
+/// assert_eq!((|| "abc".len()).run(), 3);
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a task fanout can run",
     label = "not a task: expected a function or closure with no arguments, or a type that implements `fanout::Task`",
-    note = "a task is `fn() -> T`, `|| ...`, a call such as `worker(i)` (run in the worker), or a type with `impl fanout::Task`"
+    note = "a task is a function or a closure with no arguments (`print_numbers`, `|| ...`), a type with `impl fanout::Task`, or any other expression, evaluated in the worker (`worker(i)`, `{{ value * 2 }}`)"
 )]
 pub trait Task {
     /// What the task produces.

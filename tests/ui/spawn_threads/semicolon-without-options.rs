@@ -1,5 +1,6 @@
 // Mistake: a `;` with no options after it.
-// Python has no equivalent: this is fanout's own syntax.
+// Python: a trailing comma, `Thread(target=job,)`, is fine; fanout's `;`
+// announces options, so nothing after it is a slip worth pointing out.
 // Fix: remove the `;`, or add the options: `spawn_threads!(job; catch)`.
 fn job() {}
 
