@@ -13,6 +13,9 @@ use crate::races;
 #[derive(Default)]
 pub struct Options {
     pub catch: bool,
+    /// Where `catch` was written: with `try`, the tasks' error type must
+    /// hold a `fanout::Error`, and an error about that points there.
+    pub catch_at: Option<proc_macro2::Span>,
     pub try_: bool,
     pub name: Option<LitStr>,
     pub stack_size: Option<Expr>,
@@ -268,7 +271,10 @@ fn option_span(invocation: &Invocation, name: &str) -> Option<proc_macro2::Span>
 fn set(options: &mut Options, kind: MacroKind, option: &RawOption) -> syn::Result<()> {
     let value = option.value.clone();
     match option.name.to_string().as_str() {
-        "catch" => options.catch = true,
+        "catch" => {
+            options.catch = true;
+            options.catch_at = Some(option.name.span());
+        }
         "try" => options.try_ = true,
         "timeline" => options.timeline = true,
         "progress" => options.progress = true,

@@ -29,18 +29,13 @@ fn helper(function: &str) -> TokenStream {
 /// be checked at its own span): rustc then checks the opaque type's bounds
 /// at the span of the call, which [`Site::exact_call`] makes equal to the
 /// task's, and reports them once.
-fn helpers(cx: &Cx<'_>) -> TokenStream {
+fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let rt = cx.rt();
     let helper = Ident::new("__FanoutGather", Span::call_site());
-    quote! {
-        struct #helper;
-        #[allow(dead_code)]
-        impl #helper {
-            fn future<F: #rt::gather::GatherTask>(task: F)
-                -> impl ::core::future::Future<Output = <F as ::core::future::IntoFuture>::Output>
-            {
-                #rt::gather::future_of(task)
-            }
+    // Only the functions this expansion calls: no `allow(dead_code)`, which
+    // a crate that forbids dead code would refuse.
+    let mut functions = if cx.options.spawn {
+        quote! {
             fn spawn<F: #rt::gather::GatherTask>(name: #rt::WorkerName, task: F)
                 -> #rt::gather::Spawned<<F as ::core::future::IntoFuture>::Output>
             where
@@ -49,11 +44,18 @@ fn helpers(cx: &Cx<'_>) -> TokenStream {
             {
                 #rt::gather::spawn(name, task)
             }
-            fn slot<F: ::core::future::Future>(name: #rt::WorkerName, future: F)
-                -> ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>
+        }
+    } else {
+        quote! {
+            fn future<F: #rt::gather::GatherTask>(task: F)
+                -> impl ::core::future::Future<Output = <F as ::core::future::IntoFuture>::Output>
             {
-                ::std::boxed::Box::pin(#rt::gather::Slot::new(name, future))
+                #rt::gather::future_of(task)
             }
+        }
+    };
+    functions.extend(match body {
+        Body::List(_) if cx.options.try_ => quote! {
             fn slot_try<F>(name: #rt::WorkerName, future: F)
                 -> ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>
             where
@@ -62,6 +64,15 @@ fn helpers(cx: &Cx<'_>) -> TokenStream {
             {
                 ::std::boxed::Box::pin(#rt::gather::Slot::new_try(name, future))
             }
+        },
+        Body::List(_) => quote! {
+            fn slot<F: ::core::future::Future>(name: #rt::WorkerName, future: F)
+                -> ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>
+            {
+                ::std::boxed::Box::pin(#rt::gather::Slot::new(name, future))
+            }
+        },
+        _ => quote! {
             fn boxed<F: ::core::future::Future>(future: F) -> ::core::pin::Pin<::std::boxed::Box<F>> {
                 ::std::boxed::Box::pin(future)
             }
@@ -71,11 +82,21 @@ fn helpers(cx: &Cx<'_>) -> TokenStream {
             ) -> ::core::task::Poll<F::Output> {
                 ::core::future::Future::poll(future.as_mut(), context)
             }
+        },
+    });
+    if let Body::List(_) = body {
+        functions.extend(quote! {
             fn as_mut<F: ::core::future::Future>(
                 slot: &mut ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>,
             ) -> ::core::pin::Pin<&mut #rt::gather::Slot<F>> {
                 slot.as_mut()
             }
+        });
+    }
+    quote! {
+        struct #helper;
+        impl #helper {
+            #functions
         }
     }
 }
@@ -104,7 +125,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let mut builders = common_builders(cx);
     builders.extend(timeout_builder(cx));
     builders.extend(count_builder("limit", &cx.options.limit));
-    let helpers = helpers(cx);
+    let helpers = helpers(cx, body);
     let setup = quote! {
         #helpers
         let #opts = #rt::gather::GatherOptions::new() #builders;

@@ -53,8 +53,9 @@ pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
             };
             let krate = cx.krate;
             let alias = runtime_alias();
+            // Every expansion uses the alias: no `allow(unused_imports)`,
+            // which a crate that forbids the lint would refuse.
             quote! {{
-                #[allow(unused_imports)]
                 use #krate::__private as #alias;
                 #code
             }}
@@ -105,6 +106,25 @@ impl<'a> Cx<'a> {
     /// on the whole macro invocation).
     pub fn rt(&self) -> TokenStream {
         runtime_alias().to_token_stream()
+    }
+
+    /// `function(args)`, located at the `catch` option: with `try` and
+    /// `catch`, the tasks' error type must be `From<fanout::Error>`, and the
+    /// error that says it is not points at `catch` (rustc blames the argument,
+    /// so it is a local located there too).
+    pub fn at_catch(&self, function: TokenStream, args: TokenStream) -> TokenStream {
+        match self.options.catch_at {
+            Some(span) => {
+                let site = Site::of(&Ident::new("catch", span));
+                let outcomes = Ident::new("__fanout_caught", Span::mixed_site().located_at(span));
+                let call = site.call(function, quote!(#outcomes));
+                quote!({
+                    let #outcomes = #args;
+                    #call
+                })
+            }
+            None => quote!(#function(#args)),
+        }
     }
 
     /// `WorkerName::new("base")`: the `name` option, or the task's own name.
@@ -226,11 +246,15 @@ pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
             } else {
                 quote!(try_error)
             };
+            let combined = cx.at_catch(
+                quote!(#rt::outcome::#combine),
+                quote!([#(#rt::outcome::erase(#outcomes)),*]),
+            );
             quote! {
                 match #outcome_tuple {
                     #patterns => #ok(#value_tuple),
                     #[allow(unreachable_patterns)]
-                    #outcome_tuple => #err(#rt::outcome::#combine([#(#rt::outcome::erase(#outcomes)),*])),
+                    #outcome_tuple => #err(#combined),
                 }
             }
         }
@@ -244,7 +268,7 @@ pub fn finish_each(cx: &Cx<'_>, outcomes: TokenStream) -> TokenStream {
         (true, false) => outcomes,
         (false, false) => quote!(#rt::outcome::unwrap_all(#outcomes)),
         (false, true) => quote!(#rt::outcome::try_all(#outcomes)),
-        (true, true) => quote!(#rt::outcome::try_catch_all(#outcomes)),
+        (true, true) => cx.at_catch(quote!(#rt::outcome::try_catch_all), outcomes),
     }
 }
 

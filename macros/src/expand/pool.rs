@@ -65,7 +65,7 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         }
         (true, true) => {
             let each = call(quote!(try_map));
-            quote!(#rt::outcome::try_catch_all(#each))
+            cx.at_catch(quote!(#rt::outcome::try_catch_all), each)
         }
     };
     quote! {{
