@@ -24,7 +24,7 @@ struct Workload {
     n: u64,
     rounds: usize,
     target: f64,
-    fanout: Option<fn(u64) -> Vec<u64>>,
+    fanout: fn(u64) -> Vec<u64>,
     hand: fn(u64) -> Vec<u64>,
     python: &'static str,
 }
@@ -38,7 +38,7 @@ fn workloads() -> Vec<Workload> {
             n: 1_000,
             rounds: 21,
             target: 1.10,
-            fanout: Some(threads_fanout),
+            fanout: threads_fanout,
             hand: threads_hand,
             python: "threads.py",
         },
@@ -48,7 +48,7 @@ fn workloads() -> Vec<Workload> {
             n: 100,
             rounds: 21,
             target: 1.25,
-            fanout: processes_fanout(),
+            fanout: processes_fanout,
             hand: processes_hand,
             python: "processes.py",
         },
@@ -58,7 +58,7 @@ fn workloads() -> Vec<Workload> {
             n: 1_000_000,
             rounds: 41,
             target: 1.25,
-            fanout: Some(pool_fanout),
+            fanout: pool_fanout,
             hand: pool_hand,
             python: "thread_pool.py",
         },
@@ -68,7 +68,7 @@ fn workloads() -> Vec<Workload> {
             n: 100_000,
             rounds: 21,
             target: 1.5,
-            fanout: process_pool_fanout(),
+            fanout: process_pool_fanout,
             hand: process_pool_hand,
             python: "process_pool.py",
         },
@@ -78,7 +78,7 @@ fn workloads() -> Vec<Workload> {
             n: 400,
             rounds: 9,
             target: 1.05,
-            fanout: Some(cpu_pool_fanout),
+            fanout: cpu_pool_fanout,
             hand: cpu_pool_hand,
             python: "cpu_thread_pool.py",
         },
@@ -88,7 +88,7 @@ fn workloads() -> Vec<Workload> {
             n: 400,
             rounds: 9,
             target: 1.05,
-            fanout: cpu_process_pool_fanout(),
+            fanout: cpu_process_pool_fanout,
             hand: cpu_process_pool_hand,
             python: "cpu_process_pool.py",
         },
@@ -98,7 +98,7 @@ fn workloads() -> Vec<Workload> {
             n: 100_000,
             rounds: 41,
             target: 1.15,
-            fanout: Some(gather_fanout),
+            fanout: gather_fanout,
             hand: gather_hand,
             python: "gather.py",
         },
@@ -109,6 +109,8 @@ struct Args {
     quick: bool,
     python: bool,
     only: Option<Vec<String>>,
+    /// In a child: the one row to measure.
+    row: Option<String>,
 }
 
 fn parse_args() -> Option<Args> {
@@ -116,6 +118,7 @@ fn parse_args() -> Option<Args> {
         quick: false,
         python: true,
         only: None,
+        row: None,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -132,6 +135,7 @@ fn parse_args() -> Option<Args> {
                 profile(&variant, repeats);
                 return None;
             }
+            "--row" => args.row = Some(argv.next().expect("--row NAME")),
             "--quick" => args.quick = true,
             "--no-python" => args.python = false,
             "--only" => {
@@ -157,7 +161,7 @@ fn profile(variant: &str, repeats: usize) {
         .find(|w| w.name == name)
         .unwrap_or_else(|| panic!("no workload named {name}"));
     let run = match side {
-        "fanout" => workload.fanout.expect("this workload has no fanout side"),
+        "fanout" => workload.fanout,
         "hand" => workload.hand,
         other => panic!("--profile NAME-fanout or NAME-hand, not {other}"),
     };
@@ -168,6 +172,14 @@ fn profile(variant: &str, repeats: usize) {
 
 fn main() {
     let Some(args) = parse_args() else { return };
+    if let Some(name) = &args.row {
+        let workload = workloads()
+            .into_iter()
+            .find(|w| w.name == name)
+            .unwrap_or_else(|| panic!("no workload named {name}"));
+        println!("{}", measure_row(&workload, &args).0);
+        return;
+    }
     let wanted = |name: &str| {
         args.only
             .as_ref()
@@ -181,37 +193,46 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for workload in workloads() {
-        if !wanted(workload.name) {
-            continue;
+        if wanted(workload.name) {
+            print_row_from_child(workload.name, &args);
         }
-        let rounds = if args.quick {
-            workload.rounds.div_ceil(4).max(3)
-        } else {
-            workload.rounds
-        };
-        let python = args.python.then(|| run_python(&workload, args.quick));
-        let row = match workload.fanout {
-            Some(fanout) => {
-                let n = workload.n;
-                let pair = timing::compare(rounds, || fanout(n), || (workload.hand)(n));
-                Row::timed(&workload, &pair, python)
-            }
-            None => {
-                let hand: Vec<Duration> = (0..rounds)
-                    .map(|_| {
-                        let start = std::time::Instant::now();
-                        std::hint::black_box((workload.hand)(workload.n));
-                        start.elapsed()
-                    })
-                    .collect();
-                Row::hand_only(&workload, timing::median(&hand), python)
-            }
-        };
-        println!("{}", row.0);
     }
     if wanted("memory") {
         memory_rows();
     }
+}
+
+/// Each row is measured in a fresh process (this binary with `--row NAME`),
+/// as each Python script is: what one workload leaves behind (thread stacks
+/// kept by the allocator, started pools) does not slow the next one's forks.
+fn print_row_from_child(name: &str, args: &Args) {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut command = Command::new(exe);
+    command.args(["--row", name]);
+    if args.quick {
+        command.arg("--quick");
+    }
+    if !args.python {
+        command.arg("--no-python");
+    }
+    let out = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run the row child");
+    assert!(out.status.success(), "the row {name} failed");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn measure_row(workload: &Workload, args: &Args) -> Row {
+    let rounds = if args.quick {
+        workload.rounds.div_ceil(4).max(3)
+    } else {
+        workload.rounds
+    };
+    let python = args.python.then(|| run_python(workload, args.quick));
+    let n = workload.n;
+    let pair = timing::compare(rounds, || (workload.fanout)(n), || (workload.hand)(n));
+    Row::timed(workload, &pair, python)
 }
 
 /// A printed row of the table.
@@ -239,16 +260,6 @@ impl Row {
                 let verdict = if times >= 10.0 { "✓" } else { "✗" };
                 format!("{times:.1} {verdict}")
             }),
-        ))
-    }
-
-    fn hand_only(workload: &Workload, hand: Duration, python: Option<Python>) -> Row {
-        Row(format!(
-            "| {} | (process backend not built yet) | {} | — | ≤ {:.2} | {} | — |",
-            workload.what,
-            show(hand),
-            workload.target,
-            python.as_ref().map_or("—".into(), Python::show),
         ))
     }
 }

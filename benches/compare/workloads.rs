@@ -139,19 +139,19 @@ pub fn gather_hand(n: u64) -> Vec<u64> {
     futures::executor::block_on(futures::future::join_all((0..n).map(yield_once)))
 }
 
-// ---- the fanout side of the process workloads ----
+// ---- processes ----
 
-pub fn processes_fanout() -> Option<fn(u64) -> Vec<u64>> {
-    Some(|n| fanout::spawn_processes!(for i in 0..n => number(i)))
+pub fn processes_fanout(n: u64) -> Vec<u64> {
+    fanout::spawn_processes!(for i in 0..n => number(i))
 }
 
 /// The chunk size of the cheap process pool (also in bench/python/process_pool.py).
 pub const PROCESS_CHUNKSIZE: usize = 12_500;
 
-pub fn process_pool_fanout() -> Option<fn(u64) -> Vec<u64>> {
-    Some(|n| fanout::pool_map!(square, 0..n; processes, workers = 2, chunksize = PROCESS_CHUNKSIZE))
+pub fn process_pool_fanout(n: u64) -> Vec<u64> {
+    fanout::pool_map!(square, 0..n; processes, workers = 2, chunksize = PROCESS_CHUNKSIZE)
 }
 
-pub fn cpu_process_pool_fanout() -> Option<fn(u64) -> Vec<u64>> {
-    Some(|n| fanout::pool_map!(cpu_item, 0..n; processes, workers = 2))
+pub fn cpu_process_pool_fanout(n: u64) -> Vec<u64> {
+    fanout::pool_map!(cpu_item, 0..n; processes, workers = 2)
 }
