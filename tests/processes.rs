@@ -145,7 +145,8 @@ fn every_way_to_die_is_caught_with_its_cause() {
 
 #[test]
 fn without_catch_the_caller_panics_naming_worker_pid_and_cause() {
-    let cases: [(fn() -> u32, &str); 4] = [
+    type Case = (fn() -> u32, &'static str);
+    let cases: [Case; 4] = [
         (|| panic!("boom"), "panicked: boom"),
         (|| std::process::abort(), "was killed by SIGABRT"),
         (|| std::process::exit(3), "exited with code 3"),
@@ -213,7 +214,7 @@ fn timeout_kills_and_reaps_the_slow_child() {
 #[test]
 fn timeout_without_catch_panics() {
     let message = panic_text(|| {
-        let _ = spawn_processes!(
+        spawn_processes!(
             || std::thread::sleep(Duration::from_secs(10));
             timeout = Duration::from_millis(100)
         );

@@ -12,12 +12,12 @@
 //! killed it: that item fails, the others of its range run again in the
 //! worker forked to replace it.
 
-use std::collections::VecDeque;
-use std::fs::File;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read as _, Write as _};
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -96,7 +96,24 @@ where
     F: Fn(I::Item) -> T,
     T: ProcessOutput,
 {
-    crate::outcome::unwrap_all(run(options, base, items.into_iter().collect(), &f, None))
+    let mut items: Vec<I::Item> = items.into_iter().collect();
+    let mut outputs = Vec::with_capacity(items.len());
+    let mut failures = Vec::new();
+    run_with(
+        options,
+        base,
+        &mut items,
+        &f,
+        None,
+        |outcome| match outcome {
+            Ok(output) => outputs.push(output),
+            Err(failure) => failures.push(Some(failure)),
+        },
+    );
+    if !failures.is_empty() {
+        crate::outcome::raise(failures);
+    }
+    outputs
 }
 
 /// Maps `f`, whose outputs are `Result<T, E>`, over `items` in a pool of
@@ -149,9 +166,29 @@ where
     F: Fn(Item) -> U,
     U: ProcessOutput,
 {
+    let mut outcomes = Vec::with_capacity(items.len());
+    run_with(options, base, &mut items, f, stops, |outcome| {
+        outcomes.push(outcome);
+    });
+    outcomes
+}
+
+/// Runs the pool and hands every item's outcome to `emit`, in input order.
+fn run_with<Item, U, F, E>(
+    options: &PoolOptions,
+    base: WorkerName,
+    items: &mut Vec<Item>,
+    f: &F,
+    stops: Option<fn(&U) -> bool>,
+    emit: E,
+) where
+    E: FnMut(Result<U, Error>),
+    F: Fn(Item) -> U,
+    U: ProcessOutput,
+{
     let len = items.len();
     if len == 0 {
-        return Vec::new();
+        return;
     }
     let workers = options.worker_count().min(len);
     let report = Report::new(options.timeline, options.progress);
@@ -160,52 +197,81 @@ where
         Ok(counters) => counters,
         Err(error) => {
             let why = format!("no shared memory for the pool: {error}");
-            return (0..len)
+            (0..len)
                 .map(|k| {
                     Err(Error::new(
                         base.with_index(k),
                         ErrorKind::Spawn(why.clone()),
                     ))
                 })
-                .collect();
+                .for_each(emit);
+            return;
         }
     };
     let mut pool = Pool {
         base,
+        len,
         chunk: options.chunk_for(len),
         next: 0,
-        outcomes: (0..len).map(|_| None).collect(),
+        emitted: 0,
+        waiting: BTreeMap::new(),
+        spare: Vec::new(),
+        emit,
         slots: (0..workers).map(|_| Slot::default()).collect(),
         counters,
         deadline: options
             .timeout
             .map(|limit| (report.origin() + limit, limit)),
         timed_out: None,
-        stops_early: stops.is_some(),
+        stops,
         report: &report,
+        items,
+        f,
     };
     for slot in 0..workers {
-        pool.start(slot, &mut items, f, stops);
+        pool.start(slot);
     }
-    pool.drive(&mut items, f, stops);
-    let outcomes = pool.finish();
+    pool.drive();
+    pool.finish();
     report.finish("pool_map!");
-    outcomes
 }
 
-struct Pool<'r, U> {
+struct Pool<'a, Item, U, F, E> {
     base: WorkerName,
+    len: usize,
     chunk: usize,
     /// The first item not handed out yet.
     next: usize,
-    outcomes: Vec<Option<Result<U, Error>>>,
+    /// The first item whose outcome was not emitted yet.
+    emitted: usize,
+    /// Outcomes received ahead of their turn, by first item: answers
+    /// (decoded when their turn comes), and items that failed without one.
+    waiting: BTreeMap<usize, Waiting>,
+    /// Emptied answer buffers, to be filled again.
+    spare: Vec<Vec<u8>>,
+    /// Receives every item's outcome, in input order.
+    emit: E,
     slots: Vec<Slot>,
     /// `[first failed item (try), current item of worker 0, of worker 1, ...]`.
     counters: SharedCounters,
     deadline: Option<(Instant, Duration)>,
     timed_out: Option<Duration>,
-    stops_early: bool,
-    report: &'r Report,
+    stops: Option<fn(&U) -> bool>,
+    report: &'a Report,
+    items: &'a mut Vec<Item>,
+    f: &'a F,
+}
+
+/// An outcome received before its turn.
+enum Waiting {
+    /// The answer of worker `pid` for `range`: a header and one message per item.
+    Answer {
+        range: Range<usize>,
+        pid: u32,
+        bytes: Vec<u8>,
+    },
+    /// An item whose worker died while running it.
+    Failed(Error),
 }
 
 /// One worker process (or the place for one).
@@ -213,18 +279,28 @@ struct Pool<'r, U> {
 struct Slot {
     pid: u32,
     /// The parent's end of the worker's socket (non-blocking), while it lives.
-    channel: Option<File>,
-    /// Received bytes not yet decoded.
+    channel: Option<UnixStream>,
+    /// Received bytes of the answer in progress.
     buf: Vec<u8>,
-    /// The range handed out and not answered yet, and when it was handed out.
-    running: Option<(Range<usize>, Instant)>,
+    /// The ranges handed out and not answered yet, and when they were handed out.
+    running: VecDeque<(Range<usize>, Instant)>,
     /// Ranges this slot's next worker must run first (after a crash).
     retry: VecDeque<Range<usize>>,
     /// Told to exit.
     stopping: bool,
 }
 
-impl<U: ProcessOutput> Pool<'_, U> {
+/// How many ranges a worker may have been handed out at once: the next one
+/// waits in its socket while it runs the current one, so it never waits for
+/// the parent.
+const AHEAD: usize = 2;
+
+impl<Item, U, F, E> Pool<'_, Item, U, F, E>
+where
+    U: ProcessOutput,
+    F: Fn(Item) -> U,
+    E: FnMut(Result<U, Error>),
+{
     /// The shared counter in which worker `slot` notes its current item.
     fn current(&self, slot: usize) -> &AtomicU64 {
         &self.counters.get()[1 + slot]
@@ -232,136 +308,129 @@ impl<U: ProcessOutput> Pool<'_, U> {
 
     /// The first item that returned an error (`try`), or `u64::MAX`.
     fn first_failure(&self) -> u64 {
-        if self.stops_early {
-            self.counters.get()[0].load(Ordering::Acquire)
-        } else {
-            u64::MAX
+        match self.stops {
+            Some(_) => self.counters.get()[0].load(Ordering::Acquire),
+            None => u64::MAX,
         }
+    }
+
+    /// Whether items not handed out yet may still start.
+    fn more_to_hand_out(&self) -> bool {
+        self.next < self.len
+            && (self.next as u64) <= self.first_failure()
+            && self.timed_out.is_none()
     }
 
     /// Forks a worker into `slot` and gives it work; if it cannot be forked,
     /// the work meant for it fails.
-    fn start<Item, F>(
-        &mut self,
-        slot: usize,
-        items: &mut Vec<Item>,
-        f: &F,
-        stops: Option<fn(&U) -> bool>,
-    ) where
-        F: Fn(Item) -> U,
-    {
-        match self.fork(slot, items, f, stops) {
-            Ok(()) => self.hand_out(slot),
+    fn start(&mut self, slot: usize) {
+        match self.fork(slot) {
+            Ok(()) => {
+                for _ in 0..AHEAD {
+                    self.hand_out(slot);
+                }
+            }
             Err(error) => {
                 let why = error.to_string();
                 let mut failed: Vec<Range<usize>> = self.slots[slot].retry.drain(..).collect();
                 if self.slots.iter().all(|s| s.channel.is_none()) {
                     // No worker at all: nothing else will run the rest.
-                    failed.push(self.next..self.outcomes.len());
-                    self.next = self.outcomes.len();
+                    failed.push(self.next..self.len);
+                    self.next = self.len;
                 }
-                for range in failed {
-                    for k in range {
-                        let kind = ErrorKind::Spawn(why.clone());
-                        self.settle(k, Err(Error::new(self.base.with_index(k), kind)));
-                    }
+                for k in failed.into_iter().flatten() {
+                    let failure =
+                        Error::new(self.base.with_index(k), ErrorKind::Spawn(why.clone()));
+                    self.fail(k, failure);
                 }
             }
         }
     }
 
-    fn fork<Item, F>(
-        &mut self,
-        slot: usize,
-        items: &mut Vec<Item>,
-        f: &F,
-        stops: Option<fn(&U) -> bool>,
-    ) -> io::Result<()>
-    where
-        F: Fn(Item) -> U,
-    {
+    fn fork(&mut self, slot: usize) -> io::Result<()> {
         let lock = ForkLock::acquire();
         let (parent_end, child_end) = sys::socket_pair()?;
         self.current(slot).store(IDLE, Ordering::Release);
         let mut parent_end = Some(parent_end);
-        let base = self.base;
-        let slots = &mut self.slots;
-        let counters = &self.counters;
-        let (pid, child) = lock.fork(child_end, |child_end| {
+        let worker = Worker {
+            base: self.base,
+            counters: self.counters.get(),
+            slot,
+            stops: self.stops,
+        };
+        let (slots, items, f) = (&mut self.slots, &mut *self.items, self.f);
+        // The closure only borrows: nothing to drop with care in the parent.
+        let (pid, _) = lock.fork(child_end, |child_end| {
             // The parent's ends of every worker's socket, this one's included:
             // a worker must see the end of its commands when the parent is gone.
             drop(parent_end.take());
             for other in slots.iter_mut() {
                 drop(other.channel.take());
             }
-            let worker = Worker {
-                base,
-                counters: counters.get(),
-                slot,
-                stops,
-            };
             worker.run(std::mem::take(items), f, child_end)
         });
-        drop(child);
         let pid = pid?;
-        let parent_end = parent_end.take().map(File::from);
+        let channel = UnixStream::from(
+            parent_end
+                .take()
+                .ok_or_else(|| io::Error::other("lost socket"))?,
+        );
         let slot = &mut self.slots[slot];
         slot.pid = pid;
         slot.buf.clear();
-        slot.running = None;
+        slot.running.clear();
         slot.stopping = false;
-        slot.channel = parent_end;
-        if let Some(channel) = &slot.channel
-            && let Err(error) = sys::set_nonblocking(channel.as_fd())
-        {
+        if let Err(error) = channel.set_nonblocking(true) {
             // Cannot happen on a fresh socket; without it the pool could block.
             sys::kill(pid);
             sys::wait(pid, true);
-            slot.channel = None;
             return Err(error);
         }
+        slot.channel = Some(channel);
         Ok(())
     }
 
-    /// Sends the worker in `slot` its next range, or tells it to exit.
+    /// Sends the worker in `slot` its next range, or tells it to exit once it
+    /// has nothing left to run.
     fn hand_out(&mut self, slot: usize) {
+        if self.slots[slot].stopping || self.slots[slot].channel.is_none() {
+            return;
+        }
         let range = match self.slots[slot].retry.pop_front() {
             Some(range) => Some(range),
-            None if self.next < self.outcomes.len()
-                && (self.next as u64) <= self.first_failure()
-                && self.timed_out.is_none() =>
-            {
+            None if self.more_to_hand_out() => {
                 let start = self.next;
-                self.next = (start + self.chunk).min(self.outcomes.len());
+                self.next = (start + self.chunk).min(self.len);
                 Some(start..self.next)
             }
             None => None,
         };
         let slot = &mut self.slots[slot];
-        let Some(channel) = &slot.channel else { return };
         let mut command = [0u8; COMMAND];
-        match &range {
+        match range {
             Some(range) => {
                 command[..8].copy_from_slice(&(range.start as u64).to_le_bytes());
                 command[8..].copy_from_slice(&(range.end as u64).to_le_bytes());
+                slot.running.push_back((range, Instant::now()));
             }
-            None => command[..8].copy_from_slice(&STOP.to_le_bytes()),
+            None if slot.running.is_empty() => {
+                command[..8].copy_from_slice(&STOP.to_le_bytes());
+                slot.stopping = true;
+            }
+            // Still busy: told to stop after its last answer.
+            None => return,
         }
-        match range {
-            Some(range) => slot.running = Some((range, Instant::now())),
-            None => slot.stopping = true,
+        if let Some(channel) = &slot.channel {
+            // If the worker is gone, the end of its socket comes next and says so.
+            let _ = sys::send_all(channel.as_fd(), &command);
         }
-        // If the worker is gone, the end of its socket comes next and says so.
-        let _ = sys::send_all(channel.as_fd(), &command);
     }
 
     /// Reads the workers' answers until every worker exited (or the deadline).
-    fn drive<Item, F>(&mut self, items: &mut Vec<Item>, f: &F, stops: Option<fn(&U) -> bool>)
-    where
-        F: Fn(Item) -> U,
-    {
+    fn drive(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut polled: Vec<usize> = Vec::new();
+        let mut ended: Vec<(usize, Status)> = Vec::new();
         loop {
             fds.clear();
             polled.clear();
@@ -391,7 +460,6 @@ impl<U: ProcessOutput> Pool<'_, U> {
                 std::thread::sleep(Duration::from_millis(1));
                 0
             });
-            let mut ended = Vec::new();
             if ready == 0 {
                 // Nothing to read: did a worker end without its socket
                 // closing (a copy of its end lives in another process)?
@@ -410,13 +478,13 @@ impl<U: ProcessOutput> Pool<'_, U> {
                     }
                 }
             }
-            for (slot, status) in ended {
-                self.ended(slot, status, items, f, stops);
+            for (slot, status) in ended.drain(..) {
+                self.ended(slot, status);
             }
         }
     }
 
-    /// Reads what the worker in `slot` sent and settles the whole frames;
+    /// Reads what the worker in `slot` sent and keeps its whole answers;
     /// returns whether its socket reached its end.
     fn read(&mut self, slot: usize) -> bool {
         let Slot { channel, buf, .. } = &mut self.slots[slot];
@@ -430,115 +498,146 @@ impl<U: ProcessOutput> Pool<'_, U> {
                 Ok(_) | Err(_) => break true,
             }
         };
-        let mut consumed = 0;
-        while let Some(frame) = frame_at(&self.slots[slot].buf[consumed..]) {
-            let (range, payload) = frame;
-            consumed += HEADER + payload;
-            self.settle_frame(slot, range, consumed - payload..consumed);
+        while let Some((range, payload)) = frame_at(&self.slots[slot].buf) {
+            let capacity = self.slots[slot].buf.capacity();
+            let fresh = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(capacity));
+            let buf = &mut self.slots[slot].buf;
+            let mut bytes = std::mem::replace(buf, fresh);
+            // The start of the next answer, if it arrived too.
+            buf.extend_from_slice(&bytes[HEADER + payload..]);
+            bytes.truncate(HEADER + payload);
+            self.answered(slot, range, bytes);
         }
-        self.slots[slot].buf.drain(..consumed);
         if at_end {
             self.slots[slot].channel = None;
         }
         at_end
     }
 
-    /// Decodes the results of `range` from `bytes` of the slot's buffer.
-    fn settle_frame(&mut self, slot: usize, range: Range<usize>, bytes: Range<usize>) {
+    /// The worker in `slot` answered for `range`.
+    fn answered(&mut self, slot: usize, range: Range<usize>, bytes: Vec<u8>) {
         let pid = self.slots[slot].pid;
-        let (dispatched, is_running) = match &self.slots[slot].running {
-            Some((running, at)) => (*at, *running == range),
-            None => (Instant::now(), false),
+        let handed_out = match self.slots[slot].running.front() {
+            Some((running, at)) if *running == range => {
+                let at = *at;
+                self.slots[slot].running.pop_front();
+                at
+            }
+            _ => Instant::now(),
         };
-        if is_running {
-            self.slots[slot].running = None;
-        }
-        let buf = std::mem::take(&mut self.slots[slot].buf);
-        let mut rest = &buf[bytes];
-        for k in range.clone() {
-            let outcome = match wire::take::<U>(rest) {
-                Some((message, after)) => {
-                    rest = after;
-                    match message {
-                        Message::Output(output) => Ok(output),
-                        Message::Failed(kind) => {
-                            Err(Error::new(self.base.with_index(k), kind).with_pid(pid))
-                        }
-                        Message::Skipped => {
-                            Err(Error::new(self.base.with_index(k), ErrorKind::Cancelled))
-                        }
-                    }
-                }
-                None => {
-                    rest = &[];
-                    let why = "its output could not be read back".to_owned();
-                    Err(
-                        Error::new(self.base.with_index(k), ErrorKind::Transport(why))
-                            .with_pid(pid),
-                    )
-                }
-            };
-            self.settle(k, outcome);
-        }
-        self.slots[slot].buf = buf;
+        // Keep the worker busy first; decoding waits until the end.
+        self.hand_out(slot);
+        self.report.advance(range.len());
         if self.report.timeline_enabled() {
             let origin = self.report.origin();
             self.report.record(Span {
                 name: self.base.with_index(range.start),
-                start: dispatched.saturating_duration_since(origin),
+                start: handed_out.saturating_duration_since(origin),
                 end: origin.elapsed(),
                 place: format!("pid {pid}"),
             });
         }
-        if is_running && self.slots[slot].channel.is_some() {
-            self.hand_out(slot);
+        self.waiting
+            .insert(range.start, Waiting::Answer { range, pid, bytes });
+        self.emit_ready();
+    }
+
+    /// Item `k` failed without an answer from its worker.
+    fn fail(&mut self, k: usize, failure: Error) {
+        self.report.advance(1);
+        self.waiting.insert(k, Waiting::Failed(failure));
+        self.emit_ready();
+    }
+
+    /// Emits the outcomes whose turn came, decoding the answers.
+    fn emit_ready(&mut self) {
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() > self.emitted {
+                return;
+            }
+            let (start, waiting) = entry.remove_entry();
+            self.emit_waiting(start, waiting);
         }
     }
 
-    /// Records the outcome of item `k`.
-    fn settle(&mut self, k: usize, outcome: Result<U, Error>) {
-        if self.outcomes[k].is_none() {
-            self.report.advance(1);
+    /// Emits one waiting outcome (or what is left of it after `emitted`).
+    fn emit_waiting(&mut self, start: usize, waiting: Waiting) {
+        match waiting {
+            Waiting::Answer { range, pid, bytes } => {
+                let mut rest = &bytes[HEADER..];
+                for k in range.clone() {
+                    let fail = |kind| Err(Error::new(self.base.with_index(k), kind).with_pid(pid));
+                    let outcome = match wire::take::<U>(rest) {
+                        Some((message, after)) => {
+                            rest = after;
+                            match message {
+                                Message::Output(output) => Ok(output),
+                                Message::Failed(kind) => fail(kind),
+                                Message::Skipped => {
+                                    Err(Error::new(self.base.with_index(k), ErrorKind::Cancelled))
+                                }
+                            }
+                        }
+                        None => {
+                            rest = &[];
+                            let why = "its output could not be read back".to_owned();
+                            fail(ErrorKind::Transport(why))
+                        }
+                    };
+                    // An item emitted already (cannot happen) is skipped.
+                    if k == self.emitted {
+                        (self.emit)(outcome);
+                        self.emitted += 1;
+                    }
+                }
+                let mut bytes = bytes;
+                bytes.clear();
+                self.spare.push(bytes);
+            }
+            Waiting::Failed(failure) => {
+                if start == self.emitted {
+                    (self.emit)(Err(failure));
+                    self.emitted += 1;
+                }
+            }
         }
-        self.outcomes[k] = Some(outcome);
     }
 
     /// The worker in `slot` ended with `status`: fails the item it was
     /// running, and forks its replacement if there is work left.
-    fn ended<Item, F>(
-        &mut self,
-        slot: usize,
-        status: Status,
-        items: &mut Vec<Item>,
-        f: &F,
-        stops: Option<fn(&U) -> bool>,
-    ) where
-        F: Fn(Item) -> U,
-    {
+    fn ended(&mut self, slot: usize, status: Status) {
         let pid = self.slots[slot].pid;
         self.slots[slot].channel = None;
         self.slots[slot].buf.clear();
-        if let Some((range, _)) = self.slots[slot].running.take() {
-            let current = self.current(slot).load(Ordering::Acquire);
-            let mut again = Vec::new();
-            if range.contains(&(current as usize)) && current != IDLE {
-                let k = current as usize;
-                let failure =
-                    Error::new(self.base.with_index(k), wire::cause(status)).with_pid(pid);
-                self.settle(k, Err(failure));
-                again.extend([range.start..k, k + 1..range.end]);
-            } else {
-                again.push(range);
-            }
-            let retry = &mut self.slots[slot].retry;
-            for range in again.into_iter().rev().filter(|r| !r.is_empty()) {
-                retry.push_front(range);
+        let running: Vec<Range<usize>> = self.slots[slot]
+            .running
+            .drain(..)
+            .map(|(range, _)| range)
+            .collect();
+        let mut again = Vec::new();
+        let current = self.current(slot).load(Ordering::Acquire);
+        for range in running {
+            match usize::try_from(current) {
+                Ok(k) if current != IDLE && range.contains(&k) => {
+                    let failure =
+                        Error::new(self.base.with_index(k), wire::cause(status)).with_pid(pid);
+                    self.fail(k, failure);
+                    again.extend([range.start..k, k + 1..range.end]);
+                }
+                _ => again.push(range),
             }
         }
-        let work_left = !self.slots[slot].retry.is_empty()
-            || (self.next < self.outcomes.len() && (self.next as u64) <= self.first_failure());
-        if work_left && self.timed_out.is_none() {
-            self.start(slot, items, f, stops);
+        let retry = &mut self.slots[slot].retry;
+        for range in again.into_iter().rev().filter(|r| !r.is_empty()) {
+            retry.push_front(range);
+        }
+        if (!self.slots[slot].retry.is_empty() || self.more_to_hand_out())
+            && self.timed_out.is_none()
+        {
+            self.start(slot);
         }
     }
 
@@ -553,52 +652,56 @@ impl<U: ProcessOutput> Pool<'_, U> {
         for slot in 0..self.slots.len() {
             if self.slots[slot].channel.is_some() {
                 sys::wait(self.slots[slot].pid, true);
-                // Whole frames that arrived before the kill still count.
+                // Whole answers that arrived before the kill still count.
                 self.read(slot);
                 self.slots[slot].channel = None;
             }
         }
     }
 
-    /// Every item's outcome; items that never ran failed by the deadline or
-    /// were cancelled by an earlier error (`try`).
-    fn finish(mut self) -> Vec<Result<U, Error>> {
+    /// Emits the outcomes of the items that never answered: they failed by
+    /// the deadline or were cancelled by an earlier error (`try`).
+    fn finish(mut self) {
+        self.emit_ready();
         let first_failure = self.first_failure();
-        let mut running = vec![None; self.outcomes.len()];
+        let mut running: Vec<(Range<usize>, u32)> = Vec::new();
         for slot in &self.slots {
-            if let Some((range, _)) = &slot.running {
-                for k in range.clone() {
-                    running[k] = Some(slot.pid);
-                }
-            }
+            running.extend(
+                slot.running
+                    .iter()
+                    .map(|(range, _)| (range.clone(), slot.pid)),
+            );
         }
-        let base = self.base;
-        let timed_out = self.timed_out;
-        std::mem::take(&mut self.outcomes)
-            .into_iter()
-            .enumerate()
-            .map(|(k, outcome)| {
-                outcome.unwrap_or_else(|| {
-                    let name = base.with_index(k);
-                    let failure = match timed_out {
-                        Some(limit) => Error::new(name, ErrorKind::Timeout(limit)),
-                        None if k as u64 > first_failure => Error::new(name, ErrorKind::Cancelled),
-                        None => Error::new(
-                            name,
-                            ErrorKind::Transport("the pool lost this item".to_owned()),
-                        ),
-                    };
-                    match running[k] {
-                        Some(pid) => Err(failure.with_pid(pid)),
-                        None => Err(failure),
-                    }
-                })
-            })
-            .collect()
+        while self.emitted < self.len {
+            let k = self.emitted;
+            if self
+                .waiting
+                .first_key_value()
+                .is_some_and(|(&start, _)| start <= k)
+            {
+                self.emit_ready();
+                continue;
+            }
+            let name = self.base.with_index(k);
+            let failure = match self.timed_out {
+                Some(limit) => Error::new(name, ErrorKind::Timeout(limit)),
+                None if k as u64 > first_failure => Error::new(name, ErrorKind::Cancelled),
+                None => Error::new(
+                    name,
+                    ErrorKind::Transport("the pool lost this item".to_owned()),
+                ),
+            };
+            let failure = match running.iter().find(|(range, _)| range.contains(&k)) {
+                Some((_, pid)) => failure.with_pid(*pid),
+                None => failure,
+            };
+            (self.emit)(Err(failure));
+            self.emitted += 1;
+        }
     }
 }
 
-impl<U> Drop for Pool<'_, U> {
+impl<Item, U, F, E> Drop for Pool<'_, Item, U, F, E> {
     /// No worker outlives the pool, also if decoding an output panicked.
     fn drop(&mut self) {
         for slot in &mut self.slots {
@@ -610,7 +713,7 @@ impl<U> Drop for Pool<'_, U> {
     }
 }
 
-/// The frame at the front of `bytes`, if it arrived whole: its range and the
+/// The answer at the front of `bytes`, if it arrived whole: its range and the
 /// length of its payload.
 fn frame_at(bytes: &[u8]) -> Option<(Range<usize>, usize)> {
     let header = bytes.get(..HEADER)?;
@@ -621,6 +724,13 @@ fn frame_at(bytes: &[u8]) -> Option<(Range<usize>, usize)> {
     };
     let (start, end, payload) = (word(0), word(1), word(2));
     (bytes.len() - HEADER >= payload).then_some((start..end, payload))
+}
+
+/// Makes `base-k` the current worker name, leaving the restoring to an
+/// outer guard. Not generic, so that `name::enter` is inlined here.
+#[inline(never)]
+fn enter_item(base: WorkerName, k: usize) {
+    std::mem::forget(name::enter(base.with_index(k)));
 }
 
 /// The worker's side of the pool.
@@ -641,8 +751,11 @@ impl<U: ProcessOutput> Worker<'_, U> {
         let current = &self.counters[1 + self.slot];
         // Never closed: the end of the socket tells the parent that the
         // worker is exiting (at `_exit`), and may be reaped without waiting long.
-        let mut channel = ManuallyDrop::new(File::from(channel));
-        let mut items = items.into_iter();
+        let mut channel = ManuallyDrop::new(UnixStream::from(channel));
+        // Items that other workers run are forgotten, not dropped, also
+        // those left when the worker stops: their destructors belong to the
+        // parent.
+        let mut items = ManuallyDrop::new(items.into_iter());
         // The index of the item `items.next()` returns.
         let mut position = 0;
         let mut frame = Vec::new();
@@ -663,6 +776,8 @@ impl<U: ProcessOutput> Worker<'_, U> {
                 return 0;
             };
             frame.clear();
+            // At least a tag and a byte per item: fewer copies as it grows.
+            frame.reserve(HEADER + 2 * end.saturating_sub(start));
             frame.extend_from_slice(&command);
             frame.extend_from_slice(&[0; 8]);
             // The items before `start` ran in other workers: leave them
@@ -674,6 +789,7 @@ impl<U: ProcessOutput> Worker<'_, U> {
                 }
                 position += 1;
             }
+            let _chunk = name::enter(self.base);
             for k in start..end {
                 let item = if position == k {
                     position += 1;
@@ -692,7 +808,10 @@ impl<U: ProcessOutput> Worker<'_, U> {
                     continue;
                 }
                 current.store(k as u64, Ordering::Release);
-                let _name = name::enter(self.base.with_index(k));
+                // The guard is forgotten rather than dropped (which would
+                // restore the name before the next item sets it again):
+                // `_chunk` restores the name the worker had.
+                enter_item(self.base, k);
                 match catch_unwind(AssertUnwindSafe(|| f(item))) {
                     Ok(output) => {
                         if let Some(stops) = self.stops

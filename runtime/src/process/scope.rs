@@ -2,8 +2,7 @@
 //! child before it returns.
 
 use std::cell::RefCell;
-use std::fs::File;
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, PipeReader, PipeWriter, Read as _, Write as _};
 use std::marker::PhantomData;
 use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -98,7 +97,7 @@ impl<'scope> Scope<'scope, '_> {
         Worker {
             inner: &self.inner,
             index,
-            _output: PhantomData,
+            outcome: Child::outcome::<T>,
         }
     }
 
@@ -135,7 +134,7 @@ impl Inner {
                 // only read once the child ended (see `Children::check_ended`).
                 let pipe = sys::set_nonblocking(read.as_fd())
                     .is_ok()
-                    .then(|| File::from(read));
+                    .then(|| PipeReader::from(read));
                 Child {
                     name,
                     pid,
@@ -190,7 +189,7 @@ where
 {
     let _name = name::enter(name);
     let outcome = catch_unwind(AssertUnwindSafe(|| task.run()));
-    let mut message = Vec::new();
+    let mut message = wire::SmallBuffer::new();
     let code = match outcome {
         Ok(output) => {
             wire::put_output(&mut message, &output);
@@ -204,8 +203,8 @@ where
             sys::PANIC_EXIT
         }
     };
-    let mut pipe = File::from(pipe);
-    let _ = pipe.write_all(&message);
+    let mut pipe = PipeWriter::from(pipe);
+    let _ = pipe.write_all(message.as_bytes());
     // Left open until `_exit`: the end of the pipe tells the parent that the
     // child is exiting, and may be reaped without waiting long.
     std::mem::forget(pipe);
@@ -217,10 +216,12 @@ where
 pub struct Worker<'scope, T> {
     inner: &'scope Inner,
     index: usize,
-    _output: PhantomData<fn() -> T>,
+    /// Decodes the output (a function pointer, so that `join` has no bound
+    /// of its own to fail again when `T` is not serializable).
+    outcome: fn(&mut Child) -> Result<T, Error>,
 }
 
-impl<T: ProcessOutput> Worker<'_, T> {
+impl<T> Worker<'_, T> {
     /// The worker's name.
     pub fn name(&self) -> WorkerName {
         self.inner.children.borrow().list[self.index].name
@@ -238,7 +239,7 @@ impl<T: ProcessOutput> Worker<'_, T> {
     pub fn join(self) -> Result<T, Error> {
         self.inner.wait_all();
         let mut children = self.inner.children.borrow_mut();
-        children.list[self.index].outcome()
+        (self.outcome)(&mut children.list[self.index])
     }
 }
 
@@ -255,7 +256,7 @@ struct Child {
     name: WorkerName,
     pid: u32,
     /// The read end of the child's pipe, until the end of its output.
-    pipe: Option<File>,
+    pipe: Option<PipeReader>,
     bytes: Vec<u8>,
     /// Set once the child was reaped.
     status: Option<Status>,

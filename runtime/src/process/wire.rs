@@ -21,11 +21,124 @@ pub(crate) const UNSENDABLE: u8 = 2;
 /// The pool item did not start (`try` mode); nothing follows.
 pub(crate) const SKIPPED: u8 = 3;
 
-/// A postcard flavor that appends to a borrowed `Vec`, so one buffer serves
-/// every item of a chunk.
-struct Append<'a>(&'a mut Vec<u8>);
+/// Where messages are written: a `Vec` (one serves every item of a pool's
+/// chunk) or a [`SmallBuffer`].
+pub(crate) trait Buffer {
+    fn push(&mut self, byte: u8);
+    fn extend_from_slice(&mut self, bytes: &[u8]);
+    fn len(&self) -> usize;
+    fn truncate(&mut self, len: usize);
+}
 
-impl postcard::ser_flavors::Flavor for Append<'_> {
+impl Buffer for Vec<u8> {
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
+    }
+
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 16 {
+            // Varints and short strings: a call to memcpy costs more than the
+            // copy (and `extend` from a slice calls it).
+            self.reserve(bytes.len());
+            for &byte in bytes {
+                Vec::push(self, byte);
+            }
+        } else {
+            Vec::extend_from_slice(self, bytes);
+        }
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
+
+/// A buffer on the stack that moves to the heap when it fills: a child that
+/// sends a small output touches no allocator page (each page a forked child
+/// writes to is copied first).
+pub(crate) struct SmallBuffer {
+    inline: [u8; 256],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl SmallBuffer {
+    pub(crate) fn new() -> Self {
+        SmallBuffer {
+            inline: [0; 256],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    /// The bytes written.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn spill(&mut self) {
+        if self.heap.is_empty() {
+            self.heap.reserve(self.inline.len() * 4);
+            self.heap.extend_from_slice(&self.inline[..self.len]);
+        }
+    }
+}
+
+impl Buffer for SmallBuffer {
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        if self.heap.is_empty() && self.len < self.inline.len() {
+            self.inline[self.len] = byte;
+            self.len += 1;
+        } else {
+            self.spill();
+            self.heap.push(byte);
+        }
+    }
+
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if self.heap.is_empty() && end <= self.inline.len() {
+            self.inline[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            self.spill();
+            self.heap.extend_from_slice(bytes);
+        }
+    }
+
+    fn len(&self) -> usize {
+        if self.heap.is_empty() {
+            self.len
+        } else {
+            self.heap.len()
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if self.heap.is_empty() {
+            self.len = self.len.min(len);
+        } else {
+            self.heap.truncate(len);
+        }
+    }
+}
+
+/// A postcard flavor that appends to a borrowed [`Buffer`].
+struct Append<'a, B>(&'a mut B);
+
+impl<B: Buffer> postcard::ser_flavors::Flavor for Append<'_, B> {
     type Output = ();
 
     #[inline]
@@ -47,7 +160,7 @@ impl postcard::ser_flavors::Flavor for Append<'_> {
 
 /// Appends the message for `output` to `buf`: [`OUTPUT`] and the value, or
 /// [`UNSENDABLE`] and the reason if serialization fails.
-pub(crate) fn put_output<T: Serialize + ?Sized>(buf: &mut Vec<u8>, output: &T) {
+pub(crate) fn put_output<T: Serialize + ?Sized, B: Buffer>(buf: &mut B, output: &T) {
     let start = buf.len();
     buf.push(OUTPUT);
     if let Err(error) = postcard::serialize_with_flavor(output, Append(buf)) {
@@ -57,7 +170,7 @@ pub(crate) fn put_output<T: Serialize + ?Sized>(buf: &mut Vec<u8>, output: &T) {
 }
 
 /// Appends a message made of `tag` and `text`.
-pub(crate) fn put_text(buf: &mut Vec<u8>, tag: u8, text: &str) {
+pub(crate) fn put_text<B: Buffer>(buf: &mut B, tag: u8, text: &str) {
     buf.push(tag);
     // A `str` always serializes.
     let _ = postcard::serialize_with_flavor(text, Append(buf));
@@ -134,6 +247,19 @@ mod tests {
         put_output(&mut buf, &vec![7u64; 100]);
         assert!(take::<Vec<u64>>(&buf[..buf.len() - 1]).is_none());
         assert!(take::<Vec<u64>>(&[]).is_none());
+    }
+
+    #[test]
+    fn small_buffer_spills_to_the_heap() {
+        let mut small = SmallBuffer::new();
+        put_output(&mut small, &7u32);
+        assert_eq!(small.as_bytes(), [OUTPUT, 7]);
+        let long = "y".repeat(1000);
+        put_text(&mut small, PANIC, &long);
+        let mut vec = Vec::new();
+        put_output(&mut vec, &7u32);
+        put_text(&mut vec, PANIC, &long);
+        assert_eq!(small.as_bytes(), vec.as_slice());
     }
 
     #[test]
