@@ -50,11 +50,25 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                     let #worker = #spawn;
                 }
             });
-            let joins = if workers.len() == 1 {
-                let worker = &workers[0];
-                quote!(#worker.join())
+            // `Worker::join` spanned exactly like its task: a process task
+            // whose output is not serializable is then reported once, by
+            // `spawn`, and not again by `join` (which needs the same bound).
+            let joins: Vec<TokenStream> = tasks
+                .iter()
+                .zip(&workers)
+                .map(|(task, worker)| {
+                    let site = Site::of(task);
+                    // rustc blames the argument: make it an expression that
+                    // spans the task too.
+                    let worker =
+                        site.exact_call(quote!(::core::convert::identity), quote!(#worker));
+                    site.exact_call(quote!(#rt::#module::Worker::join), worker)
+                })
+                .collect();
+            let joins = if joins.len() == 1 {
+                joins[0].clone()
             } else {
-                quote!((#(#workers.join()),*))
+                quote!((#(#joins),*))
             };
             let bind = if outcomes.len() == 1 {
                 let outcome = &outcomes[0];

@@ -1,14 +1,27 @@
 //! Where generated code is reported: on the user's tokens.
 //!
 //! An error about a bound (`Send`, `Task`, `IntoFuture`) is reported at the
-//! span of the generated expression that introduced it. Generated tokens carry
-//! the macro call's span by default, so the caret would cover the whole
-//! `fanout::spawn_threads!(...)` call. A [`Site`] re-locates them onto the
-//! user's tokens instead (keeping their hygiene with `located_at`), and ends a
-//! generated call with parentheses located at the user's *last* token, so that
-//! the call expression spans the whole task: on stable Rust a proc macro
-//! cannot join two spans, but the parser joins the first and last tokens of an
-//! expression for us.
+//! span of the generated expression that introduced it. Generated tokens
+//! carry the macro call's span by default, so the caret would cover the whole
+//! `fanout::spawn_threads!(...)` call. A [`Site`] (the first and last token of
+//! a task) puts them on the user's tokens instead, in two ways:
+//!
+//! - [`Site::call`] *locates* a generated call there: its tokens keep the
+//!   macro's hygiene (`located_at`) and its parentheses sit at the task's last
+//!   token, so the call expression spans the whole task (a proc macro cannot
+//!   join two spans on stable Rust, but the parser joins the first and last
+//!   tokens of an expression for us). Its paths must start with a name of the
+//!   macro's own context, such as the runtime alias `__fanout_rt`: a path
+//!   starting with `$crate` mixes two contexts, and rustc then falls back to
+//!   the whole macro call.
+//! - [`Site::exact_call`] and [`Site::closure`] give generated tokens the
+//!   user's spans *exactly*. The compiler then treats them as the user's code:
+//!   an unmet bound is reported once per span and predicate, so every use of
+//!   a task's type spanned this way collapses into one error; and the borrow
+//!   checker names the variables a closure captures ("cannot borrow `total`
+//!   as mutable"), where inside a macro's closure it says "value".
+//!   Lints see that code too, hence the `allow(clippy::redundant_closure)` on
+//!   the statements that hold such closures, and tests/expansion_lints.rs.
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::ToTokens;
@@ -85,9 +98,9 @@ impl Site {
 
     /// `|params| { body }` spanned exactly like the user's tokens: to the
     /// compiler the closure is the user's own code, so the borrow checker
-    /// names the variables it captures (`cannot borrow \`counter\` as
-    /// mutable`) rather than calling each one "value" as it does inside a
-    /// macro's closure, and errors about the closure cover the whole site.
+    /// names the variables it captures ("cannot borrow `counter` as mutable")
+    /// rather than calling each one "value" as it does inside a macro's
+    /// closure, and errors about the closure cover the whole site.
     pub fn closure(self, params: TokenStream, body: TokenStream) -> TokenStream {
         let mut group = Group::new(Delimiter::Brace, body);
         group.set_span(self.last);
