@@ -104,6 +104,12 @@ fn main() {
         .map(|k| 0.02 + 1.48 * f64::from(k) / f64::from(points.max(2) - 1))
         .collect();
 
+    // The first call starts MPI (before the clock starts, since it is not the
+    // sweep's work).
+    mpi::print_once(format_args!(
+        "sweeping {points} damping ratios ({steps} steps each) on {} ranks",
+        mpi::size()
+    ));
     let start = Instant::now();
     let results = pool_map!(|d| simulate(d, steps), dampings; mpi, name = "simulate");
     let elapsed = start.elapsed();
@@ -120,7 +126,7 @@ fn main() {
         per_rank[r.rank] += 1;
     }
     mpi::print_once(format_args!(
-        "{points} points x {steps} steps on {} ranks in {:.3} s (points per rank: {per_rank:?})",
+        "{points} points on {} ranks in {:.3} s (points per rank: {per_rank:?})",
         mpi::size(),
         elapsed.as_secs_f64()
     ));
