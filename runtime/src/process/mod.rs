@@ -88,6 +88,10 @@ const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 )]
 pub trait ProcessOutput: Serialize + DeserializeOwned {}
 
+// Not recommended: when a type is not serializable, rustc reports the
+// missing `ProcessOutput` (one error, with the message above) rather than
+// each missing serde trait.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned> ProcessOutput for T {}
 
 /// Options of a group of child processes
