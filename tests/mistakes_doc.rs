@@ -166,7 +166,7 @@ fn render(cases: &[Case]) -> String {
         let heading = format!("{}/{}", case.group, case.name);
         let _ = write!(page, " [{}](#{})", case.name, anchor(&heading));
     }
-    page.push_str("\n");
+    page.push('\n');
     let mut group = None;
     for case in cases {
         if group != Some(&case.group) {
@@ -195,9 +195,9 @@ fn render(cases: &[Case]) -> String {
                 );
             }
             None => {
-                let _ = write!(
+                let _ = writeln!(
                     page,
-                    "(The expected message is not written yet: `TRYBUILD=overwrite cargo test --test ui`.)\n"
+                    "(The expected message is not written yet: `TRYBUILD=overwrite cargo test --test ui`.)"
                 );
             }
         }
