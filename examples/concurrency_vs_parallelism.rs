@@ -246,8 +246,13 @@ pub fn main() {
             "gather!" => "concurrency: they take turns on one thread",
             _ => "parallelism: they run at the same time on several cores",
         };
+        let overlap = if way.all_overlap() {
+            "all jobs overlapped in time"
+        } else {
+            "some jobs waited for others"
+        };
         println!(
-            "  {:<17} {} on {} thread(s)/process(es) — {kind}",
+            "  {:<17} {} on {} thread(s)/process(es), {overlap} — {kind}",
             way.name,
             seconds(way.elapsed),
             way.places(),
