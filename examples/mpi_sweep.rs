@@ -19,6 +19,9 @@
 //! mpirun -n 4 target/release/examples/mpi_sweep [POINTS] [STEPS]
 //! ```
 //!
+//! By default 64 points of 2,000,000 steps, about 37 ms each: 2.4 s on one
+//! rank, 1.26 s on two (docs/mpi.md).
+//!
 //! Each rank ends with a line `rank R/N: P results, digest D`: the digest is
 //! the same on every rank, and for any number of ranks.
 
@@ -98,7 +101,7 @@ fn digest(results: &[Settling]) -> u64 {
 fn main() {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u32>());
     let points = args.next().and_then(Result::ok).unwrap_or(64);
-    let steps = args.next().and_then(Result::ok).unwrap_or(400_000);
+    let steps = args.next().and_then(Result::ok).unwrap_or(2_000_000);
     // Damping ratios from 0.02 (rings for a long time) to 1.5 (overdamped).
     let dampings: Vec<f64> = (0..points)
         .map(|k| 0.02 + 1.48 * f64::from(k) / f64::from(points.max(2) - 1))
