@@ -45,6 +45,7 @@
 //! a logger's buffer) are not protected: keep child tasks simple, and give them
 //! their own data rather than locks other threads use.
 
+mod items;
 mod pool;
 mod scope;
 mod wire;
@@ -52,6 +53,9 @@ mod wire;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use items::{
+    ItemCursor, ItemSource, Items, RangeCursor, SelectCollected, SelectRange, Source, VecCursor,
+};
 pub use pool::{map, map_unwrap, try_map};
 pub use scope::{Scope, Worker, scope, spawn_each};
 

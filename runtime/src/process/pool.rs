@@ -22,6 +22,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::items::{ItemCursor, ItemSource};
 use super::wire::{self, Message};
 use super::{CHECK_EVERY, ProcessOutput};
 use crate::error::{Error, ErrorKind, panic_message};
@@ -71,7 +72,8 @@ where
     F: Fn(I::Item) -> T,
     T: ProcessOutput,
 {
-    run(options, base, items.into_iter().collect(), &f, None)
+    let items: Vec<I::Item> = items.into_iter().collect();
+    run(options, base, items, &f, None)
 }
 
 /// Maps `f` over `items` in a pool of forked worker processes and returns
@@ -96,24 +98,8 @@ where
     F: Fn(I::Item) -> T,
     T: ProcessOutput,
 {
-    let mut items: Vec<I::Item> = items.into_iter().collect();
-    let mut outputs = Vec::with_capacity(items.len());
-    let mut failures = Vec::new();
-    run_with(
-        options,
-        base,
-        &mut items,
-        &f,
-        None,
-        |outcome| match outcome {
-            Ok(output) => outputs.push(output),
-            Err(failure) => failures.push(Some(failure)),
-        },
-    );
-    if !failures.is_empty() {
-        crate::outcome::raise(failures);
-    }
-    outputs
+    let items: Vec<I::Item> = items.into_iter().collect();
+    run_unwrap(options, base, items, &f)
 }
 
 /// Maps `f`, whose outputs are `Result<T, E>`, over `items` in a pool of
@@ -142,51 +128,74 @@ where
     T: ProcessOutput,
     E: ProcessOutput,
 {
-    run(
-        options,
-        base,
-        items.into_iter().collect(),
-        &f,
-        Some(Result::is_err),
-    )
+    let items: Vec<I::Item> = items.into_iter().collect();
+    run(options, base, items, &f, Some(Result::is_err))
 }
 
 /// The pool: forks the workers, hands out ranges, collects the outcomes.
 ///
 /// `stops` is the `try` test: an output for which it is true stops the items
 /// after it from starting.
-fn run<Item, U, F>(
+pub(super) fn run<S, U, F>(
     options: &PoolOptions,
     base: WorkerName,
-    mut items: Vec<Item>,
+    items: S,
     f: &F,
     stops: Option<fn(&U) -> bool>,
 ) -> Vec<Result<U, Error>>
 where
-    F: Fn(Item) -> U,
+    S: ItemSource,
+    F: Fn(S::Item) -> U,
     U: ProcessOutput,
 {
     let mut outcomes = Vec::with_capacity(items.len());
-    run_with(options, base, &mut items, f, stops, |outcome| {
+    run_with(options, base, items, f, stops, |outcome| {
         outcomes.push(outcome);
     });
     outcomes
 }
 
-/// Runs the pool and hands every item's outcome to `emit`, in input order.
-fn run_with<Item, U, F, E>(
+/// [`run`] for [`map_unwrap`]: the outputs, or a panic listing the failures.
+#[track_caller]
+pub(super) fn run_unwrap<S, U, F>(
     options: &PoolOptions,
     base: WorkerName,
-    items: &mut Vec<Item>,
+    items: S,
+    f: &F,
+) -> Vec<U>
+where
+    S: ItemSource,
+    F: Fn(S::Item) -> U,
+    U: ProcessOutput,
+{
+    let mut outputs = Vec::with_capacity(items.len());
+    let mut failures = Vec::new();
+    run_with(options, base, items, f, None, |outcome| match outcome {
+        Ok(output) => outputs.push(output),
+        Err(failure) => failures.push(Some(failure)),
+    });
+    if !failures.is_empty() {
+        crate::outcome::raise(failures);
+    }
+    outputs
+}
+
+/// Runs the pool and hands every item's outcome to `emit`, in input order.
+fn run_with<S, U, F, E>(
+    options: &PoolOptions,
+    base: WorkerName,
+    items: S,
     f: &F,
     stops: Option<fn(&U) -> bool>,
     emit: E,
 ) where
+    S: ItemSource,
     E: FnMut(Result<U, Error>),
-    F: Fn(Item) -> U,
+    F: Fn(S::Item) -> U,
     U: ProcessOutput,
 {
     let len = items.len();
+    let mut items = Some(items);
     if len == 0 {
         return;
     }
@@ -225,7 +234,7 @@ fn run_with<Item, U, F, E>(
         timed_out: None,
         stops,
         report: &report,
-        items,
+        items: &mut items,
         f,
     };
     for slot in 0..workers {
@@ -236,7 +245,7 @@ fn run_with<Item, U, F, E>(
     report.finish("pool_map!");
 }
 
-struct Pool<'a, Item, U, F, E> {
+struct Pool<'a, S, U, F, E> {
     base: WorkerName,
     len: usize,
     chunk: usize,
@@ -258,7 +267,9 @@ struct Pool<'a, Item, U, F, E> {
     timed_out: Option<Duration>,
     stops: Option<fn(&U) -> bool>,
     report: &'a Report,
-    items: &'a mut Vec<Item>,
+    /// The items, taken by each child (the parent's copy stays whole, for
+    /// the workers forked later).
+    items: &'a mut Option<S>,
     f: &'a F,
 }
 
@@ -295,10 +306,11 @@ struct Slot {
 /// the parent.
 const AHEAD: usize = 2;
 
-impl<Item, U, F, E> Pool<'_, Item, U, F, E>
+impl<S, U, F, E> Pool<'_, S, U, F, E>
 where
+    S: ItemSource,
     U: ProcessOutput,
-    F: Fn(Item) -> U,
+    F: Fn(S::Item) -> U,
     E: FnMut(Result<U, Error>),
 {
     /// The shared counter in which worker `slot` notes its current item.
@@ -367,7 +379,10 @@ where
             for other in slots.iter_mut() {
                 drop(other.channel.take());
             }
-            worker.run(std::mem::take(items), f, child_end)
+            match items.take() {
+                Some(items) => worker.run(items.cursor(), f, child_end),
+                None => 0,
+            }
         });
         let pid = pid?;
         let channel = UnixStream::from(
@@ -413,12 +428,12 @@ where
                 command[8..].copy_from_slice(&(range.end as u64).to_le_bytes());
                 slot.running.push_back((range, Instant::now()));
             }
-            None if slot.running.is_empty() => {
+            // Nothing left: the worker exits once it answered for the
+            // ranges it has (it reads its commands in order).
+            None => {
                 command[..8].copy_from_slice(&STOP.to_le_bytes());
                 slot.stopping = true;
             }
-            // Still busy: told to stop after its last answer.
-            None => return,
         }
         if let Some(channel) = &slot.channel {
             // If the worker is gone, the end of its socket comes next and says so.
@@ -530,7 +545,7 @@ where
         };
         // Keep the worker busy first; decoding waits until the end.
         self.hand_out(slot);
-        self.report.advance(range.len());
+        self.report.advance(range.end - range.start);
         if self.report.timeline_enabled() {
             let origin = self.report.origin();
             self.report.record(Span {
@@ -567,24 +582,23 @@ where
     fn emit_waiting(&mut self, start: usize, waiting: Waiting) {
         match waiting {
             Waiting::Answer { range, pid, bytes } => {
-                let mut rest = &bytes[HEADER..];
-                for k in range.clone() {
-                    let fail = |kind| Err(Error::new(self.base.with_index(k), kind).with_pid(pid));
-                    let outcome = match wire::take::<U>(rest) {
-                        Some((message, after)) => {
-                            rest = after;
-                            match message {
-                                Message::Output(output) => Ok(output),
-                                Message::Failed(kind) => fail(kind),
-                                Message::Skipped => {
-                                    Err(Error::new(self.base.with_index(k), ErrorKind::Cancelled))
-                                }
-                            }
+                let mut reader = Some(wire::Reader::new(&bytes[HEADER..]));
+                for k in range {
+                    let message = reader.as_mut().and_then(wire::Reader::next::<U>);
+                    let outcome = match message {
+                        Some(Message::Output(output)) => Ok(output),
+                        Some(Message::Failed(kind)) => {
+                            Err(Error::new(self.base.with_index(k), kind).with_pid(pid))
+                        }
+                        Some(Message::Skipped) => {
+                            Err(Error::new(self.base.with_index(k), ErrorKind::Cancelled))
                         }
                         None => {
-                            rest = &[];
+                            // The rest of the answer is unreadable.
+                            reader = None;
                             let why = "its output could not be read back".to_owned();
-                            fail(ErrorKind::Transport(why))
+                            let kind = ErrorKind::Transport(why);
+                            Err(Error::new(self.base.with_index(k), kind).with_pid(pid))
                         }
                     };
                     // An item emitted already (cannot happen) is skipped.
@@ -701,7 +715,7 @@ where
     }
 }
 
-impl<Item, U, F, E> Drop for Pool<'_, Item, U, F, E> {
+impl<S, U, F, E> Drop for Pool<'_, S, U, F, E> {
     /// No worker outlives the pool, also if decoding an output panicked.
     fn drop(&mut self) {
         for slot in &mut self.slots {
@@ -743,21 +757,16 @@ struct Worker<'a, U> {
 
 impl<U: ProcessOutput> Worker<'_, U> {
     /// Runs the ranges the parent sends until told to stop; returns the exit code.
-    fn run<Item, F>(self, items: Vec<Item>, f: &F, channel: OwnedFd) -> i32
+    fn run<C, F>(self, mut items: C, f: &F, channel: OwnedFd) -> i32
     where
-        F: Fn(Item) -> U,
+        C: ItemCursor,
+        F: Fn(C::Item) -> U,
     {
         let first_failure = &self.counters[0];
         let current = &self.counters[1 + self.slot];
         // Never closed: the end of the socket tells the parent that the
         // worker is exiting (at `_exit`), and may be reaped without waiting long.
         let mut channel = ManuallyDrop::new(UnixStream::from(channel));
-        // Items that other workers run are forgotten, not dropped, also
-        // those left when the worker stops: their destructors belong to the
-        // parent.
-        let mut items = ManuallyDrop::new(items.into_iter());
-        // The index of the item `items.next()` returns.
-        let mut position = 0;
         let mut frame = Vec::new();
         loop {
             let mut command = [0u8; COMMAND];
@@ -780,24 +789,9 @@ impl<U: ProcessOutput> Worker<'_, U> {
             frame.reserve(HEADER + 2 * end.saturating_sub(start));
             frame.extend_from_slice(&command);
             frame.extend_from_slice(&[0; 8]);
-            // The items before `start` ran in other workers: leave them
-            // (forget, not drop: their destructors belong to the parent).
-            while position < start {
-                match items.next() {
-                    Some(item) => std::mem::forget(item),
-                    None => break,
-                }
-                position += 1;
-            }
             let _chunk = name::enter(self.base);
             for k in start..end {
-                let item = if position == k {
-                    position += 1;
-                    items.next()
-                } else {
-                    None
-                };
-                let Some(item) = item else {
+                let Some(item) = items.take(k) else {
                     let why = "the pool handed out an item twice (a bug in fanout)";
                     wire::put_text(&mut frame, wire::UNSENDABLE, why);
                     continue;

@@ -308,9 +308,9 @@ impl Child {
             return fail(ErrorKind::Timeout(limit));
         }
         let bytes = std::mem::take(&mut self.bytes);
-        match wire::take::<T>(&bytes) {
-            Some((Message::Output(output), [])) => Ok(output),
-            Some((Message::Failed(kind), [])) => fail(kind),
+        match wire::only::<T>(&bytes) {
+            Some(Message::Output(output)) => Ok(output),
+            Some(Message::Failed(kind)) => fail(kind),
             _ => match self.status {
                 Some(Status::Exited(0)) if !bytes.is_empty() => fail(ErrorKind::Transport(
                     "the process sent an output that could not be read back".to_owned(),

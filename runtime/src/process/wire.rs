@@ -6,8 +6,8 @@
 //! reason the output could not be serialized, or [`SKIPPED`] alone (a pool
 //! item not started because an earlier one failed, in `try` mode).
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize as _, Serialize};
 
 use crate::error::ErrorKind;
 use crate::sys::Status;
@@ -38,16 +38,7 @@ impl Buffer for Vec<u8> {
 
     #[inline]
     fn extend_from_slice(&mut self, bytes: &[u8]) {
-        if bytes.len() <= 16 {
-            // Varints and short strings: a call to memcpy costs more than the
-            // copy (and `extend` from a slice calls it).
-            self.reserve(bytes.len());
-            for &byte in bytes {
-                Vec::push(self, byte);
-            }
-        } else {
-            Vec::extend_from_slice(self, bytes);
-        }
+        Vec::extend_from_slice(self, bytes);
     }
 
     fn len(&self) -> usize {
@@ -183,27 +174,49 @@ pub(crate) enum Message<T> {
     Skipped,
 }
 
-/// Reads one message from the front of `bytes`; returns it and the rest, or
-/// `None` if `bytes` does not start with a whole, well-formed message.
-pub(crate) fn take<T: DeserializeOwned>(bytes: &[u8]) -> Option<(Message<T>, &[u8])> {
-    let (&tag, payload) = bytes.split_first()?;
-    match tag {
-        OUTPUT => {
-            let (output, rest) = postcard::take_from_bytes::<T>(payload).ok()?;
-            Some((Message::Output(output), rest))
+/// Reads messages one after the other from a buffer.
+pub(crate) struct Reader<'a> {
+    de: postcard::Deserializer<'a, postcard::de_flavors::Slice<'a>>,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader {
+            de: postcard::Deserializer::from_bytes(bytes),
         }
-        PANIC | UNSENDABLE => {
-            let (text, rest) = postcard::take_from_bytes::<String>(payload).ok()?;
-            let kind = if tag == PANIC {
-                ErrorKind::Panic(text)
-            } else {
-                ErrorKind::Transport(format!("its output could not be serialized: {text}"))
-            };
-            Some((Message::Failed(kind), rest))
-        }
-        SKIPPED => Some((Message::Skipped, payload)),
-        _ => None,
     }
+
+    /// The next message, or `None` if the bytes do not continue with a whole,
+    /// well-formed one (after which the reader is of no further use).
+    #[inline]
+    pub(crate) fn next<T: DeserializeOwned>(&mut self) -> Option<Message<T>> {
+        let tag = u8::deserialize(&mut self.de).ok()?;
+        match tag {
+            OUTPUT => T::deserialize(&mut self.de).ok().map(Message::Output),
+            PANIC | UNSENDABLE => {
+                let text = String::deserialize(&mut self.de).ok()?;
+                Some(Message::Failed(if tag == PANIC {
+                    ErrorKind::Panic(text)
+                } else {
+                    ErrorKind::Transport(format!("its output could not be serialized: {text}"))
+                }))
+            }
+            SKIPPED => Some(Message::Skipped),
+            _ => None,
+        }
+    }
+
+    /// Ends the reading: whether every byte was read.
+    pub(crate) fn finish(self) -> bool {
+        self.de.finalize().is_ok_and(|rest| rest.is_empty())
+    }
+}
+
+/// Reads the single message that `bytes` must hold, or `None`.
+pub(crate) fn only<T: DeserializeOwned>(bytes: &[u8]) -> Option<Message<T>> {
+    let mut reader = Reader::new(bytes);
+    let message = reader.next()?;
+    reader.finish().then_some(message)
 }
 
 /// Why a child that sent no usable message ended: its signal, its exit code,
@@ -232,21 +245,26 @@ mod tests {
         put_output(&mut buf, &vec![1u32, 2, 3]);
         put_text(&mut buf, PANIC, "boom");
         buf.push(SKIPPED);
-        let (first, rest) = take::<Vec<u32>>(&buf).unwrap();
+        let mut reader = Reader::new(&buf);
+        let first = reader.next::<Vec<u32>>().unwrap();
         assert!(matches!(first, Message::Output(v) if v == [1, 2, 3]));
-        let (second, rest) = take::<Vec<u32>>(rest).unwrap();
+        let second = reader.next::<Vec<u32>>().unwrap();
         assert!(matches!(second, Message::Failed(ErrorKind::Panic(m)) if m == "boom"));
-        let (third, rest) = take::<Vec<u32>>(rest).unwrap();
+        let third = reader.next::<Vec<u32>>().unwrap();
         assert!(matches!(third, Message::Skipped));
-        assert!(rest.is_empty());
+        assert!(reader.finish());
     }
 
     #[test]
     fn truncated_is_none() {
         let mut buf = Vec::new();
         put_output(&mut buf, &vec![7u64; 100]);
-        assert!(take::<Vec<u64>>(&buf[..buf.len() - 1]).is_none());
-        assert!(take::<Vec<u64>>(&[]).is_none());
+        assert!(only::<Vec<u64>>(&buf[..buf.len() - 1]).is_none());
+        assert!(only::<Vec<u64>>(&[]).is_none());
+        assert!(only::<Vec<u64>>(&buf).is_some());
+        let mut longer = buf.clone();
+        longer.push(0);
+        assert!(only::<Vec<u64>>(&longer).is_none());
     }
 
     #[test]
@@ -272,7 +290,7 @@ mod tests {
         }
         let mut buf = Vec::new();
         put_output(&mut buf, &Unknown);
-        let (message, _) = take::<Vec<u8>>(&buf).unwrap();
+        let message = only::<Vec<u8>>(&buf).unwrap();
         assert!(matches!(message, Message::Failed(ErrorKind::Transport(_))));
     }
 }
