@@ -498,3 +498,26 @@ fn pool_try_stops_later_items() {
     }
     assert_eq!(ran.get(), 0, "the items ran in the workers, not here");
 }
+
+#[test]
+fn pool_items_from_ranges_are_computed_in_the_workers() {
+    use fanout::__private::pool::PoolOptions;
+    use fanout::__private::process::{Items, SelectCollected as _, SelectRange as _};
+    let options = PoolOptions::new().workers(2).chunksize(3);
+    let name = fanout::WorkerName::new("shift");
+    let shifted = (&&Items::new(-5i32..5))
+        .process_select()
+        .map_unwrap(&options, name, |x| (x, fanout::current_name().unwrap()));
+    assert_eq!(shifted.len(), 10);
+    assert_eq!(shifted[0], (-5, "shift-0".to_owned()));
+    assert_eq!(shifted[9], (4, "shift-9".to_owned()));
+    let strings =
+        (&&Items::new(vec!["a", "b"]))
+            .process_select()
+            .map(&options, name, str::to_uppercase);
+    assert_eq!(strings[1].as_deref().ok(), Some("B"));
+    let none = (&&Items::new(7u8..7))
+        .process_select()
+        .map_unwrap(&options, name, |x| x);
+    assert!(none.is_empty());
+}
