@@ -512,7 +512,7 @@ fn pool_items_from_ranges_are_computed_in_the_workers() {
     assert_eq!(shifted[0], (-5, "shift-0".to_owned()));
     assert_eq!(shifted[9], (4, "shift-9".to_owned()));
     let strings =
-        (&&Items::new(vec!["a", "b"]))
+        (&Items::new(vec!["a", "b"]))
             .process_select()
             .map(&options, name, str::to_uppercase);
     assert_eq!(strings[1].as_deref().ok(), Some("B"));
