@@ -521,3 +521,13 @@ fn pool_items_from_ranges_are_computed_in_the_workers() {
         .map_unwrap(&options, name, |x| x);
     assert!(none.is_empty());
 }
+
+#[test]
+fn timeline_and_progress_options_run() {
+    let (a, b) = spawn_processes!(|| 1, || 2; timeline);
+    assert_eq!((a, b), (1, 2));
+    let each = spawn_processes!(for i in 0..3 => i * 2; timeline, progress);
+    assert_eq!(each, [0, 2, 4]);
+    let squares = pool_map!(square, 0..20u64; processes, workers = 2, timeline, progress);
+    assert_eq!(squares[19], 361);
+}
