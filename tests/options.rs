@@ -27,7 +27,10 @@ async fn gather_try_stops_at_the_first_error_in_time_and_cancels_the_rest() {
     assert_eq!(result.unwrap_err(), "second failed");
     assert!(start.elapsed() < Duration::from_millis(800));
     sleep_ms(1100).await;
-    assert!(!side_effect.load(Ordering::SeqCst), "the pending future was dropped");
+    assert!(
+        !side_effect.load(Ordering::SeqCst),
+        "the pending future was dropped"
+    );
 }
 
 #[tokio::test]
@@ -43,8 +46,13 @@ async fn gather_try_loop_form_reports_the_first_error_in_time() {
     }; try);
     assert_eq!(result.unwrap_err(), "item 4");
     sleep_ms(250).await;
-    assert_eq!(touched.load(Ordering::SeqCst), 0, "the others were cancelled");
-    let fine: Result<Vec<u64>, String> = fanout::gather!(for i in 0..3u64 => async move { Ok(i) }; try);
+    assert_eq!(
+        touched.load(Ordering::SeqCst),
+        0,
+        "the others were cancelled"
+    );
+    let fine: Result<Vec<u64>, String> =
+        fanout::gather!(for i in 0..3u64 => async move { Ok(i) }; try);
     assert_eq!(fine.unwrap(), [0, 1, 2]);
 }
 
@@ -71,7 +79,10 @@ async fn gather_timeout_with_catch() {
 
     let each = fanout::gather!(for i in 0..4u64 => async move { sleep_ms(if i % 2 == 0 { 5 } else { 5_000 }).await; i };
         catch, timeout = Duration::from_millis(100));
-    let timed_out: Vec<bool> = each.iter().map(|r| r.as_ref().is_err_and(|e| e.is_timeout())).collect();
+    let timed_out: Vec<bool> = each
+        .iter()
+        .map(|r| r.as_ref().is_err_and(|e| e.is_timeout()))
+        .collect();
     assert_eq!(timed_out, [false, true, false, true]);
 }
 
@@ -84,7 +95,10 @@ fn gather_timeout_without_catch_panics_naming_the_tasks() {
     });
     let message = fanout::__private::panic_message(&*caught.unwrap_err());
     assert!(message.starts_with("2 workers failed"), "{message}");
-    assert!(message.contains("`sleep_ms-1` timed out") && message.contains("`sleep_ms-2` timed out"), "{message}");
+    assert!(
+        message.contains("`sleep_ms-1` timed out") && message.contains("`sleep_ms-2` timed out"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -121,8 +135,15 @@ fn gather_spawn_runs_on_several_threads() {
         }; spawn)
     });
     let distinct: std::collections::HashSet<_> = threads.iter().map(|(_, id)| *id).collect();
-    assert!(distinct.len() > 1, "spawned tasks ran on {} thread(s)", distinct.len());
-    assert_eq!(threads.iter().map(|(i, _)| *i).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+    assert!(
+        distinct.len() > 1,
+        "spawned tasks ran on {} thread(s)",
+        distinct.len()
+    );
+    assert_eq!(
+        threads.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -132,7 +153,10 @@ fn gather_spawn_panics_are_caught_like_any_other() {
     });
     assert_eq!(out.0.unwrap(), 1);
     let failed: Result<(), _> = out.1;
-    assert_eq!(failed.unwrap_err().to_string(), "worker `task` panicked: in a spawned task");
+    assert_eq!(
+        failed.unwrap_err().to_string(),
+        "worker `task` panicked: in a spawned task"
+    );
     let names = fanout::run(async {
         fanout::gather!(for _ in 0..2 => async { fanout::current_name().unwrap() }; spawn, name = "job")
     });
@@ -145,7 +169,9 @@ fn progress_and_timeline_do_not_change_results() {
     assert_eq!(threads, [0, 2, 4, 6]);
     let pool = fanout::pool_map!(|x: u64| x + 1, 0..100; progress, timeline, workers = 2);
     assert_eq!(pool.len(), 100);
-    let gathered = fanout::run(async { fanout::gather!(for i in 0..3 => async move { i }; progress, timeline) });
+    let gathered = fanout::run(async {
+        fanout::gather!(for i in 0..3 => async move { i }; progress, timeline)
+    });
     assert_eq!(gathered, [0, 1, 2]);
 }
 
@@ -178,8 +204,14 @@ fn timeline_charts_each_task_with_its_thread() {
     let stderr = scenario_stderr("timeline");
     assert!(stderr.contains("timeline of spawn_threads!"), "{stderr}");
     for k in 0..3 {
-        let row = stderr.lines().find(|l| l.trim_start().starts_with(&format!("sleep-{k} "))).unwrap();
-        assert!(row.contains('#') && row.contains(&format!("thread sleep-{k}")), "{row}");
+        let row = stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("sleep-{k} ")))
+            .unwrap();
+        assert!(
+            row.contains('#') && row.contains(&format!("thread sleep-{k}")),
+            "{row}"
+        );
     }
 }
 
