@@ -399,3 +399,34 @@ impl Drop for SharedCounters {
         }
     }
 }
+
+/// Runs `handler` when the process exits normally (`exit`, or returning from
+/// `main`), with the exit status where the C library tells it (glibc's
+/// `on_exit`), and 0 elsewhere (`atexit`). Used by the MPI backend to finalize
+/// or abort the MPI job.
+#[cfg(all(feature = "mpi", target_os = "linux", target_env = "gnu"))]
+pub(crate) fn at_exit(handler: extern "C" fn(libc::c_int, *mut libc::c_void)) {
+    unsafe extern "C" {
+        /// glibc's `on_exit(3)`: like `atexit`, with the exit status.
+        fn on_exit(
+            function: extern "C" fn(libc::c_int, *mut libc::c_void),
+            argument: *mut libc::c_void,
+        ) -> libc::c_int;
+    }
+    // SAFETY: `on_exit` only stores the function pointer and the argument;
+    // `handler` is a plain function that lives as long as the program, and its
+    // argument is null.
+    unsafe {
+        on_exit(handler, std::ptr::null_mut());
+    }
+}
+
+/// Runs `handler` when the process exits normally; see the glibc version.
+#[cfg(all(feature = "mpi", not(all(target_os = "linux", target_env = "gnu"))))]
+pub(crate) fn at_exit(handler: extern "C" fn()) {
+    // SAFETY: `atexit` only stores the function pointer; `handler` is a plain
+    // function that lives as long as the program.
+    unsafe {
+        libc::atexit(handler);
+    }
+}

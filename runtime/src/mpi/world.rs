@@ -1,6 +1,6 @@
 //! The MPI library of this process: started once, on first use, and finished
-//! when the process exits. The only unsafe code of the MPI backend (the
-//! registration of the exit handler) is here.
+//! when the process exits (the exit handler is registered through
+//! `crate::sys`, which holds all of fanout's unsafe code).
 
 use std::ffi::c_int;
 use std::sync::{Mutex, Once, OnceLock, PoisonError};
@@ -87,22 +87,10 @@ fn finish(status: c_int) {
 /// `std::process::exit`), with the exit status where the C library tells it.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn finish_at_exit() {
-    unsafe extern "C" {
-        /// glibc's `on_exit(3)`: like `atexit`, with the exit status.
-        fn on_exit(
-            function: extern "C" fn(c_int, *mut std::ffi::c_void),
-            argument: *mut std::ffi::c_void,
-        ) -> c_int;
-    }
     extern "C" fn at_exit(status: c_int, _argument: *mut std::ffi::c_void) {
         finish(status);
     }
-    // SAFETY: `on_exit` only stores the function pointer and the argument;
-    // `at_exit` is a plain function that lives as long as the program and does
-    // not use its (null) argument.
-    unsafe {
-        on_exit(at_exit, std::ptr::null_mut());
-    }
+    crate::sys::at_exit(at_exit);
 }
 
 /// Registers [`finish`] to run when the process exits (the status is not
@@ -112,9 +100,5 @@ fn finish_at_exit() {
     extern "C" fn at_exit() {
         finish(0);
     }
-    // SAFETY: `atexit` only stores the function pointer; `at_exit` is a plain
-    // function that lives as long as the program.
-    unsafe {
-        libc::atexit(at_exit);
-    }
+    crate::sys::at_exit(at_exit);
 }
