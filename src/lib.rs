@@ -200,9 +200,18 @@ macro_rules! spawn_threads {
 /// let pid = process::scope(&options, |s| s.spawn(WorkerName::new("pid"), std::process::id).join());
 /// assert_ne!(pid.unwrap(), std::process::id());
 /// ```
+#[cfg(unix)]
 #[macro_export]
 macro_rules! spawn_processes {
     ($($input:tt)*) => { $crate::__macros::spawn_processes!{[$crate] $($input)*} };
+}
+
+/// See the Unix documentation: on targets without `fork`, the process forms are
+/// a compile error that says so.
+#[cfg(not(unix))]
+#[macro_export]
+macro_rules! spawn_processes {
+    ($($input:tt)*) => { $crate::__macros::spawn_processes!{[$crate; no_fork] $($input)*} };
 }
 
 /// Maps a function over items on a pool of workers and returns the outputs in
@@ -261,9 +270,18 @@ macro_rules! spawn_processes {
 /// let squares = pool::map_unwrap(&options, WorkerName::new("square"), 0..10, square);
 /// assert_eq!(squares[3], 9);
 /// ```
+#[cfg(unix)]
 #[macro_export]
 macro_rules! pool_map {
     ($($input:tt)*) => { $crate::__macros::pool_map!{[$crate] $($input)*} };
+}
+
+/// See the Unix documentation: on targets without `fork`, the process forms are
+/// a compile error that says so.
+#[cfg(not(unix))]
+#[macro_export]
+macro_rules! pool_map {
+    ($($input:tt)*) => { $crate::__macros::pool_map!{[$crate; no_fork] $($input)*} };
 }
 
 /// Awaits several futures concurrently on the current task and returns their

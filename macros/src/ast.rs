@@ -45,6 +45,8 @@ pub struct Invocation {
     pub options: Vec<RawOption>,
     /// Mistakes found while parsing that still allowed a best-effort model.
     pub errors: Vec<syn::Error>,
+    /// The facade was built for a target without `fork` (`[$crate; no_fork]`).
+    pub no_fork: bool,
 }
 
 pub enum Body {
@@ -81,15 +83,25 @@ impl Invocation {
 /// stops parsing leaves `Body::Broken` and the error in `errors`.
 pub fn parse(kind: MacroKind, tokens: TokenStream) -> Invocation {
     let mut tokens = tokens.into_iter().peekable();
-    // The facade's `macro_rules!` wrapper passes `[$crate]` first; called
-    // directly, the macros fall back to `::fanout`.
-    let krate = match tokens.peek() {
+    // The facade's `macro_rules!` wrapper passes `[$crate]` first (and
+    // `[$crate; no_fork]` on targets without `fork`); called directly, the
+    // macros fall back to `::fanout`.
+    let (krate, no_fork) = match tokens.peek() {
         Some(TokenTree::Group(group)) if group.delimiter() == proc_macro2::Delimiter::Bracket => {
-            let krate = group.stream();
+            let mut krate = TokenStream::new();
+            let mut flags = Vec::new();
+            let mut in_flags = false;
+            for token in group.stream() {
+                match &token {
+                    TokenTree::Punct(p) if p.as_char() == ';' => in_flags = true,
+                    TokenTree::Ident(flag) if in_flags => flags.push(flag.to_string()),
+                    _ => krate.extend([token]),
+                }
+            }
             tokens.next();
-            krate
+            (krate, flags.iter().any(|f| f == "no_fork"))
         }
-        _ => quote::quote!(::fanout),
+        _ => (quote::quote!(::fanout), false),
     };
     let rest: TokenStream = tokens.collect();
     let mut invocation = Invocation {
@@ -98,6 +110,7 @@ pub fn parse(kind: MacroKind, tokens: TokenStream) -> Invocation {
         body: Body::Broken,
         options: Vec::new(),
         errors: Vec::new(),
+        no_fork,
     };
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         parse_body(&mut invocation, input)?;

@@ -170,6 +170,15 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         }
     }
     check_tasks(invocation, errors);
+    if invocation.no_fork && (kind == Processes || options.processes) {
+        let span =
+            option_span(invocation, "processes").unwrap_or_else(proc_macro2::Span::call_site);
+        errors.push(syn::Error::new(
+            span,
+            "processes need `fork`, which this target does not have: spawn_processes! and pool_map!(...; processes) run on Linux and macOS. Here, use spawn_threads! or pool_map! without `processes`",
+        ));
+        options.processes = false;
+    }
     let timeout_without_processes = kind == Pool && !options.processes && !options.mpi;
     if let (true, Some(timeout)) = (timeout_without_processes, &options.timeout) {
         errors.push(syn::Error::new(

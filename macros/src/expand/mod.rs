@@ -39,12 +39,11 @@ pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
 /// The expansion of a checked invocation.
 pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
     let cx = Cx::new(invocation, options);
+    let no_processes = invocation.no_fork && invocation.kind == MacroKind::Processes;
     match (&invocation.body, invocation.kind) {
-        (Body::Broken, _) => {
-            // Nothing usable: a value of any type, so the caller's code still
-            // type-checks around the reported error.
-            quote!(::core::panic!("fanout: invalid macro input"))
-        }
+        (Body::Broken, _) => broken(),
+        // Reported by validation; there is no process backend to expand to.
+        _ if no_processes => broken(),
         (body, kind) => {
             let code = match (body, kind) {
                 (Body::Map { func, items }, _) => pool::expand(&cx, &pool_function(func), items),
@@ -61,6 +60,12 @@ pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
             }}
         }
     }
+}
+
+/// Nothing usable: a value of any type, so the caller's code still
+/// type-checks around the reported error.
+fn broken() -> TokenStream {
+    quote!(::core::panic!("fanout: invalid macro input"))
 }
 
 /// The function of `pool_map!`, except that a closure assigning to a captured

@@ -221,3 +221,18 @@ fn an_unparsable_invocation_still_expands_to_a_value() {
         assert!(out.contains("panic"), "{out}");
     }
 }
+
+#[test]
+fn targets_without_fork_refuse_processes() {
+    let no_fork = |kind: MacroKind, input: TokenStream| {
+        entry(kind, quote!([::fanout; no_fork] #input)).to_string()
+    };
+    let processes = no_fork(Processes, quote!(a, b));
+    assert!(processes.contains("processes need `fork`"), "{processes}");
+    assert!(!processes.contains("process :: scope"), "{processes}");
+    let pool = no_fork(Pool, quote!(square, 0..10; processes));
+    assert!(pool.contains("processes need `fork`"), "{pool}");
+    assert!(!pool.contains("process ::"), "{pool}");
+    let threads = no_fork(Threads, quote!(a, b));
+    assert!(!threads.contains("compile_error"), "{threads}");
+}
