@@ -405,14 +405,14 @@ impl<I: IndexedItems> Indexed<I> {
 /// Items of any other iterator, collected into a `Vec` first; see [`Items`].
 pub struct Sequential<I>(I);
 
-impl<I> Sequential<I>
-where
-    I: IntoIterator,
-    I::Item: Send,
-{
+// The bounds are on each method, not on the impl: a non-iterable `items`
+// then fails with "`X` is not an iterator" at the items.
+impl<I> Sequential<I> {
     /// [`map`].
     pub fn map<F, T>(self, options: &PoolOptions, base: WorkerName, f: F) -> Vec<Result<T, Error>>
     where
+        I: IntoIterator,
+        I::Item: Send,
         F: Fn(I::Item) -> T + Sync,
         T: Send,
     {
@@ -423,6 +423,8 @@ where
     #[track_caller]
     pub fn map_unwrap<F, T>(self, options: &PoolOptions, base: WorkerName, f: F) -> Vec<T>
     where
+        I: IntoIterator,
+        I::Item: Send,
         F: Fn(I::Item) -> T + Sync,
         T: Send,
     {
@@ -437,6 +439,8 @@ where
         f: F,
     ) -> Vec<Result<Result<T, E>, Error>>
     where
+        I: IntoIterator,
+        I::Item: Send,
         F: Fn(I::Item) -> Result<T, E> + Sync,
         T: Send,
         E: Send,
