@@ -370,37 +370,39 @@ impl Group {
 /// let doubled: Vec<i32> = outcomes.into_iter().map(Result::unwrap).collect();
 /// assert_eq!(doubled, [0, 2, 4]);
 /// ```
-pub async fn gather_each<I>(
+pub fn gather_each<I>(
     options: &GatherOptions,
     base: WorkerName,
     futures: I,
-) -> Vec<Result<<I::Item as Future>::Output, Error>>
+) -> GatherEach<'_, I::Item>
 where
     I: IntoIterator,
     I::Item: Future,
 {
-    let mut outcomes = Outcomes::new(None);
-    let end = drive_each(options, base, futures, &mut outcomes).await;
-    outcomes.finish(options, base, end)
+    GatherEach {
+        drive: Drive::start(options, base, futures.into_iter()),
+        sink: Outcomes::new(None),
+    }
 }
 
 /// [`gather_each`] for the `try` option: stops at the first `Err` output in
 /// time, dropping (cancelling) the futures still running.
-pub async fn try_gather_each<I>(
+pub fn try_gather_each<I>(
     options: &GatherOptions,
     base: WorkerName,
     futures: I,
-) -> Vec<Result<<I::Item as Future>::Output, Error>>
+) -> GatherEach<'_, I::Item>
 where
     I: IntoIterator,
     I::Item: Future,
     <I::Item as Future>::Output: TryOutcome,
 {
-    let mut outcomes = Outcomes::new(Some(|output: &<I::Item as Future>::Output| {
-        output.is_failure()
-    }));
-    let end = drive_each(options, base, futures, &mut outcomes).await;
-    outcomes.finish(options, base, end)
+    GatherEach {
+        drive: Drive::start(options, base, futures.into_iter()),
+        sink: Outcomes::new(Some(|output: &<I::Item as Future>::Output| {
+            output.is_failure()
+        })),
+    }
 }
 
 /// The loop form without `catch` or `try`, `gather!(for i in items =>
@@ -418,18 +420,63 @@ where
 /// ));
 /// assert_eq!(doubled.unwrap(), [0, 2, 4]);
 /// ```
-pub async fn gather_outputs<I>(
+pub fn gather_outputs<I>(
     options: &GatherOptions,
     base: WorkerName,
     futures: I,
-) -> Result<Vec<<I::Item as Future>::Output>, Vec<Error>>
+) -> GatherOutputs<'_, I::Item>
 where
     I: IntoIterator,
     I::Item: Future,
 {
-    let mut outputs = Outputs::new();
-    let end = drive_each(options, base, futures, &mut outputs).await;
-    outputs.finish(options, base, end)
+    GatherOutputs {
+        drive: Drive::start(options, base, futures.into_iter()),
+        sink: Outputs::new(),
+    }
+}
+
+/// The future of [`gather_each`] and [`try_gather_each`]. Its type depends on
+/// the futures' type alone, not on the iterator that made them, so its code
+/// is shared by every `gather!` of the same futures (compile time).
+#[must_use = "futures do nothing unless awaited"]
+pub struct GatherEach<'a, F: Future> {
+    drive: Drive<'a, F>,
+    sink: Outcomes<F::Output>,
+}
+
+// Nothing in it is pinned: the futures sit in `Drive` (see there), the
+// outputs in vectors.
+impl<F: Future> Unpin for GatherEach<'_, F> {}
+
+impl<F: Future> Future for GatherEach<'_, F> {
+    type Output = Vec<Result<F::Output, Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let end = std::task::ready!(this.drive.poll_drive(cx, &mut this.sink));
+        let sink = std::mem::replace(&mut this.sink, Outcomes::new(None));
+        Poll::Ready(sink.finish(this.drive.options, this.drive.base, end))
+    }
+}
+
+/// The future of [`gather_outputs`]; see [`GatherEach`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct GatherOutputs<'a, F: Future> {
+    drive: Drive<'a, F>,
+    sink: Outputs<F::Output>,
+}
+
+impl<F: Future> Unpin for GatherOutputs<'_, F> {}
+
+impl<F: Future> Future for GatherOutputs<'_, F> {
+    type Output = Result<Vec<F::Output>, Vec<Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let end = std::task::ready!(this.drive.poll_drive(cx, &mut this.sink));
+        let sink = std::mem::replace(&mut this.sink, Outputs::new());
+        Poll::Ready(sink.finish(this.drive.options, this.drive.base, end))
+    }
 }
 
 /// Where [`drive_each`] puts each outcome as it arrives.
@@ -582,113 +629,147 @@ fn unfinished(options: &GatherOptions, name: WorkerName, end: End) -> Error {
 }
 
 /// Polls the futures of a loop-form gather together, handing each outcome to
-/// `sink` as it arrives; returns how the group ended.
+/// a sink as it arrives, until all finished, the sink stops the group
+/// (`try`), or the deadline passed.
 ///
 /// Without a `limit` the futures go straight from the iterator into the set
 /// that polls them: all are created before any is polled (as Python's
 /// `gather(*(worker(i) for i in range(5)))` does), and none waits in a `Vec`.
-async fn drive_each<I, S>(
-    options: &GatherOptions,
+struct Drive<'a, F> {
+    options: &'a GatherOptions,
     base: WorkerName,
-    futures: I,
-    sink: &mut S,
-) -> End
-where
-    I: IntoIterator,
-    I::Item: Future,
-    S: Sink<<I::Item as Future>::Output>,
-{
-    let report = Report::new(options.timeline, options.progress);
-    let timeline = report.timeline_enabled();
-    // Start times, by index, with the timeline only.
-    let mut starts: Vec<Started> = Vec::new();
-    let mut running = FuturesUnordered::new();
-    let base = &base;
-    let start = |running: &mut FuturesUnordered<_>, starts: &mut Vec<Started>, index, future| {
-        if timeline {
-            starts.push(report.start(base.with_index(index)));
-        }
-        running.push(Entry {
+    running: FuturesUnordered<Entry<F>>,
+    /// With a `limit`, the futures not started yet.
+    waiting: Option<std::iter::Enumerate<std::vec::IntoIter<F>>>,
+    /// Start times, by index, with the timeline only.
+    starts: Vec<Started>,
+    report: Report,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Set once the group ended.
+    end: Option<End>,
+    /// Whether the sink was told the total yet.
+    started: bool,
+}
+
+// The waiting futures are never pinned (they move into `running` to start),
+// and `running` pins each future in its own allocation.
+impl<F> Unpin for Drive<'_, F> {}
+
+impl<'a, F: Future> Drive<'a, F> {
+    /// Creates every future (or, with a `limit`, collects them and starts
+    /// the first ones). The only code that depends on the iterator's type.
+    fn start(
+        options: &'a GatherOptions,
+        base: WorkerName,
+        futures: impl Iterator<Item = F>,
+    ) -> Self {
+        let mut drive = Drive {
+            options,
             base,
+            running: FuturesUnordered::new(),
+            waiting: None,
+            starts: Vec::new(),
+            report: Report::new(options.timeline, options.progress),
+            deadline: None,
+            end: None,
+            started: false,
+        };
+        match options.limit {
+            None => {
+                for (index, future) in futures.enumerate() {
+                    drive.push(index, future);
+                }
+            }
+            Some(limit) => {
+                let futures: Vec<F> = futures.collect();
+                let mut rest = futures.into_iter().enumerate();
+                for (index, future) in rest.by_ref().take(limit.max(1)) {
+                    drive.push(index, future);
+                }
+                drive.waiting = Some(rest);
+            }
+        }
+        drive
+    }
+
+    fn push(&mut self, index: usize, future: F) {
+        if self.report.timeline_enabled() {
+            self.starts
+                .push(self.report.start(self.base.with_index(index)));
+        }
+        self.running.push(Entry {
+            base: self.base.base(),
             index,
             future,
         });
-    };
-    let mut waiting = None;
-    match options.limit {
-        None => {
-            for (index, future) in futures.into_iter().enumerate() {
-                start(&mut running, &mut starts, index, future);
-            }
-        }
-        Some(limit) => {
-            let futures: Vec<I::Item> = futures.into_iter().collect();
-            let mut rest = futures.into_iter().enumerate();
-            for (index, future) in rest.by_ref().take(limit.max(1)) {
-                start(&mut running, &mut starts, index, future);
-            }
-            waiting = Some(rest);
-        }
     }
-    let total = running.len() + waiting.as_ref().map_or(0, ExactSizeIterator::len);
-    report.expect(total);
-    sink.expect(total);
-    let mut deadline = options.timeout.map(|t| Box::pin(tokio::time::sleep(t)));
-    let mut end = End::AllDone;
-    loop {
-        let next = std::future::poll_fn(|cx| {
-            if let Some(deadline) = deadline.as_mut()
+
+    fn poll_drive<S: Sink<F::Output>>(&mut self, cx: &mut Context<'_>, sink: &mut S) -> Poll<End> {
+        if let Some(end) = self.end {
+            return Poll::Ready(end);
+        }
+        if !self.started {
+            self.started = true;
+            let total =
+                self.running.len() + self.waiting.as_ref().map_or(0, ExactSizeIterator::len);
+            self.report.expect(total);
+            sink.expect(total);
+            self.deadline = self
+                .options
+                .timeout
+                .map(|t| Box::pin(tokio::time::sleep(t)));
+        }
+        let end = loop {
+            if let Some(deadline) = self.deadline.as_mut()
                 && deadline.as_mut().poll(cx).is_ready()
             {
-                return Poll::Ready(None);
+                break End::TimedOut;
             }
-            running.poll_next_unpin(cx).map(Some)
-        })
-        .await;
-        let Some(next) = next else {
-            end = End::TimedOut;
-            break;
+            let (index, outcome) = match self.running.poll_next_unpin(cx) {
+                Poll::Ready(Some(done)) => done,
+                Poll::Ready(None) => break End::AllDone,
+                Poll::Pending => return Poll::Pending,
+            };
+            let started = match self.starts.get_mut(index) {
+                Some(started) => std::mem::replace(started, Started::none()),
+                None => Started::none(),
+            };
+            self.report.end(started);
+            if sink.done(index, outcome) {
+                break End::Failed;
+            }
+            if let Some((index, future)) = self.waiting.as_mut().and_then(Iterator::next) {
+                self.push(index, future);
+            }
         };
-        let Some((index, outcome)) = next else {
-            break;
-        };
-        let started = if timeline {
-            std::mem::replace(&mut starts[index], Started::none())
-        } else {
-            Started::none()
-        };
-        report.end(started);
-        if sink.done(index, outcome) {
-            end = End::Failed;
-            break;
-        }
-        if let Some((index, future)) = waiting.as_mut().and_then(Iterator::next) {
-            start(&mut running, &mut starts, index, future);
-        }
+        // The futures still running are dropped (cancelled) now.
+        self.running = FuturesUnordered::new();
+        self.waiting = None;
+        self.deadline = None;
+        self.report.finish("gather!");
+        self.end = Some(end);
+        Poll::Ready(end)
     }
-    drop(running);
-    report.finish("gather!");
-    end
 }
 
 pin_project! {
     /// One future of a loop-form gather: it runs as `base-index` (the name is
     /// current while it is polled), and a panic inside it becomes an [`Error`].
-    struct Entry<'a, F> {
-        base: &'a WorkerName,
+    struct Entry<F> {
+        base: &'static str,
         index: usize,
         #[pin]
         future: F,
     }
 }
 
-impl<F: Future> Future for Entry<'_, F> {
+impl<F: Future> Future for Entry<F> {
     type Output = (usize, Result<F::Output, Error>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let index = *this.index;
-        let name = this.base.with_index(index);
+        let name = WorkerName::indexed(this.base, index);
         let _name = name::enter(name);
         let future = this.future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
