@@ -101,6 +101,17 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         W: Task<Output = T> + Send + 'scope,
         T: Send + 'scope,
     {
+        // Boxed here, so that the thread-spawning code below (std's included)
+        // is generated once per output type rather than once per task type:
+        // every task of every spawn_threads! is its own closure type (compile
+        // time). One allocation next to the thread's own.
+        self.spawn_boxed(name, Box::new(move || task.run()))
+    }
+
+    fn spawn_boxed<T>(&self, name: WorkerName, task: BoxedTask<'scope, T>) -> Worker<'scope, T>
+    where
+        T: Send + 'scope,
+    {
         let mut builder = std::thread::Builder::new().name(name.to_string());
         if let Some(bytes) = self.options.stack_size {
             builder = builder.stack_size(bytes);
@@ -113,6 +124,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         }
     }
 }
+
+/// A task with its type erased; see [`Scope::spawn`].
+type BoxedTask<'scope, T> = Box<dyn FnOnce() -> T + Send + 'scope>;
 
 /// Runs `task` as the worker `name` on the current thread, catching a panic.
 pub(crate) fn run_named<W: Task>(
