@@ -148,6 +148,8 @@ def main():
         results = {}
         # Alternate the crates round by round so load drift hits both.
         samples = {"with_macros": ([], []), "by_hand": ([], [])}
+        for crate in samples:
+            measure(root, crate, 1)  # warm-up round, not counted
         for _ in range(args.rounds):
             for crate in samples:
                 clean, incremental = measure(root, crate, 1)
