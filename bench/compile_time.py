@@ -122,15 +122,19 @@ def cargo(root, *args, offline=True):
     return time.perf_counter() - start
 
 
+EDITS = iter(range(1, 1_000_000))
+
+
 def measure(root, crate, rounds):
-    """Medians (clean build of the crate, incremental rebuild), in seconds."""
+    """Medians (clean build of the crate, incremental rebuild), in seconds.
+    The incremental rebuild follows a real edit: a constant of the file changes."""
     clean, incremental = [], []
     lib = root / crate / "src" / "lib.rs"
     prelude, item = (PRELUDE_MACROS, macro_item) if crate == "with_macros" else (PRELUDE_HAND, hand_item)
-    for r in range(rounds):
+    for _ in range(rounds):
         cargo(root, "clean", "-p", crate)
         clean.append(cargo(root, "build", "-p", crate))
-        lib.write_text(source(prelude, item, r + 1))
+        lib.write_text(source(prelude, item, next(EDITS)))
         incremental.append(cargo(root, "build", "-p", crate))
     return statistics.median(clean), statistics.median(incremental)
 
