@@ -59,10 +59,10 @@
 
 #[cfg(feature = "mpi")]
 pub use fanout_runtime::mpi;
-pub use fanout_runtime::{Error, ErrorKind, Result, Task, WorkerName, current_name, run};
 /// What a process task may return: any `serde::Serialize + DeserializeOwned` type.
 #[cfg(unix)]
 pub use fanout_runtime::process::ProcessOutput;
+pub use fanout_runtime::{Error, ErrorKind, Result, Task, WorkerName, current_name, run};
 
 #[doc(hidden)]
 pub mod __private {
