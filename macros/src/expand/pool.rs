@@ -25,20 +25,28 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     };
     // On threads, the runtime splits ranges, vectors, slices and arrays by
     // index where they are, and collects any other iterator first: autoref
-    // specialization on `Items` picks the path (see `pool::Items`).
+    // specialization on `Items` picks the path (see `pool::Items`). On
+    // processes, likewise, a range of integers is computed in the workers
+    // rather than collected (see `process::Items`).
     let threads = !options.mpi && !options.processes;
+    let autoref = !options.mpi;
     // The call is located at the user's `func, items`: a function that cannot
     // be shared between the pool's threads is reported there, not on the
     // whole macro call.
     let site = Site::of(func).to(Site::of(items));
     let call = |function: TokenStream| -> TokenStream {
-        if threads {
+        if autoref {
+            let select = if threads {
+                quote!(pool_select)
+            } else {
+                quote!(process_select)
+            };
             let mut receiver = Group::new(
                 Delimiter::Parenthesis,
-                quote!(&&#rt::pool::Items::new(#items)),
+                quote!(&&#rt::#module::Items::new(#items)),
             );
             receiver.set_span(Span::call_site().located_at(site.first()));
-            let method = site.locate(quote!(.pool_select().#function));
+            let method = site.locate(quote!(.#select().#function));
             let args = site.parens(quote!(&#opts, #name, #func));
             quote!(#receiver #method #args)
         } else {
@@ -52,6 +60,11 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         quote! {
             #[allow(unused_imports)]
             use #rt::pool::{SelectIndexed as _, SelectSequential as _};
+        }
+    } else if autoref {
+        quote! {
+            #[allow(unused_imports)]
+            use #rt::process::{SelectCollected as _, SelectRange as _};
         }
     } else {
         TokenStream::new()

@@ -82,7 +82,13 @@ fn pool_picks_backend_and_mode() {
     assert!(threads.contains("pool :: Items :: new"), "{threads}");
     assert!(threads.contains(". map_unwrap ("), "{threads}");
     assert!(expand(Pool, quote!(square, 0..10; catch)).contains(". map ("));
-    assert!(expand(Pool, quote!(square, 0..10; processes)).contains("process :: map_unwrap"));
+    // On processes, `process::Items` picks ranges computed in the workers.
+    let processes = expand(Pool, quote!(square, 0..10; processes));
+    assert!(processes.contains("process :: Items :: new"), "{processes}");
+    assert!(
+        processes.contains(". process_select () . map_unwrap ("),
+        "{processes}"
+    );
     let workers = expand(Pool, quote!(square, 0..10; workers = 5, chunksize = 2));
     assert!(workers.contains(". workers"), "{workers}");
     assert!(workers.contains(". chunksize"), "{workers}");

@@ -25,9 +25,12 @@ use crate::name::WorkerName;
 use crate::pool::PoolOptions;
 
 /// Items a process pool can hand out by index; see the [module](self).
-pub trait ItemSource {
-    /// One item.
-    type Item;
+///
+/// One item is the `IntoIterator::Item`, so that the item type of a range
+/// whose integer type is not inferred yet (`0..8`) is known to be that
+/// integer type, as for any iterator: `pool_map!(|x: u32| .., 0..8; processes)`
+/// makes it a `Range<u32>`.
+pub trait ItemSource: IntoIterator {
     /// How a worker takes its items.
     type Cursor: ItemCursor<Item = Self::Item>;
     /// How many items there are.
@@ -50,7 +53,6 @@ pub trait ItemCursor {
 }
 
 impl<T> ItemSource for Vec<T> {
-    type Item = T;
     type Cursor = VecCursor<T>;
 
     fn len(&self) -> usize {
@@ -110,7 +112,6 @@ pub struct RangeCursor<N> {
 macro_rules! range_sources {
     ($($int:ty => $unsigned:ty),* $(,)?) => {$(
         impl ItemSource for Range<$int> {
-            type Item = $int;
             type Cursor = RangeCursor<$int>;
 
             fn len(&self) -> usize {

@@ -740,13 +740,6 @@ fn frame_at(bytes: &[u8]) -> Option<(Range<usize>, usize)> {
     (bytes.len() - HEADER >= payload).then_some((start..end, payload))
 }
 
-/// Makes `base-k` the current worker name, leaving the restoring to an
-/// outer guard. Not generic, so that `name::enter` is inlined here.
-#[inline(never)]
-fn enter_item(base: WorkerName, k: usize) {
-    std::mem::forget(name::enter(base.with_index(k)));
-}
-
 /// The worker's side of the pool.
 struct Worker<'a, U> {
     base: WorkerName,
@@ -802,10 +795,9 @@ impl<U: ProcessOutput> Worker<'_, U> {
                     continue;
                 }
                 current.store(k as u64, Ordering::Release);
-                // The guard is forgotten rather than dropped (which would
-                // restore the name before the next item sets it again):
-                // `_chunk` restores the name the worker had.
-                enter_item(self.base, k);
+                // `_chunk` set the base; each item sets only its index (one
+                // store), and `_chunk` restores the name the worker had.
+                name::set_current_index(k);
                 match catch_unwind(AssertUnwindSafe(|| f(item))) {
                     Ok(output) => {
                         if let Some(stops) = self.stops
