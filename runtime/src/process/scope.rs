@@ -130,15 +130,12 @@ impl Inner {
         };
         let child = match forked {
             Ok((pid, read, forked_at)) => {
-                // Reads are non-blocking; if that cannot be set, the pipe is
-                // only read once the child ended (see `Children::check_ended`).
-                let pipe = sys::set_nonblocking(read.as_fd())
-                    .is_ok()
-                    .then(|| PipeReader::from(read));
+                // The pipe stays blocking: it is read once per `poll` that
+                // found it ready, which does not block (see `Child::read`).
                 Child {
                     name,
                     pid,
-                    pipe,
+                    pipe: Some(PipeReader::from(read)),
                     bytes: Vec::new(),
                     status: None,
                     timed_out: None,
@@ -283,15 +280,37 @@ impl Child {
         }
     }
 
-    /// Reads what the pipe holds; closes it at its end.
+    /// Reads what the pipe holds, after `poll` found it ready: one `read`,
+    /// which does not block then (a ready pipe has bytes, or is at its end).
+    /// Closes the pipe at its end.
     fn read(&mut self) {
+        self.read_some(false);
+    }
+
+    /// Reads until the pipe would block or ends; the pipe must be
+    /// non-blocking (see `Children::check_ended`).
+    fn read_left(&mut self) {
+        self.read_some(true);
+    }
+
+    /// Plain `read(2)` calls into a stack buffer (`read_to_end` would first
+    /// ask the pipe's size: `statx` and `lseek` per child).
+    fn read_some(&mut self, until_blocked: bool) {
         let Some(pipe) = &mut self.pipe else { return };
+        let mut chunk = [0u8; 4096];
         loop {
-            match pipe.read_to_end(&mut self.bytes) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            match pipe.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.bytes.extend_from_slice(&chunk[..n]);
+                    if !until_blocked {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // The end of the output, or an error that ends it.
-                Ok(_) | Err(_) => break,
+                // An error that ends the output.
+                Err(_) => break,
             }
         }
         self.pipe = None;
@@ -395,11 +414,14 @@ impl Children {
                 && let Some(status) = sys::wait(child.pid, false)
             {
                 child.status = Some(status);
-                // Everything the child wrote is in the pipe now.
-                if let Some(pipe) = &child.pipe {
-                    let _ = sys::set_nonblocking(pipe.as_fd());
+                // Everything the child wrote is in the pipe now; another
+                // process may hold its write end open, so read without
+                // blocking (or not at all if that cannot be set).
+                if let Some(pipe) = &child.pipe
+                    && sys::set_nonblocking(pipe.as_fd()).is_ok()
+                {
+                    child.read_left();
                 }
-                child.read();
                 child.pipe = None;
             }
         }
