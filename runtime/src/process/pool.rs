@@ -35,9 +35,10 @@ use crate::sys::{self, ForkLock, SharedCounters, Status};
 const STOP: u64 = u64::MAX;
 /// A worker's current-item counter between items.
 const IDLE: u64 = u64::MAX;
-/// Bytes of a command (`start`, `end`) and of a frame header (`start`, `end`, payload length).
+/// Bytes of a command (`start`, `end`) and of a frame header (`start`, `end`,
+/// payload length, count of bare outputs).
 const COMMAND: usize = 16;
-const HEADER: usize = 24;
+const HEADER: usize = 32;
 
 /// Maps `f` over `items` in a pool of forked worker processes and returns the
 /// outcome of every item, in input order (`pool_map!(f, items; processes, catch)`).
@@ -148,11 +149,9 @@ where
     F: Fn(S::Item) -> U,
     U: ProcessOutput,
 {
-    let mut outcomes = Vec::with_capacity(items.len());
-    run_with(options, base, items, f, stops, |outcome| {
-        outcomes.push(outcome);
-    });
-    outcomes
+    let mut outcomes = Outcomes(Vec::with_capacity(items.len()));
+    run_with(options, base, items, f, stops, &mut outcomes);
+    outcomes.0
 }
 
 /// [`run`] for [`map_unwrap`]: the outputs, or a panic listing the failures.
@@ -168,16 +167,57 @@ where
     F: Fn(S::Item) -> U,
     U: ProcessOutput,
 {
-    let mut outputs = Vec::with_capacity(items.len());
-    let mut failures = Vec::new();
-    run_with(options, base, items, f, None, |outcome| match outcome {
-        Ok(output) => outputs.push(output),
-        Err(failure) => failures.push(Some(failure)),
-    });
-    if !failures.is_empty() {
-        crate::outcome::raise(failures);
+    let mut sink = Outputs {
+        outputs: Vec::with_capacity(items.len()),
+        failures: Vec::new(),
+    };
+    run_with(options, base, items, f, None, &mut sink);
+    if !sink.failures.is_empty() {
+        crate::outcome::raise(sink.failures);
     }
-    outputs
+    sink.outputs
+}
+
+/// Receives every item's outcome, in input order.
+trait Sink<U> {
+    /// The next item's outcome.
+    fn emit(&mut self, outcome: Result<U, Error>);
+    /// The next item's output (the common case, without a `Result` to build).
+    #[inline]
+    fn output(&mut self, output: U) {
+        self.emit(Ok(output));
+    }
+}
+
+/// Every outcome ([`run`]).
+struct Outcomes<U>(Vec<Result<U, Error>>);
+
+impl<U> Sink<U> for Outcomes<U> {
+    #[inline]
+    fn emit(&mut self, outcome: Result<U, Error>) {
+        self.0.push(outcome);
+    }
+}
+
+/// The outputs, and the failures aside ([`run_unwrap`]).
+struct Outputs<U> {
+    outputs: Vec<U>,
+    failures: Vec<Option<Error>>,
+}
+
+impl<U> Sink<U> for Outputs<U> {
+    #[inline]
+    fn emit(&mut self, outcome: Result<U, Error>) {
+        match outcome {
+            Ok(output) => self.outputs.push(output),
+            Err(failure) => self.failures.push(Some(failure)),
+        }
+    }
+
+    #[inline]
+    fn output(&mut self, output: U) {
+        self.outputs.push(output);
+    }
 }
 
 /// Runs the pool and hands every item's outcome to `emit`, in input order.
@@ -187,10 +227,10 @@ fn run_with<S, U, F, E>(
     items: S,
     f: &F,
     stops: Option<fn(&U) -> bool>,
-    emit: E,
+    emit: &mut E,
 ) where
     S: ItemSource,
-    E: FnMut(Result<U, Error>),
+    E: Sink<U>,
     F: Fn(S::Item) -> U,
     U: ProcessOutput,
 {
@@ -213,7 +253,7 @@ fn run_with<S, U, F, E>(
                         ErrorKind::Spawn(why.clone()),
                     ))
                 })
-                .for_each(emit);
+                .for_each(|failure| emit.emit(failure));
             return;
         }
     };
@@ -245,7 +285,7 @@ fn run_with<S, U, F, E>(
     report.finish("pool_map!");
 }
 
-struct Pool<'a, S, U, F, E> {
+struct Pool<'a, S, U, F, E: ?Sized> {
     base: WorkerName,
     len: usize,
     chunk: usize,
@@ -259,7 +299,7 @@ struct Pool<'a, S, U, F, E> {
     /// Emptied answer buffers, to be filled again.
     spare: Vec<Vec<u8>>,
     /// Receives every item's outcome, in input order.
-    emit: E,
+    emit: &'a mut E,
     slots: Vec<Slot>,
     /// `[first failed item (try), current item of worker 0, of worker 1, ...]`.
     counters: SharedCounters,
@@ -275,9 +315,11 @@ struct Pool<'a, S, U, F, E> {
 
 /// An outcome received before its turn.
 enum Waiting {
-    /// The answer of worker `pid` for `range`: a header and one message per item.
+    /// The answer of worker `pid` for `range`: a header, the bare outputs of
+    /// the first `bare` items, then one message per item.
     Answer {
         range: Range<usize>,
+        bare: usize,
         pid: u32,
         bytes: Vec<u8>,
     },
@@ -311,7 +353,7 @@ where
     S: ItemSource,
     U: ProcessOutput,
     F: Fn(S::Item) -> U,
-    E: FnMut(Result<U, Error>),
+    E: Sink<U>,
 {
     /// The shared counter in which worker `slot` notes its current item.
     fn current(&self, slot: usize) -> &AtomicU64 {
@@ -513,7 +555,7 @@ where
                 Ok(_) | Err(_) => break true,
             }
         };
-        while let Some((range, payload)) = frame_at(&self.slots[slot].buf) {
+        while let Some((range, payload, bare)) = frame_at(&self.slots[slot].buf) {
             let capacity = self.slots[slot].buf.capacity();
             let fresh = self
                 .spare
@@ -524,7 +566,7 @@ where
             // The start of the next answer, if it arrived too.
             buf.extend_from_slice(&bytes[HEADER + payload..]);
             bytes.truncate(HEADER + payload);
-            self.answered(slot, range, bytes);
+            self.answered(slot, range, bare, bytes);
         }
         if at_end {
             self.slots[slot].channel = None;
@@ -533,7 +575,7 @@ where
     }
 
     /// The worker in `slot` answered for `range`.
-    fn answered(&mut self, slot: usize, range: Range<usize>, bytes: Vec<u8>) {
+    fn answered(&mut self, slot: usize, range: Range<usize>, bare: usize, bytes: Vec<u8>) {
         let pid = self.slots[slot].pid;
         let handed_out = match self.slots[slot].running.front() {
             Some((running, at)) if *running == range => {
@@ -555,8 +597,15 @@ where
                 place: format!("pid {pid}"),
             });
         }
-        self.waiting
-            .insert(range.start, Waiting::Answer { range, pid, bytes });
+        self.waiting.insert(
+            range.start,
+            Waiting::Answer {
+                range,
+                bare,
+                pid,
+                bytes,
+            },
+        );
         self.emit_ready();
     }
 
@@ -581,10 +630,34 @@ where
     /// Emits one waiting outcome (or what is left of it after `emitted`).
     fn emit_waiting(&mut self, start: usize, waiting: Waiting) {
         match waiting {
-            Waiting::Answer { range, pid, bytes } => {
+            Waiting::Answer {
+                range,
+                bare,
+                pid,
+                bytes,
+            } => {
                 let mut reader = Some(wire::Reader::new(&bytes[HEADER..]));
-                for k in range {
-                    let message = reader.as_mut().and_then(wire::Reader::next::<U>);
+                let bare_end = range.start + bare.min(range.end - range.start);
+                let mut k = range.start;
+                if k == self.emitted
+                    && let Some(reader) = &mut reader
+                {
+                    // The items that succeeded, in one tight loop.
+                    while k < bare_end {
+                        let Some(output) = reader.output::<U>() else {
+                            break;
+                        };
+                        self.emit.output(output);
+                        k += 1;
+                    }
+                    self.emitted = k;
+                }
+                for k in k..range.end {
+                    let message = match &mut reader {
+                        Some(reader) if k < bare_end => reader.output::<U>().map(Message::Output),
+                        Some(reader) => reader.next::<U>(),
+                        None => None,
+                    };
                     let outcome = match message {
                         Some(Message::Output(output)) => Ok(output),
                         Some(Message::Failed(kind)) => {
@@ -603,7 +676,7 @@ where
                     };
                     // An item emitted already (cannot happen) is skipped.
                     if k == self.emitted {
-                        (self.emit)(outcome);
+                        self.emit.emit(outcome);
                         self.emitted += 1;
                     }
                 }
@@ -613,7 +686,7 @@ where
             }
             Waiting::Failed(failure) => {
                 if start == self.emitted {
-                    (self.emit)(Err(failure));
+                    self.emit.emit(Err(failure));
                     self.emitted += 1;
                 }
             }
@@ -709,13 +782,13 @@ where
                 Some((_, pid)) => failure.with_pid(*pid),
                 None => failure,
             };
-            (self.emit)(Err(failure));
+            self.emit.emit(Err(failure));
             self.emitted += 1;
         }
     }
 }
 
-impl<S, U, F, E> Drop for Pool<'_, S, U, F, E> {
+impl<S, U, F, E: ?Sized> Drop for Pool<'_, S, U, F, E> {
     /// No worker outlives the pool, also if decoding an output panicked.
     fn drop(&mut self) {
         for slot in &mut self.slots {
@@ -727,17 +800,17 @@ impl<S, U, F, E> Drop for Pool<'_, S, U, F, E> {
     }
 }
 
-/// The answer at the front of `bytes`, if it arrived whole: its range and the
-/// length of its payload.
-fn frame_at(bytes: &[u8]) -> Option<(Range<usize>, usize)> {
+/// The answer at the front of `bytes`, if it arrived whole: its range, the
+/// length of its payload and the count of bare outputs at its start.
+fn frame_at(bytes: &[u8]) -> Option<(Range<usize>, usize, usize)> {
     let header = bytes.get(..HEADER)?;
     let word = |k: usize| {
         let mut raw = [0u8; 8];
         raw.copy_from_slice(&header[8 * k..8 * k + 8]);
         usize::try_from(u64::from_le_bytes(raw)).unwrap_or(usize::MAX)
     };
-    let (start, end, payload) = (word(0), word(1), word(2));
-    (bytes.len() - HEADER >= payload).then_some((start..end, payload))
+    let (start, end, payload, bare) = (word(0), word(1), word(2), word(3));
+    (bytes.len() - HEADER >= payload).then_some((start..end, payload, bare))
 }
 
 /// The worker's side of the pool.
@@ -781,16 +854,21 @@ impl<U: ProcessOutput> Worker<'_, U> {
             // At least a tag and a byte per item: fewer copies as it grows.
             frame.reserve(HEADER + 2 * end.saturating_sub(start));
             frame.extend_from_slice(&command);
-            frame.extend_from_slice(&[0; 8]);
+            frame.extend_from_slice(&[0; 16]);
+            // The outputs go bare (no tag) until the first item that did not
+            // return one; from there on, one message per item.
+            let mut bare: Option<usize> = None;
             let _chunk = name::enter(self.base);
             for k in start..end {
                 let Some(item) = items.take(k) else {
+                    bare.get_or_insert(k - start);
                     let why = "the pool handed out an item twice (a bug in fanout)";
                     wire::put_text(&mut frame, wire::UNSENDABLE, why);
                     continue;
                 };
                 if self.stops.is_some() && k as u64 > first_failure.load(Ordering::Relaxed) {
                     std::mem::forget(item);
+                    bare.get_or_insert(k - start);
                     frame.push(wire::SKIPPED);
                     continue;
                 }
@@ -805,9 +883,15 @@ impl<U: ProcessOutput> Worker<'_, U> {
                         {
                             first_failure.fetch_min(k as u64, Ordering::AcqRel);
                         }
-                        wire::put_output(&mut frame, &output);
+                        if bare.is_some() {
+                            wire::put_output(&mut frame, &output);
+                        } else if let Err(why) = wire::put_bare(&mut frame, &output) {
+                            bare = Some(k - start);
+                            wire::put_text(&mut frame, wire::UNSENDABLE, &why);
+                        }
                     }
                     Err(payload) => {
+                        bare.get_or_insert(k - start);
                         wire::put_text(&mut frame, wire::PANIC, &panic_message(&*payload));
                         std::mem::forget(payload);
                     }
@@ -815,10 +899,56 @@ impl<U: ProcessOutput> Worker<'_, U> {
             }
             current.store(IDLE, Ordering::Release);
             let payload = (frame.len() - HEADER) as u64;
-            frame[COMMAND..HEADER].copy_from_slice(&payload.to_le_bytes());
+            let bare = bare.unwrap_or(end - start) as u64;
+            frame[COMMAND..COMMAND + 8].copy_from_slice(&payload.to_le_bytes());
+            frame[COMMAND + 8..HEADER].copy_from_slice(&bare.to_le_bytes());
             if channel.write_all(&frame).is_err() {
                 return 0;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serializes, except for odd values above 10.
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Picky(u64);
+
+    impl serde::Serialize for Picky {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            if self.0 > 10 && self.0 % 2 == 1 {
+                Err(serde::ser::Error::custom("odd"))
+            } else {
+                s.serialize_newtype_struct("Picky", &self.0)
+            }
+        }
+    }
+
+    #[test]
+    fn a_chunk_with_failures_keeps_its_other_outputs() {
+        let options = PoolOptions::new().workers(2).chunksize(8);
+        let outcomes = map(&options, WorkerName::new("picky"), 0..20u64, |x| {
+            assert!(x != 3 && x != 17, "no {x}");
+            Picky(x * 100 / 100 + u64::from(x == 12))
+        });
+        for (k, outcome) in outcomes.iter().enumerate() {
+            let k = k as u64;
+            match outcome {
+                Ok(Picky(v)) => assert_eq!(*v, k + u64::from(k == 12)),
+                Err(failure) => {
+                    let kind = failure.kind();
+                    if k == 3 || k == 17 {
+                        assert!(matches!(kind, ErrorKind::Panic(_)), "{k}: {failure}");
+                    } else {
+                        assert!(k > 10 && (k % 2 == 1 || k == 12), "{k}: {failure}");
+                        assert!(matches!(kind, ErrorKind::Transport(_)), "{k}: {failure}");
+                    }
+                }
+            }
+        }
+        assert!(outcomes[2].is_ok() && outcomes[4].is_ok() && outcomes[10].is_ok());
     }
 }

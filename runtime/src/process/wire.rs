@@ -4,7 +4,10 @@
 //! A message is a tag byte and a postcard payload: [`OUTPUT`] and the
 //! task's output, [`PANIC`] and the panic message, [`UNSENDABLE`] and the
 //! reason the output could not be serialized, or [`SKIPPED`] alone (a pool
-//! item not started because an earlier one failed, in `try` mode).
+//! item not started because an earlier one failed, in `try` mode). A pool
+//! worker's answer for a chunk starts with the outputs of the items that
+//! succeeded before the first that did not, bare (no tag, [`put_bare`]), and
+//! continues with one message per item.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize as _, Serialize};
@@ -160,6 +163,21 @@ pub(crate) fn put_output<T: Serialize + ?Sized, B: Buffer>(buf: &mut B, output: 
     }
 }
 
+/// Appends `output` alone, without a tag (a pool chunk's outputs go back to
+/// back while every item succeeds); on a serialization error, `buf` is left
+/// as it was and the error's text is returned.
+#[inline]
+pub(crate) fn put_bare<T: Serialize + ?Sized, B: Buffer>(
+    buf: &mut B,
+    output: &T,
+) -> Result<(), String> {
+    let start = buf.len();
+    postcard::serialize_with_flavor(output, Append(buf)).map_err(|error| {
+        buf.truncate(start);
+        error.to_string()
+    })
+}
+
 /// Appends a message made of `tag` and `text`.
 pub(crate) fn put_text<B: Buffer>(buf: &mut B, tag: u8, text: &str) {
     buf.push(tag);
@@ -204,6 +222,13 @@ impl<'a> Reader<'a> {
             SKIPPED => Some(Message::Skipped),
             _ => None,
         }
+    }
+
+    /// The next output written without a tag ([`put_bare`]), or `None` if
+    /// the bytes do not continue with a whole, well-formed one.
+    #[inline]
+    pub(crate) fn output<T: DeserializeOwned>(&mut self) -> Option<T> {
+        T::deserialize(&mut self.de).ok()
     }
 
     /// Ends the reading: whether every byte was read.
@@ -252,6 +277,20 @@ mod tests {
         assert!(matches!(second, Message::Failed(ErrorKind::Panic(m)) if m == "boom"));
         let third = reader.next::<Vec<u32>>().unwrap();
         assert!(matches!(third, Message::Skipped));
+        assert!(reader.finish());
+    }
+
+    #[test]
+    fn bare_outputs_then_messages() {
+        let mut buf = Vec::new();
+        put_bare(&mut buf, &300u64).unwrap();
+        put_bare(&mut buf, &5u64).unwrap();
+        put_text(&mut buf, PANIC, "boom");
+        let mut reader = Reader::new(&buf);
+        assert_eq!(reader.output::<u64>(), Some(300));
+        assert_eq!(reader.output::<u64>(), Some(5));
+        let third = reader.next::<u64>().unwrap();
+        assert!(matches!(third, Message::Failed(ErrorKind::Panic(m)) if m == "boom"));
         assert!(reader.finish());
     }
 
