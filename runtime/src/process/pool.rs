@@ -636,22 +636,37 @@ where
                 pid,
                 bytes,
             } => {
-                let mut reader = Some(wire::Reader::new(&bytes[HEADER..]));
+                let payload = &bytes[HEADER..];
                 let bare_end = range.start + bare.min(range.end - range.start);
                 let mut k = range.start;
-                if k == self.emitted
-                    && let Some(reader) = &mut reader
-                {
+                let mut rest = Some(payload);
+                if k == self.emitted {
                     // The items that succeeded, in one tight loop.
-                    while k < bare_end {
-                        let Some(output) = reader.output::<U>() else {
-                            break;
-                        };
-                        self.emit.output(output);
-                        k += 1;
+                    if wire::is_u64::<U>() {
+                        let mut at = 0;
+                        while k < bare_end {
+                            let Some(output) = wire::take_u64::<U>(payload, &mut at) else {
+                                rest = None;
+                                break;
+                            };
+                            self.emit.output(output);
+                            k += 1;
+                        }
+                        rest = rest.map(|_| &payload[at..]);
+                    } else {
+                        let mut reader = wire::Reader::new(payload);
+                        while k < bare_end {
+                            let Some(output) = reader.output::<U>() else {
+                                break;
+                            };
+                            self.emit.output(output);
+                            k += 1;
+                        }
+                        rest = if k < bare_end { None } else { reader.rest() };
                     }
                     self.emitted = k;
                 }
+                let mut reader = rest.map(wire::Reader::new);
                 for k in k..range.end {
                     let message = match &mut reader {
                         Some(reader) if k < bare_end => reader.output::<U>().map(Message::Output),

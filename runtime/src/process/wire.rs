@@ -231,10 +231,116 @@ impl<'a> Reader<'a> {
         T::deserialize(&mut self.de).ok()
     }
 
+    /// The bytes not read yet, or `None` if the reading failed.
+    pub(crate) fn rest(self) -> Option<&'a [u8]> {
+        self.de.finalize().ok()
+    }
+
     /// Ends the reading: whether every byte was read.
     pub(crate) fn finish(self) -> bool {
         self.de.finalize().is_ok_and(|rest| rest.is_empty())
     }
+}
+
+/// Whether `T` deserializes as postcard's `u64` (a single `deserialize_u64`
+/// call, as `u64` and `usize` do): its bare outputs can then be read with
+/// [`take_u64`]. A `Deserialize` makes exactly one call on its deserializer
+/// (it is taken by value), so asking a probe that fails every call tells.
+pub(crate) fn is_u64<T: DeserializeOwned>() -> bool {
+    let mut asked = false;
+    let _ = T::deserialize(Probe(&mut asked));
+    asked
+}
+
+/// The probe of [`is_u64`]: notes a `deserialize_u64` call; every call fails.
+struct Probe<'a>(&'a mut bool);
+
+#[derive(Debug)]
+struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("probe")
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl serde::de::Error for Refused {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Refused
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Probe<'_> {
+    type Error = Refused;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Refused> {
+        Err(Refused)
+    }
+
+    fn deserialize_u64<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Refused> {
+        *self.0 = true;
+        Err(Refused)
+    }
+
+    /// As postcard's.
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct
+        map struct enum identifier ignored_any
+    }
+}
+
+/// The bare output at `bytes[*at..]` of a type for which [`is_u64`] holds,
+/// read as postcard reads a `u64` (a varint of at most 10 bytes) and handed
+/// to `T` as postcard hands it (`visit_u64`); `None` where postcard fails.
+#[inline]
+pub(crate) fn take_u64<T: DeserializeOwned>(bytes: &[u8], at: &mut usize) -> Option<T> {
+    let value = match bytes.get(*at..*at + 8) {
+        // Up to 8 bytes (56 bits) at once: the first byte without its high
+        // bit ends the varint; its 7-bit groups are then packed together.
+        Some(word) => {
+            let word = u64::from_le_bytes(word.try_into().ok()?);
+            let ends = !word & 0x8080_8080_8080_8080;
+            if ends == 0 {
+                return take_u64_slowly(bytes, at);
+            }
+            let len = ends.trailing_zeros() / 8 + 1;
+            let mut x = word & (u64::MAX >> (64 - 8 * len)) & 0x7f7f_7f7f_7f7f_7f7f;
+            x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+            x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+            x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+            *at += len as usize;
+            x
+        }
+        None => return take_u64_slowly(bytes, at),
+    };
+    let de = serde::de::value::U64Deserializer::<postcard::Error>::new(value);
+    T::deserialize(de).ok()
+}
+
+/// [`take_u64`] a byte at a time (near the end of `bytes`, or 9 and 10-byte varints).
+#[cold]
+fn take_u64_slowly<T: DeserializeOwned>(bytes: &[u8], at: &mut usize) -> Option<T> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            if i == 9 && byte > 1 {
+                return None;
+            }
+            let de = serde::de::value::U64Deserializer::<postcard::Error>::new(value);
+            return T::deserialize(de).ok();
+        }
+    }
+    None
 }
 
 /// Reads the single message that `bytes` must hold, or `None`.
@@ -292,6 +398,35 @@ mod tests {
         let third = reader.next::<u64>().unwrap();
         assert!(matches!(third, Message::Failed(ErrorKind::Panic(m)) if m == "boom"));
         assert!(reader.finish());
+    }
+
+    #[test]
+    fn u64_fast_path_reads_as_postcard() {
+        assert!(is_u64::<u64>() && is_u64::<usize>());
+        assert!(!is_u64::<u32>() && !is_u64::<i64>() && !is_u64::<String>());
+        assert!(!is_u64::<(u64, u64)>() && !is_u64::<Option<u64>>());
+        let mut values = vec![0, 1, 127, 128, 300, 1 << 35, u64::MAX - 1, u64::MAX];
+        values.extend((0..64).flat_map(|bit| [1u64 << bit, (1u64 << bit) - 1, (1u64 << bit) + 1]));
+        values.extend((0..1000u64).map(|x| x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (x % 64)));
+        let mut buf = Vec::new();
+        for value in &values {
+            put_bare(&mut buf, value).unwrap();
+        }
+        let mut at = 0;
+        for &value in &values {
+            assert_eq!(take_u64::<u64>(&buf, &mut at), Some(value));
+        }
+        assert_eq!(at, buf.len());
+        // Truncated, and too long for a u64: postcard fails too.
+        let mut max = Vec::new();
+        put_bare(&mut max, &u64::MAX).unwrap();
+        assert_eq!(max.len(), 10);
+        assert_eq!(take_u64::<u64>(&max, &mut 0), Some(u64::MAX));
+        assert_eq!(take_u64::<u64>(&max[..9], &mut 0), None);
+        assert_eq!(take_u64::<u64>(&[0x80; 8], &mut 0), None);
+        let long = [0xff; 9].into_iter().chain([2]).collect::<Vec<u8>>();
+        assert_eq!(take_u64::<u64>(&long, &mut 0), None);
+        assert!(postcard::from_bytes::<u64>(&long).is_err());
     }
 
     #[test]
