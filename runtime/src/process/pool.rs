@@ -873,6 +873,8 @@ impl<U: ProcessOutput> Worker<'_, U> {
             // The outputs go bare (no tag) until the first item that did not
             // return one; from there on, one message per item.
             let mut bare: Option<usize> = None;
+            // Whether the outputs serialize as `u64`s (told by the first).
+            let mut as_u64 = true;
             let _chunk = name::enter(self.base);
             for k in start..end {
                 let Some(item) = items.take(k) else {
@@ -900,9 +902,12 @@ impl<U: ProcessOutput> Worker<'_, U> {
                         }
                         if bare.is_some() {
                             wire::put_output(&mut frame, &output);
-                        } else if let Err(why) = wire::put_bare(&mut frame, &output) {
-                            bare = Some(k - start);
-                            wire::put_text(&mut frame, wire::UNSENDABLE, &why);
+                        } else if !(as_u64 && wire::put_u64(&mut frame, &output)) {
+                            as_u64 = false;
+                            if let Err(why) = wire::put_bare(&mut frame, &output) {
+                                bare = Some(k - start);
+                                wire::put_text(&mut frame, wire::UNSENDABLE, &why);
+                            }
                         }
                     }
                     Err(payload) => {

@@ -178,6 +178,146 @@ pub(crate) fn put_bare<T: Serialize + ?Sized, B: Buffer>(
     })
 }
 
+/// Appends `output` bare as [`put_bare`] does, and returns `true`, if it
+/// serializes as a `u64` below 2^56 (a single `serialize_u64` call, as `u64`
+/// and `usize` make): the varint is then written 8 bytes at a time, the bytes
+/// postcard writes. Otherwise appends nothing and returns `false`.
+#[inline]
+pub(crate) fn put_u64<T: Serialize + ?Sized>(buf: &mut Vec<u8>, output: &T) -> bool {
+    let Ok(value) = output.serialize(CaptureU64) else {
+        return false;
+    };
+    if value >> 56 != 0 {
+        return false;
+    }
+    // 7-bit groups spread into bytes, the continuation bit on all but the last.
+    let mut x = value;
+    x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x00ff_ffff_f000_0000) << 4);
+    x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x0fff_c000_0fff_c000) << 2);
+    x = (x & 0x007f_007f_007f_007f) | ((x & 0x3f80_3f80_3f80_3f80) << 1);
+    let bits = 64 - (value | 1).leading_zeros();
+    let len = bits.div_ceil(7) as usize;
+    x |= 0x8080_8080_8080_8080 & ((1u64 << (8 * (len - 1))) - 1);
+    let end = buf.len() + len;
+    buf.extend_from_slice(&x.to_le_bytes());
+    buf.truncate(end);
+    true
+}
+
+/// Takes the value of a `serialize_u64` call; every other call fails.
+struct CaptureU64;
+
+impl serde::ser::Error for Refused {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Refused
+    }
+}
+
+macro_rules! refuse {
+    ($($method:ident($($ty:ty),*)),* $(,)?) => {$(
+        fn $method(self, $(_: $ty),*) -> Result<u64, Refused> {
+            Err(Refused)
+        }
+    )*};
+}
+
+impl serde::Serializer for CaptureU64 {
+    type Ok = u64;
+    type Error = Refused;
+    type SerializeSeq = serde::ser::Impossible<u64, Refused>;
+    type SerializeTuple = serde::ser::Impossible<u64, Refused>;
+    type SerializeTupleStruct = serde::ser::Impossible<u64, Refused>;
+    type SerializeTupleVariant = serde::ser::Impossible<u64, Refused>;
+    type SerializeMap = serde::ser::Impossible<u64, Refused>;
+    type SerializeStruct = serde::ser::Impossible<u64, Refused>;
+    type SerializeStructVariant = serde::ser::Impossible<u64, Refused>;
+
+    #[inline]
+    fn serialize_u64(self, value: u64) -> Result<u64, Refused> {
+        Ok(value)
+    }
+
+    refuse! {
+        serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
+        serialize_i64(i64), serialize_u8(u8), serialize_u16(u16), serialize_u32(u32),
+        serialize_f32(f32), serialize_f64(f64), serialize_char(char), serialize_str(&str),
+        serialize_bytes(&[u8]), serialize_none(), serialize_unit(),
+        serialize_unit_struct(&'static str),
+        serialize_unit_variant(&'static str, u32, &'static str),
+    }
+
+    fn serialize_some<V: Serialize + ?Sized>(self, _: &V) -> Result<u64, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_newtype_struct<V: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: &V,
+    ) -> Result<u64, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_newtype_variant<V: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &V,
+    ) -> Result<u64, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Refused> {
+        Err(Refused)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Refused> {
+        Err(Refused)
+    }
+
+    /// As postcard's.
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+}
+
 /// Appends a message made of `tag` and `text`.
 pub(crate) fn put_text<B: Buffer>(buf: &mut B, tag: u8, text: &str) {
     buf.push(tag);
@@ -427,6 +567,27 @@ mod tests {
         let long = [0xff; 9].into_iter().chain([2]).collect::<Vec<u8>>();
         assert_eq!(take_u64::<u64>(&long, &mut 0), None);
         assert!(postcard::from_bytes::<u64>(&long).is_err());
+    }
+
+    #[test]
+    fn u64_fast_path_writes_as_postcard() {
+        let mut values: Vec<u64> = vec![0, 1, 127, 128, 300, (1 << 56) - 1, 1 << 56, u64::MAX];
+        values.extend((0..64).flat_map(|bit| [1u64 << bit, (1u64 << bit) - 1, (1u64 << bit) + 1]));
+        values.extend((0..1000u64).map(|x| x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (x % 64)));
+        for value in values {
+            let mut fast = vec![9];
+            let mut slow = vec![9];
+            put_bare(&mut slow, &value).unwrap();
+            if put_u64(&mut fast, &value) {
+                assert_eq!(fast, slow, "{value}");
+            } else {
+                assert!(value >> 56 != 0 && fast == [9], "{value}");
+            }
+        }
+        assert!(put_u64(&mut Vec::new(), &7usize));
+        assert!(!put_u64(&mut Vec::new(), &7u32));
+        assert!(!put_u64(&mut Vec::new(), &Some(7u64)));
+        assert!(!put_u64(&mut Vec::new(), &(7u64, 8u64)));
     }
 
     #[test]
