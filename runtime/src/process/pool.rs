@@ -187,6 +187,21 @@ trait Sink<U> {
     fn output(&mut self, output: U) {
         self.emit(Ok(output));
     }
+
+    /// The next items' outputs, taken from `next` until it returns `None`
+    /// or `n` were taken; returns how many were.
+    #[inline]
+    fn outputs(&mut self, n: usize, mut next: impl FnMut() -> Option<U>) -> usize {
+        let mut taken = 0;
+        while taken < n {
+            let Some(output) = next() else {
+                break;
+            };
+            self.output(output);
+            taken += 1;
+        }
+        taken
+    }
 }
 
 /// Every outcome ([`run`]).
@@ -217,6 +232,14 @@ impl<U> Sink<U> for Outputs<U> {
     #[inline]
     fn output(&mut self, output: U) {
         self.outputs.push(output);
+    }
+
+    #[inline]
+    fn outputs(&mut self, n: usize, next: impl FnMut() -> Option<U>) -> usize {
+        let before = self.outputs.len();
+        self.outputs.reserve(n);
+        self.outputs.extend(std::iter::from_fn(next).take(n));
+        self.outputs.len() - before
     }
 }
 
@@ -644,24 +667,13 @@ where
                     // The items that succeeded, in one tight loop.
                     if wire::is_u64::<U>() {
                         let mut at = 0;
-                        while k < bare_end {
-                            let Some(output) = wire::take_u64::<U>(payload, &mut at) else {
-                                rest = None;
-                                break;
-                            };
-                            self.emit.output(output);
-                            k += 1;
-                        }
-                        rest = rest.map(|_| &payload[at..]);
+                        k += self
+                            .emit
+                            .outputs(bare_end - k, || wire::take_u64::<U>(payload, &mut at));
+                        rest = (k == bare_end).then(|| &payload[at..]);
                     } else {
                         let mut reader = wire::Reader::new(payload);
-                        while k < bare_end {
-                            let Some(output) = reader.output::<U>() else {
-                                break;
-                            };
-                            self.emit.output(output);
-                            k += 1;
-                        }
+                        k += self.emit.outputs(bare_end - k, || reader.output::<U>());
                         rest = if k < bare_end { None } else { reader.rest() };
                     }
                     self.emitted = k;
