@@ -326,7 +326,7 @@ impl<I> Items<I> {
         Items(Cell::new(Some(items)))
     }
 
-    fn take(&self) -> I {
+    pub(crate) fn take(&self) -> I {
         self.0
             .take()
             .unwrap_or_else(|| unreachable!("pool_map! items are taken once"))

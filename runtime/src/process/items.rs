@@ -15,7 +15,6 @@
 //! assert_eq!((squares, evens), (vec![0, 1, 4, 9], vec![0, 1, 2, 3]));
 //! ```
 
-use std::cell::Cell;
 use std::ops::Range;
 
 use super::ProcessOutput;
@@ -153,21 +152,9 @@ fn too_many_items() -> ! {
 }
 
 /// The items of a `pool_map!(...; processes)`, before the macro picks how
-/// the workers get them; see the [module](self).
-pub struct Items<I>(Cell<Option<I>>);
-
-impl<I> Items<I> {
-    /// Wraps the items of a `pool_map!`.
-    pub fn new(items: I) -> Self {
-        Items(Cell::new(Some(items)))
-    }
-
-    fn take(&self) -> I {
-        self.0
-            .take()
-            .unwrap_or_else(|| unreachable!("pool_map! items are taken once"))
-    }
-}
+/// the workers get them: the same wrapper as the thread pool's; see the
+/// [module](self).
+pub use crate::pool::Items;
 
 /// Picks the range items, computed in the workers.
 pub trait SelectRange {
