@@ -57,6 +57,7 @@
 //! printing is safe; keep other shared state out of process tasks.
 #![deny(missing_docs)]
 
+pub use fanout_runtime::map;
 #[cfg(feature = "mpi")]
 pub use fanout_runtime::mpi;
 /// What a process task may return: any `serde::Serialize + DeserializeOwned` type.

@@ -422,7 +422,7 @@ fn pool_replaces_a_crashed_worker_and_fails_only_its_item() {
 }
 
 #[test]
-fn pool_failures_without_catch_panic_after_all_items() {
+fn pool_failures_without_catch_panic_with_the_lowest_failure() {
     let message = panic_text(|| {
         let _ = pool_map!(|x: u32| {
             match x {
@@ -432,13 +432,9 @@ fn pool_failures_without_catch_panic_after_all_items() {
             }
         }, 0..8; processes, workers = 2, name = "item");
     });
-    assert!(
-        message.starts_with("2 workers failed: worker `item-3` (pid "),
-        "{message}"
-    );
-    assert!(message.contains("panicked: three"), "{message}");
-    assert!(message.contains("worker `item-5` (pid "), "{message}");
-    assert!(message.ends_with("was killed by SIGABRT"), "{message}");
+    // The failure of the lowest index, whatever else failed.
+    assert!(message.starts_with("worker `item-3` (pid "), "{message}");
+    assert!(message.ends_with("panicked: three"), "{message}");
 }
 
 #[test]

@@ -179,14 +179,6 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         ));
         options.processes = false;
     }
-    let timeout_without_processes = kind == Pool && !options.processes && !options.mpi;
-    if let (true, Some(timeout)) = (timeout_without_processes, &options.timeout) {
-        errors.push(syn::Error::new(
-            option_span(invocation, "timeout").unwrap_or_else(|| timeout.span()),
-            "`timeout` needs `processes` on pool_map!: a thread cannot be stopped from outside, but a process can be killed; write `pool_map!(f, items; processes, timeout = ...)`",
-        ));
-        options.rejected.extend(options.timeout.take());
-    }
     if options.progress && matches!(invocation.body, Body::List(_)) {
         errors.push(syn::Error::new(
             option_span(invocation, "progress").unwrap_or_else(proc_macro2::Span::call_site),

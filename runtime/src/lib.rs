@@ -16,6 +16,7 @@
 
 mod error;
 pub mod gather;
+pub mod map;
 pub mod mpi;
 mod name;
 pub mod outcome;
@@ -25,6 +26,11 @@ pub mod process;
 pub mod report;
 #[cfg(unix)]
 mod sys;
+/// Without `fork`, only the slots of the map engine.
+#[cfg(not(unix))]
+mod sys {
+    pub(crate) mod slots;
+}
 mod task;
 pub mod threads;
 

@@ -23,6 +23,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+pub(crate) mod ring;
+pub(crate) mod slots;
+
 /// The exit code of a child whose task (or the runtime code around it) panicked.
 pub(crate) const PANIC_EXIT: i32 = 101;
 

@@ -1,0 +1,335 @@
+//! The items of a map, and how the engine takes them: split by index where
+//! they are (integer ranges, vectors, slices, arrays), or collected into a
+//! `Vec` first (any other iterator). [`Items`] picks the way at compile time
+//! (autoref specialization), so that `pool_map!` accepts any `IntoIterator`
+//! and pays for collecting only when it must:
+//!
+//! ```
+//! use fanout::map::{Items, MapOptions, Unwrap, autoref::*};
+//! use fanout::WorkerName;
+//!
+//! let options = MapOptions::new().workers(2);
+//! let squares = (&&Items::new(0..4u64)).select().threads(&options, Unwrap, WorkerName::new("square"), |x| x * x);
+//! let evens = (&&Items::new((0..8).filter(|x| x % 2 == 0))).select().threads(&options, Unwrap, WorkerName::new("half"), |x| x / 2);
+//! assert_eq!((squares, evens), (vec![0, 1, 4, 9], vec![0, 1, 2, 3]));
+//! ```
+
+use std::cell::Cell;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::MapOptions;
+use super::mode::Mode;
+use crate::name::WorkerName;
+
+/// Items that the pool splits by index where they are, without first
+/// collecting them into a `Vec`: integer ranges, vectors, slices and arrays
+/// (what rayon's `IndexedParallelIterator` covers). `pool_map!` picks this
+/// path by itself when the items allow it (see [`Items`]); its outputs are the
+/// same as with any other iterator.
+pub trait IndexedItems: IntoIterator<Item: Send> {
+    /// The items as a parallel iterator that rayon splits by index.
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = Self::Item>;
+}
+
+/// Ranges of every integer type, driven as `0..len` plus an offset (rayon
+/// itself indexes ranges of integers no wider than `usize` only).
+macro_rules! range_items {
+    ($($int:ty => $unsigned:ty),* $(,)?) => {$(
+        impl IndexedItems for std::ops::Range<$int> {
+            fn into_indexed(self) -> impl IndexedParallelIterator<Item = $int> {
+                let start = self.start;
+                let len = if self.end > start {
+                    self.end.wrapping_sub(start) as $unsigned
+                } else {
+                    0
+                };
+                offsets(start, len, |start: $int, k| start.wrapping_add(k as $int))
+            }
+        }
+
+        impl IndexedItems for std::ops::RangeInclusive<$int> {
+            fn into_indexed(self) -> impl IndexedParallelIterator<Item = $int> {
+                let (start, end) = (*self.start(), *self.end());
+                let len = if self.is_empty() {
+                    0
+                } else {
+                    let span = end.wrapping_sub(start) as $unsigned;
+                    span.checked_add(1).unwrap_or_else(|| too_many_items())
+                };
+                offsets(start, len, |start: $int, k| start.wrapping_add(k as $int))
+            }
+        }
+    )*};
+}
+
+range_items! {
+    u8 => u8, u16 => u16, u32 => u32, u64 => u64, u128 => u128, usize => usize,
+    i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usize,
+}
+
+/// `start + k` for `k` in `0..len`, split by index.
+fn offsets<N, L, A>(start: N, len: L, at: A) -> impl IndexedParallelIterator<Item = N>
+where
+    N: Copy + Send + Sync,
+    usize: TryFrom<L>,
+    A: Fn(N, usize) -> N + Send + Sync,
+{
+    let len = usize::try_from(len).unwrap_or_else(|_| too_many_items());
+    (0..len).into_par_iter().map(move |k| at(start, k))
+}
+
+fn too_many_items() -> ! {
+    panic!("fanout: pool_map! cannot map a range of more than usize::MAX items")
+}
+
+impl<T: Send> IndexedItems for Vec<T> {
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = T> {
+        self.into_par_iter()
+    }
+}
+
+impl<'a, T: Sync> IndexedItems for &'a Vec<T> {
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a T> {
+        self.par_iter()
+    }
+}
+
+impl<'a, T: Send> IndexedItems for &'a mut Vec<T> {
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a mut T> {
+        self.par_iter_mut()
+    }
+}
+
+impl<'a, T: Sync> IndexedItems for &'a [T] {
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a T> {
+        self.par_iter()
+    }
+}
+
+impl<'a, T: Send> IndexedItems for &'a mut [T] {
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a mut T> {
+        self.par_iter_mut()
+    }
+}
+
+impl<T: Send, const N: usize> IndexedItems for [T; N] {
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = T> {
+        self.into_par_iter()
+    }
+}
+
+impl<'a, T: Sync, const N: usize> IndexedItems for &'a [T; N] {
+    fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a T> {
+        self.par_iter()
+    }
+}
+
+/// The items of a `pool_map!`, before the engine picks how to take them;
+/// see the [module](self).
+pub struct Items<I>(Cell<Option<I>>);
+
+impl<I> Items<I> {
+    /// Wraps the items of a `pool_map!`.
+    pub fn new(items: I) -> Self {
+        Items(Cell::new(Some(items)))
+    }
+
+    fn take(&self) -> I {
+        self.0
+            .take()
+            .unwrap_or_else(|| unreachable!("pool_map! items are taken once"))
+    }
+}
+
+/// The two traits of the autoref selection, to bring into scope with a glob
+/// import (`use fanout::map::autoref::*;`): one of them is always used.
+pub mod autoref {
+    pub use super::{SelectIndexed, SelectSequential};
+}
+
+/// Picks [`Indexed`] for items that can be split by index where they are.
+pub trait SelectIndexed {
+    /// The items as [`Indexed`].
+    type Selected;
+    /// Takes the items out of the wrapper.
+    fn select(self) -> Self::Selected;
+}
+
+impl<I: IndexedItems> SelectIndexed for &&Items<I> {
+    type Selected = Indexed<I>;
+    fn select(self) -> Indexed<I> {
+        Indexed(self.take())
+    }
+}
+
+/// Picks [`Sequential`] for every other `IntoIterator`.
+pub trait SelectSequential {
+    /// The items as [`Sequential`].
+    type Selected;
+    /// Takes the items out of the wrapper.
+    fn select(self) -> Self::Selected;
+}
+
+impl<I> SelectSequential for &Items<I> {
+    type Selected = Sequential<I>;
+    fn select(self) -> Sequential<I> {
+        Sequential(self.take())
+    }
+}
+
+/// Items split by index where they are; see [`Items`].
+pub struct Indexed<I>(I);
+
+impl<I: IndexedItems> Indexed<I> {
+    /// [`threads::run`](super::threads::run) without collecting the items.
+    #[track_caller]
+    pub fn threads<M, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        f: F,
+    ) -> M::Output
+    where
+        M: Mode<U>,
+        F: Fn(I::Item) -> U + Sync,
+        U: Send,
+    {
+        super::threads::run_indexed(options, mode, name, self.0.into_indexed(), &f)
+    }
+}
+
+/// Items of any other iterator, collected into a `Vec` first; see [`Items`].
+pub struct Sequential<I>(I);
+
+// The bounds are on each method, not on the impl: a non-iterable `items`
+// then fails with "`X` is not an iterator" at the items.
+impl<I> Sequential<I> {
+    /// [`threads::run`](super::threads::run).
+    #[track_caller]
+    pub fn threads<M, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        f: F,
+    ) -> M::Output
+    where
+        I: IntoIterator,
+        I::Item: Send,
+        M: Mode<U>,
+        F: Fn(I::Item) -> U + Sync,
+        U: Send,
+    {
+        super::threads::run(options, mode, name, self.0, f)
+    }
+}
+
+/// How a process pool takes indexed items: a range of integers is computed
+/// in the workers (item `k` is `start + k`), a `Vec` is taken as it is, and
+/// the other indexed items are collected into a `Vec` first.
+#[cfg(unix)]
+pub trait ProcessItems: IntoIterator {
+    /// The items as the workers take them.
+    type Source: crate::process::ItemSource<Item = Self::Item>;
+    /// Turns the items into their source.
+    fn into_source(self) -> Self::Source;
+}
+
+#[cfg(unix)]
+macro_rules! process_ranges {
+    ($($int:ty),* $(,)?) => {$(
+        impl ProcessItems for Range<$int> {
+            type Source = Self;
+            fn into_source(self) -> Self {
+                self
+            }
+        }
+
+        impl ProcessItems for std::ops::RangeInclusive<$int> {
+            type Source = Vec<$int>;
+            fn into_source(self) -> Vec<$int> {
+                self.collect()
+            }
+        }
+    )*};
+}
+
+#[cfg(unix)]
+process_ranges!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+#[cfg(unix)]
+impl<T> ProcessItems for Vec<T> {
+    type Source = Self;
+    fn into_source(self) -> Self {
+        self
+    }
+}
+
+#[cfg(unix)]
+macro_rules! process_collected {
+    ($($(#[$meta:meta])* [$($generics:tt)*] $ty:ty),* $(,)?) => {$(
+        impl<$($generics)*> ProcessItems for $ty {
+            type Source = Vec<<$ty as IntoIterator>::Item>;
+            fn into_source(self) -> Self::Source {
+                self.into_iter().collect()
+            }
+        }
+    )*};
+}
+
+#[cfg(unix)]
+process_collected! {
+    ['a, T] &'a Vec<T>,
+    ['a, T] &'a mut Vec<T>,
+    ['a, T] &'a [T],
+    ['a, T] &'a mut [T],
+    [T, const N: usize] [T; N],
+    ['a, T, const N: usize] &'a [T; N],
+}
+
+#[cfg(unix)]
+impl<I: IndexedItems + ProcessItems> Indexed<I> {
+    /// [`processes::run`](super::processes::run) without collecting a range
+    /// or a `Vec` first.
+    #[track_caller]
+    pub fn processes<M, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        f: F,
+    ) -> M::Output
+    where
+        M: Mode<U>,
+        F: Fn(I::Item) -> U,
+        U: crate::process::ProcessOutput,
+    {
+        super::processes::run_source(options, mode, name, self.0.into_source(), &f)
+    }
+}
+
+#[cfg(unix)]
+impl<I> Sequential<I> {
+    /// [`processes::run`](super::processes::run).
+    #[track_caller]
+    pub fn processes<M, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        f: F,
+    ) -> M::Output
+    where
+        I: IntoIterator,
+        M: Mode<U>,
+        F: Fn(I::Item) -> U,
+        U: crate::process::ProcessOutput,
+    {
+        super::processes::run(options, mode, name, self.0, f)
+    }
+}

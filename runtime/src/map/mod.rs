@@ -1,0 +1,55 @@
+//! The one map engine: `pool_map!(f, items)` on threads, on forked
+//! processes, or on MPI ranks (Python's `ThreadPoolExecutor.map`,
+//! `ProcessPoolExecutor.map`, `MPIPoolExecutor.map`).
+//!
+//! Every backend follows the same rules, decided here once:
+//!
+//! - the outputs come back in input order; an empty input starts no worker;
+//! - at most `workers` items run at once, and `min(workers, items)` run from
+//!   the start: every allowed worker starts while there is work for it;
+//! - a worker takes `chunksize` consecutive items at a time (by default about
+//!   four chunks per worker), but answers for each item as it ends: an item
+//!   that ended keeps its output whatever happens to its neighbours;
+//! - the mode ([`Unwrap`], [`Catch`], [`Try`], [`TryCatch`]) says what a
+//!   failure does. Without `catch`, after the first failure no new item
+//!   starts, the items already running end, and the caller panics with the
+//!   failure of the lowest index (its message names the worker and quotes the
+//!   panic). With `catch`, every item gets its own `Ok` or `Err`. With `try`,
+//!   the map returns the error of the lowest index among the items that ran,
+//!   and no new item starts once an error is seen;
+//! - with a `timeout`, no item starts after the deadline; process items still
+//!   running then are killed and reaped; thread and MPI items finish (they
+//!   cannot be killed); an item that finished before the deadline keeps its
+//!   output; items that never started are timed out;
+//! - a worker process that crashes fails the item it was running, alone: the
+//!   items it finished keep their outputs and never run twice; it is replaced;
+//! - a worker that cannot be started (no thread, or `fork` fails) fails the
+//!   items it would have run; the items of the workers that did start still run;
+//! - a child process may use every macro, a thread pool included, whatever
+//!   its parent did before the fork.
+//!
+//! The layout: [`MapOptions`] (the options), `plan` (which items may start),
+//! `mode` (what the map returns), `sink` (each outcome to its place), [`items`]
+//! (how the items are taken), and one executor per backend, which only runs
+//! items and answers for each: [`threads`], `processes`, `mpi`.
+//!
+//! ```
+//! use fanout::map::{self, MapOptions, Try};
+//! use fanout::WorkerName;
+//!
+//! let parsed = map::threads::run(&MapOptions::new(), Try, WorkerName::new("parse"), ["1", "x", "3"], |s: &str| s.parse::<u8>());
+//! assert!(parsed.is_err());
+//! ```
+
+pub mod items;
+mod mode;
+mod options;
+mod plan;
+#[cfg(unix)]
+pub mod processes;
+mod sink;
+pub mod threads;
+
+pub use items::{Indexed, IndexedItems, Items, Sequential, autoref};
+pub use mode::{Catch, Mode, Settled, Try, TryAside, TryCatch, Unwrap};
+pub use options::{MapOptions, default_workers};

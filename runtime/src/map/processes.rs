@@ -1,0 +1,819 @@
+//! The process executor: the items of a map in a pool of forked worker
+//! processes (what `pool_map!(f, items; processes)` runs on; Python's
+//! `ProcessPoolExecutor.map`).
+//!
+//! The items stay in the caller and the workers are forked: each has the
+//! items in its copy of the caller's memory, so the parent only hands out
+//! ranges of item indices (a 16-byte command on the worker's socket). A worker
+//! answers for each item as it ends, by writing a frame (its outcome, framed
+//! on its own) into a ring in memory shared with the parent: the answer is
+//! out of the worker's memory before the next item starts, without a system
+//! call per item (the worker writes one byte on its socket only when the
+//! parent sleeps). When a worker dies, the parent takes every frame it
+//! published, fails the item it was running, and gives the rest of its work to
+//! a worker forked to replace it: no item runs twice.
+//!
+//! What comes out of a worker is untrusted input (its task may write to the
+//! ring or the socket): frames are taken in order for the items handed out to
+//! that worker and nothing else, each is decoded from its own bytes only, and
+//! a malformed frame fails the item it stands for, after which the worker is
+//! killed and replaced.
+
+use std::collections::VecDeque;
+use std::io::{self, Read as _, Write as _};
+use std::ops::Range;
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::MapOptions;
+use super::mode::Mode;
+use super::plan::{Plan, Stop};
+use super::sink::{Collect, Run};
+use crate::error::{Error, ErrorKind, panic_message};
+use crate::name::{self, WorkerName};
+use crate::process::{ItemCursor, ItemSource, ProcessOutput};
+use crate::report::{Report, Span};
+use crate::sys::ring::{Published, Ring};
+use crate::sys::{self, ForkLock, SharedCounters, Status};
+
+/// Bytes of each worker's ring.
+const RING: usize = 1 << 20;
+/// How long the parent sleeps at most between checks of its workers.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+/// How long a worker told to stop (its socket closed) has to exit before it
+/// is killed.
+const GRACE: Duration = Duration::from_millis(200);
+
+/// A frame: `[tag][payload length: u64 LE][payload]`.
+const FRAME_HEADER: usize = 9;
+/// The item returned; its encoded output follows.
+const OUTPUT: u8 = 0;
+/// The item panicked (or its output's `Serialize` did); the message follows.
+const PANIC: u8 = 1;
+/// The output could not be encoded; the reason follows.
+const UNENCODABLE: u8 = 2;
+/// The item did not start: the map had stopped.
+const SKIPPED: u8 = 3;
+
+/// Maps `f` over `items` in a pool of forked worker processes; the outputs
+/// come back in input order, shaped by `mode` (see [`threads::run`]). Item
+/// `k` runs as the worker `name-k`; the outputs must be serializable
+/// ([`ProcessOutput`]), the items and `f` need not be anything.
+///
+/// [`threads::run`]: super::threads::run
+///
+/// ```
+/// use fanout::map::{self, Catch, MapOptions, Unwrap};
+/// use fanout::WorkerName;
+///
+/// let options = MapOptions::new().workers(2);
+/// let squares = map::processes::run(&options, Unwrap, WorkerName::new("square"), 0..4u64, |x| x * x);
+/// assert_eq!(squares, [0, 1, 4, 9]);
+///
+/// let pids = map::processes::run(&options, Catch, WorkerName::new("pid"), 0..2, |_: u32| std::process::id());
+/// assert!(pids.iter().all(|pid| *pid.as_ref().unwrap() != std::process::id()));
+/// ```
+///
+/// # Panics
+/// With [`Unwrap`](super::Unwrap) and [`Try`](super::Try), if an item
+/// failed (it panicked, its worker died, it timed out): once the running
+/// items ended, with the failure of the lowest index.
+#[track_caller]
+pub fn run<M, I, F, U>(options: &MapOptions, mode: M, name: WorkerName, items: I, f: F) -> M::Output
+where
+    M: Mode<U>,
+    I: IntoIterator,
+    F: Fn(I::Item) -> U,
+    U: ProcessOutput,
+{
+    let items: Vec<I::Item> = items.into_iter().collect();
+    run_source(options, mode, name, items, &f)
+}
+
+/// [`run`] of items the workers take by index from their copy.
+#[track_caller]
+pub(crate) fn run_source<M, S, F, U>(
+    options: &MapOptions,
+    _mode: M,
+    name: WorkerName,
+    items: S,
+    f: &F,
+) -> M::Output
+where
+    M: Mode<U>,
+    S: ItemSource,
+    F: Fn(S::Item) -> U,
+    U: ProcessOutput,
+{
+    let len = items.len();
+    let report = Report::new(options.timeline_enabled(), options.progress_enabled());
+    let plan = Plan::starting(options, name, len, report.origin());
+    let collect = Collect::<M, U>::new(len);
+    if len > 0 {
+        report.expect(len);
+        let mut items = Some(items);
+        let mut pool = Pool {
+            plan: &plan,
+            collect: &collect,
+            report: &report,
+            items: &mut items,
+            f,
+            stop: SharedCounters::new(1, 0).ok(),
+            slots: (0..plan.workers).map(|_| Slot::default()).collect(),
+            retry: VecDeque::new(),
+            polled: Vec::new(),
+        };
+        pool.drive();
+        drop(pool);
+        report.finish("pool_map!(...; processes)");
+    }
+    collect.finish(&plan)
+}
+
+struct Pool<'a, M: Mode<U>, U, S, F> {
+    plan: &'a Plan,
+    collect: &'a Collect<M, U>,
+    report: &'a Report,
+    /// The items; each worker takes its own copy (the parent's stays whole,
+    /// for the workers forked later).
+    items: &'a mut Option<S>,
+    f: &'a F,
+    /// Shared with every worker: set once the map stopped, so that workers
+    /// start no new item. `None` if it could not be mapped (then no worker
+    /// can be started either).
+    stop: Option<SharedCounters>,
+    slots: Vec<Slot<'a, M, U>>,
+    /// Runs whose worker died, for the next worker that takes work.
+    retry: VecDeque<Run<'a, M, U>>,
+    /// Reused by `wait`.
+    polled: Vec<(libc::pollfd, usize)>,
+}
+
+/// One worker process, or the place for one.
+struct Slot<'a, M: Mode<U>, U> {
+    pid: u32,
+    /// The parent's end of the worker's socket, while the worker lives.
+    channel: Option<UnixStream>,
+    ring: Option<Ring>,
+    /// What the parent took from the ring so far.
+    read: u64,
+    /// Bytes taken from the ring and not parsed yet (from `parsed`).
+    pending: Vec<u8>,
+    parsed: usize,
+    /// The runs handed out to this worker and not answered, in order.
+    runs: VecDeque<Run<'a, M, U>>,
+    /// When the worker's current item started, as the parent saw it.
+    since: Option<Instant>,
+    /// The worker could not be started: the slot takes no more work.
+    dead: bool,
+}
+
+impl<M: Mode<U>, U> Default for Slot<'_, M, U> {
+    fn default() -> Self {
+        Slot {
+            pid: 0,
+            channel: None,
+            ring: None,
+            read: 0,
+            pending: Vec::new(),
+            parsed: 0,
+            runs: VecDeque::new(),
+            since: None,
+            dead: false,
+        }
+    }
+}
+
+/// How many runs a worker may hold at once: the next waits in its socket
+/// while it runs the current one.
+const AHEAD: usize = 2;
+
+impl<'a, M, U, S, F> Pool<'a, M, U, S, F>
+where
+    M: Mode<U>,
+    U: ProcessOutput,
+    S: ItemSource,
+    F: Fn(S::Item) -> U,
+{
+    fn drive(&mut self) {
+        // Every allowed worker starts with one run, then gets a second.
+        for slot in 0..self.slots.len() {
+            if self.has_work() {
+                self.start(slot);
+            }
+        }
+        for _ in 1..AHEAD {
+            for slot in 0..self.slots.len() {
+                if self.slots[slot].channel.is_some() {
+                    self.hand_out(slot);
+                }
+            }
+        }
+        loop {
+            if self.deadline_passed() {
+                self.time_out();
+                break;
+            }
+            if self.plan.stopped().is_some() {
+                self.signal_stop();
+                // Runs nobody started stay unanswered: the plan's end
+                // decides them.
+                self.retry.clear();
+            }
+            let mut progressed = false;
+            for slot in 0..self.slots.len() {
+                progressed |= self.take_answers(slot);
+            }
+            if self.slots.iter().all(|s| s.runs.is_empty()) && !self.has_work() {
+                break;
+            }
+            if !progressed {
+                self.wait();
+            }
+        }
+        self.stop_all();
+    }
+
+    /// Whether items remain to be handed out.
+    fn has_work(&self) -> bool {
+        !self.retry.is_empty() || (self.plan.stopped().is_none() && self.collect.has_unclaimed())
+    }
+}
+
+impl<'a, M, U, S, F> Pool<'a, M, U, S, F>
+where
+    M: Mode<U>,
+    U: ProcessOutput,
+    S: ItemSource,
+    F: Fn(S::Item) -> U,
+{
+    /// Forks a worker into `slot` and gives it its first run; if it cannot
+    /// be forked, the run it would have taken fails.
+    fn start(&mut self, slot: usize) {
+        match self.fork(slot) {
+            Ok(()) => {
+                self.hand_out(slot);
+            }
+            Err(error) => {
+                let why = error.to_string();
+                self.slots[slot].dead = true;
+                let alive = self.slots.iter().any(|s| s.channel.is_some());
+                let mut failed: Vec<Run<'a, M, U>> = self.retry.drain(..).collect();
+                if alive {
+                    failed.extend(self.claim());
+                } else {
+                    // No worker at all: nothing else will run the rest.
+                    failed.extend(std::iter::from_fn(|| self.collect.claim(usize::MAX)));
+                }
+                for mut run in failed {
+                    while !run.is_done() {
+                        let name = self.plan.base.with_index(run.index());
+                        let failure = Error::new(name, ErrorKind::Spawn(why.clone()));
+                        self.report.advance(1);
+                        if run.put(Err(failure)) {
+                            self.plan.stop(Stop::Failed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next run to hand out: one that lost its worker, or new items.
+    fn claim(&mut self) -> Option<Run<'a, M, U>> {
+        if let Some(run) = self.retry.pop_front() {
+            return Some(run);
+        }
+        if !self.plan.may_start() {
+            return None;
+        }
+        self.collect.claim(self.plan.chunk)
+    }
+
+    /// Gives the worker in `slot` one more run, if there is work left.
+    fn hand_out(&mut self, slot: usize) {
+        if self.slots[slot].runs.len() >= AHEAD {
+            return;
+        }
+        let Some(run) = self.claim() else { return };
+        let range = run.index()..run.end();
+        let mut command = [0u8; 16];
+        command[..8].copy_from_slice(&(range.start as u64).to_le_bytes());
+        command[8..].copy_from_slice(&(range.end as u64).to_le_bytes());
+        let sent = match &self.slots[slot].channel {
+            Some(channel) => sys::send_all(std::os::fd::AsFd::as_fd(channel), &command),
+            None => Err(io::Error::other("no worker")),
+        };
+        let state = &mut self.slots[slot];
+        if state.runs.is_empty() {
+            state.since = Some(Instant::now());
+        }
+        // If the command could not be sent, the worker is gone: the run
+        // waits in the slot and goes to its replacement when its end is seen.
+        let _ = sent;
+        state.runs.push_back(run);
+    }
+
+    fn fork(&mut self, slot: usize) -> io::Result<()> {
+        let Some(stop) = &self.stop else {
+            return Err(io::Error::other("no shared memory for the pool"));
+        };
+        let ring = Ring::new(RING)?;
+        let lock = ForkLock::acquire();
+        let (parent_end, child_end) = sys::socket_pair()?;
+        let stop = &stop.get()[0];
+        let mut parent_end = Some(parent_end);
+        let base = self.plan.base;
+        let (slots, items, f) = (&mut self.slots, &mut *self.items, self.f);
+        let ring_ref = &ring;
+        // The closure only borrows: nothing to drop with care in the parent.
+        let (pid, _) = lock.fork(child_end, |child_end| {
+            // The parent's ends of every worker's socket, this one's included:
+            // a worker must see the end of its commands when the parent is gone.
+            drop(parent_end.take());
+            for other in slots.iter_mut() {
+                drop(other.channel.take());
+            }
+            match items.take() {
+                Some(items) => {
+                    let worker = Worker {
+                        base,
+                        stop,
+                        ring: ring_ref,
+                    };
+                    worker.run::<M, _, _, _>(items.cursor(), f, child_end)
+                }
+                None => 0,
+            }
+        });
+        let pid = pid?;
+        let channel = UnixStream::from(
+            parent_end
+                .take()
+                .ok_or_else(|| io::Error::other("lost socket"))?,
+        );
+        sys::set_nonblocking(std::os::fd::AsFd::as_fd(&channel))?;
+        let state = &mut self.slots[slot];
+        state.pid = pid;
+        state.channel = Some(channel);
+        state.read = ring.start();
+        state.ring = Some(ring);
+        state.pending.clear();
+        state.parsed = 0;
+        Ok(())
+    }
+
+    /// Takes the answers that `slot`'s worker published; `true` if any.
+    fn take_answers(&mut self, slot: usize) -> bool {
+        let state = &mut self.slots[slot];
+        let Some(ring) = &state.ring else {
+            return false;
+        };
+        match ring.published(state.read) {
+            Published::Bytes { read, write } => {
+                if read == write {
+                    return false;
+                }
+                ring.take(read, write, &mut state.pending);
+                state.read = write;
+            }
+            Published::Broken => {
+                self.broken(slot, "its answer channel was overwritten");
+                return true;
+            }
+        }
+        self.parse(slot);
+        true
+    }
+
+    /// Parses the whole frames in `slot`'s pending bytes.
+    fn parse(&mut self, slot: usize) {
+        loop {
+            let state = &mut self.slots[slot];
+            let bytes = &state.pending[state.parsed..];
+            let Some(header) = bytes.get(..FRAME_HEADER) else {
+                break;
+            };
+            let tag = header[0];
+            let mut len = [0u8; 8];
+            len.copy_from_slice(&header[1..]);
+            let len = u64::from_le_bytes(len);
+            let Some(payload) = usize::try_from(len)
+                .ok()
+                .and_then(|len| bytes.get(FRAME_HEADER..FRAME_HEADER.checked_add(len)?))
+            else {
+                break;
+            };
+            let pid = state.pid;
+            let Some(run) = state.runs.front_mut() else {
+                self.broken(slot, "it answered for an item it was not given");
+                return;
+            };
+            let name = self.plan.base.with_index(run.index());
+            let outcome = match tag {
+                OUTPUT => Some(
+                    decode::<U>(payload)
+                        .map_err(|why| Error::new(name, ErrorKind::Transport(why)).with_pid(pid)),
+                ),
+                PANIC | UNENCODABLE => {
+                    let text = String::from_utf8_lossy(payload).into_owned();
+                    let kind = if tag == PANIC {
+                        ErrorKind::Panic(text)
+                    } else {
+                        ErrorKind::Transport(format!("its output could not be serialized: {text}"))
+                    };
+                    Some(Err(Error::new(name, kind).with_pid(pid)))
+                }
+                SKIPPED if payload.is_empty() => None,
+                _ => {
+                    self.broken(slot, "it sent a malformed answer");
+                    return;
+                }
+            };
+            state.parsed += FRAME_HEADER + payload.len();
+            let now = Instant::now();
+            let since = state.since.replace(now).unwrap_or(now);
+            match outcome {
+                Some(outcome) => {
+                    if self.report.timeline_enabled() {
+                        let origin = self.report.origin();
+                        self.report.record(Span {
+                            name,
+                            start: since.saturating_duration_since(origin),
+                            end: now.saturating_duration_since(origin),
+                            place: format!("pid {pid}"),
+                        });
+                    }
+                    self.report.advance(1);
+                    if run.put(outcome) {
+                        self.plan.stop(Stop::Failed);
+                    }
+                }
+                None => run.skip(),
+            }
+            if run.is_done() {
+                state.runs.pop_front();
+                self.hand_out(slot);
+            }
+        }
+        let state = &mut self.slots[slot];
+        if state.parsed > 0 && state.parsed * 2 >= state.pending.len() {
+            state.pending.drain(..state.parsed);
+            state.parsed = 0;
+        }
+    }
+
+    /// Sleeps until a worker wakes the parent, a worker ends, or the next
+    /// check is due.
+    fn wait(&mut self) {
+        let mut quiet = true;
+        for state in &self.slots {
+            if let Some(ring) = &state.ring
+                && !ring.prepare_sleep(state.read)
+            {
+                quiet = false;
+            }
+        }
+        if quiet {
+            self.polled.clear();
+            for (index, state) in self.slots.iter().enumerate() {
+                if let Some(channel) = &state.channel {
+                    let fd = libc::pollfd {
+                        fd: channel.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    self.polled.push((fd, index));
+                }
+            }
+            let mut wait = CHECK_EVERY;
+            if let Some((deadline, _)) = self.plan.deadline() {
+                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
+            }
+            let mut fds: Vec<libc::pollfd> = self.polled.iter().map(|(fd, _)| *fd).collect();
+            let ready = if fds.is_empty() {
+                std::thread::sleep(wait.min(Duration::from_millis(1)));
+                Ok(0)
+            } else {
+                sys::poll(&mut fds, Some(wait))
+            };
+            if let Ok(ready) = ready
+                && ready > 0
+            {
+                let polled = std::mem::take(&mut self.polled);
+                for (fd, (_, slot)) in fds.iter().zip(&polled) {
+                    if fd.revents != 0 {
+                        self.read_channel(*slot);
+                    }
+                }
+                self.polled = polled;
+            }
+        }
+        for state in &self.slots {
+            if let Some(ring) = &state.ring {
+                ring.awake();
+            }
+        }
+    }
+
+    /// Reads the wake-up bytes of `slot`'s socket; at its end, the worker
+    /// is gone.
+    fn read_channel(&mut self, slot: usize) {
+        let mut buf = [0u8; 256];
+        let ended = loop {
+            let Some(channel) = &mut self.slots[slot].channel else {
+                return;
+            };
+            match channel.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(_) => break true,
+            }
+        };
+        if ended {
+            self.ended(slot, None);
+        }
+    }
+
+    /// The worker in `slot` is gone (its socket ended) or must go (`why`):
+    /// takes what it published, reaps it, fails the item it was running, and
+    /// forks its replacement if there is work left.
+    fn ended(&mut self, slot: usize, why: Option<&str>) {
+        if why.is_none() {
+            // Whatever it published before it went.
+            self.take_answers(slot);
+        }
+        let state = &mut self.slots[slot];
+        let Some(channel) = state.channel.take() else {
+            return;
+        };
+        drop(channel);
+        let pid = state.pid;
+        if why.is_some() {
+            sys::kill(pid);
+        }
+        let status = reap(pid);
+        state.ring = None;
+        state.pending.clear();
+        state.parsed = 0;
+        let mut runs: VecDeque<Run<'a, M, U>> = std::mem::take(&mut state.runs);
+        if let Some(run) = runs.front_mut()
+            && !run.is_done()
+        {
+            let name = self.plan.base.with_index(run.index());
+            let kind = match why {
+                Some(why) => ErrorKind::Transport(why.to_owned()),
+                None => cause(status),
+            };
+            self.report.advance(1);
+            if run.put(Err(Error::new(name, kind).with_pid(pid))) {
+                self.plan.stop(Stop::Failed);
+            }
+        }
+        for run in runs.into_iter().rev() {
+            if !run.is_done() {
+                self.retry.push_front(run);
+            }
+        }
+        if self.plan.stopped().is_some() {
+            self.retry.clear();
+            return;
+        }
+        if self.has_work() {
+            self.start(slot);
+        }
+    }
+
+    /// The worker in `slot` broke the protocol: it is killed and replaced.
+    fn broken(&mut self, slot: usize, why: &str) {
+        self.ended(slot, Some(why));
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.plan
+            .deadline()
+            .is_some_and(|(deadline, _)| Instant::now() >= deadline)
+    }
+
+    /// The deadline passed: no item starts any more, and the workers still
+    /// running an item are killed and reaped; what they published counts.
+    fn time_out(&mut self) {
+        self.plan.stop(Stop::TimedOut);
+        self.signal_stop();
+        self.retry.clear();
+        for slot in 0..self.slots.len() {
+            self.take_answers(slot);
+        }
+        for state in &mut self.slots {
+            if state.channel.is_some() && !state.runs.is_empty() {
+                sys::kill(state.pid);
+            }
+        }
+        for slot in 0..self.slots.len() {
+            let state = &mut self.slots[slot];
+            if state.channel.is_some() && !state.runs.is_empty() {
+                reap(state.pid);
+                // Whole answers that arrived before the kill still count.
+                self.take_answers(slot);
+                let state = &mut self.slots[slot];
+                state.channel = None;
+                state.ring = None;
+                // The items left are timed out by the plan.
+                state.runs.clear();
+            }
+        }
+    }
+
+    /// Tells the workers that the map stopped.
+    fn signal_stop(&self) {
+        if let Some(stop) = &self.stop {
+            stop.get()[0].store(1, Ordering::Release);
+        }
+    }
+
+    /// Tells every worker to exit (by closing its socket) and reaps it.
+    fn stop_all(&mut self) {
+        for state in &mut self.slots {
+            drop(state.channel.take());
+        }
+        for state in &mut self.slots {
+            if state.ring.take().is_some() {
+                reap(state.pid);
+            }
+        }
+    }
+}
+
+impl<M: Mode<U>, U, S, F> Drop for Pool<'_, M, U, S, F> {
+    /// No worker outlives the pool, also if decoding an output panicked.
+    fn drop(&mut self) {
+        for state in &mut self.slots {
+            if state.channel.take().is_some() || state.ring.is_some() {
+                sys::kill(state.pid);
+                sys::wait(state.pid, true);
+                state.ring = None;
+            }
+        }
+    }
+}
+
+/// Reaps `pid`, which was told to exit (or killed): it has [`GRACE`] to end,
+/// then it is killed. Never waits without a bound on a child that may not end.
+fn reap(pid: u32) -> Status {
+    let until = Instant::now() + GRACE;
+    loop {
+        if let Some(status) = sys::wait(pid, false) {
+            return status;
+        }
+        if Instant::now() >= until {
+            sys::kill(pid);
+            return sys::wait(pid, true).unwrap_or(Status::Lost);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Why a worker that sent no answer for its item ended.
+fn cause(status: Status) -> ErrorKind {
+    match status {
+        Status::Signaled(signal) => ErrorKind::Signal(signal),
+        Status::Exited(0) => {
+            ErrorKind::Transport("the process exited without answering for this item".to_owned())
+        }
+        Status::Exited(code) => ErrorKind::Exit(code),
+        Status::Lost => ErrorKind::Transport(
+            "the process ended but its exit status was lost (is SIGCHLD ignored, or did other code reap it?)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Decodes an output from its own frame's bytes; a panicking `Deserialize`
+/// becomes the item's error.
+fn decode<U: ProcessOutput>(bytes: &[u8]) -> Result<U, String> {
+    match catch_unwind(AssertUnwindSafe(|| postcard::from_bytes::<U>(bytes))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(format!(
+            "it sent an output that could not be decoded: {error}"
+        )),
+        Err(payload) => Err(format!(
+            "decoding its output panicked: {}",
+            panic_message(&*payload)
+        )),
+    }
+}
+
+/// The worker's side of the pool.
+struct Worker<'a> {
+    base: WorkerName,
+    stop: &'a AtomicU64,
+    ring: &'a Ring,
+}
+
+impl Worker<'_> {
+    /// Runs the ranges the parent sends until its socket ends; returns the
+    /// exit code.
+    fn run<M, C, F, U>(self, mut items: C, f: &F, channel: OwnedFd) -> i32
+    where
+        M: Mode<U>,
+        C: ItemCursor,
+        F: Fn(C::Item) -> U,
+        U: ProcessOutput,
+    {
+        // Never closed: the end of the socket tells the parent that the
+        // worker is exiting (at `_exit`).
+        let mut channel = std::mem::ManuallyDrop::new(UnixStream::from(channel));
+        let mut write = self.ring.start();
+        let mut frame = Vec::new();
+        let _name = name::enter(self.base);
+        loop {
+            let mut command = [0u8; 16];
+            if channel.read_exact(&mut command).is_err() {
+                return 0;
+            }
+            let word = |k: usize| {
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(&command[8 * k..8 * k + 8]);
+                usize::try_from(u64::from_le_bytes(raw)).unwrap_or(usize::MAX)
+            };
+            let range: Range<usize> = word(0)..word(1);
+            for k in range {
+                frame.clear();
+                frame.extend_from_slice(&[0; FRAME_HEADER]);
+                if self.stop.load(Ordering::Acquire) != 0 {
+                    frame[0] = SKIPPED;
+                } else {
+                    self.answer::<M, C, F, U>(&mut items, f, k, &mut frame);
+                }
+                let len = (frame.len() - FRAME_HEADER) as u64;
+                frame[1..FRAME_HEADER].copy_from_slice(&len.to_le_bytes());
+                write = self.ring.push(write, &frame, &mut |_| {
+                    std::thread::sleep(Duration::from_micros(50));
+                });
+                if self.ring.publish(write) && channel.write_all(&[1]).is_err() {
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// Runs item `k` and writes its frame (after the header) into `frame`.
+    fn answer<M, C, F, U>(&self, items: &mut C, f: &F, k: usize, frame: &mut Vec<u8>)
+    where
+        M: Mode<U>,
+        C: ItemCursor,
+        F: Fn(C::Item) -> U,
+        U: ProcessOutput,
+    {
+        let Some(item) = items.take(k) else {
+            frame[0] = UNENCODABLE;
+            frame.extend_from_slice(b"the pool handed out an item twice (a bug in fanout)");
+            return;
+        };
+        name::set_current_index(k);
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| {
+            let message = panic_message(&*payload);
+            std::mem::forget(payload);
+            Error::new(self.base.with_index(k), ErrorKind::Panic(message))
+        });
+        if M::stops_on(&outcome) {
+            // No item starts after this one, in any worker.
+            self.stop.store(1, Ordering::Release);
+        }
+        let restart = |frame: &mut Vec<u8>, tag: u8, text: &str| {
+            frame.clear();
+            frame.push(tag);
+            frame.extend_from_slice(&[0; FRAME_HEADER - 1]);
+            frame.extend_from_slice(text.as_bytes());
+        };
+        match outcome {
+            Ok(value) => {
+                let encoded = catch_unwind(AssertUnwindSafe(|| {
+                    postcard::to_extend(&value, std::mem::take(frame))
+                }));
+                match encoded {
+                    Ok(Ok(bytes)) => {
+                        *frame = bytes;
+                        frame[0] = OUTPUT;
+                    }
+                    Ok(Err(error)) => restart(frame, UNENCODABLE, &error.to_string()),
+                    Err(payload) => {
+                        restart(frame, PANIC, &panic_message(&*payload));
+                        std::mem::forget(payload);
+                    }
+                }
+                // The parent has its own copy; the process ends soon.
+                std::mem::forget(value);
+            }
+            Err(failure) => {
+                let message = failure.panic_message().unwrap_or_default().to_owned();
+                restart(frame, PANIC, &message);
+            }
+        }
+    }
+}

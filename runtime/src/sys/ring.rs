@@ -1,0 +1,240 @@
+//! A byte ring in memory shared between the parent and one forked pool
+//! worker: the worker publishes each item's answer there as the item ends, so
+//! that answers are out of the worker's own memory at once (a crash loses
+//! none) without a system call per item.
+//!
+//! The worker writes bytes at `write % capacity` and publishes them by
+//! storing the new `write` position; the parent copies published bytes out
+//! into its own buffer and frees them by storing `read`. Everything in the
+//! mapping can be changed by the worker (and by the task it runs) at any
+//! time, so the parent treats it as untrusted: positions are checked before
+//! use, and bytes are copied out before they are parsed.
+
+use std::io;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// The header's size: the positions and flags, each on its own cache line.
+const HEADER: usize = 256;
+
+#[repr(C)]
+struct Header {
+    /// Bytes published by the worker since the start.
+    write: AtomicU64,
+    _pad1: [u8; 56],
+    /// Bytes taken by the parent since the start.
+    read: AtomicU64,
+    _pad2: [u8; 56],
+    /// Set by the parent before it sleeps: the worker then sends a wake-up.
+    parent_waiting: AtomicU32,
+}
+
+/// A shared ring; see the [module](self). Made in the parent before the fork;
+/// the worker uses its copy of the same mapping.
+pub(crate) struct Ring {
+    base: NonNull<u8>,
+    capacity: usize,
+}
+
+// SAFETY: the ring is a mapping that lives until `Ring` is dropped; its
+// header is made of atomics, and its data bytes are only copied (as plain
+// bytes) by `push` in the one worker process and `copy_out` in the parent.
+unsafe impl Send for Ring {}
+
+/// What the parent found in a ring.
+pub(crate) enum Published {
+    /// Bytes from `read` to `write` are published.
+    Bytes { read: u64, write: u64 },
+    /// The positions make no sense: the worker (or its task) broke the ring.
+    Broken,
+}
+
+impl Ring {
+    /// A ring of `capacity` data bytes (a power of two).
+    pub(crate) fn new(capacity: usize) -> io::Result<Self> {
+        assert!(capacity.is_power_of_two());
+        let bytes = HEADER + capacity;
+        // SAFETY: an anonymous shared mapping at an address of the kernel's
+        // choice: it aliases nothing of ours. Zeroed by the kernel, which is
+        // a valid `Header` (all atomics at 0).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANON,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+        Ok(Ring { base, capacity })
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the mapping starts with a page-aligned, zero-initialised
+        // `Header` of atomics (valid in any state) and lives as long as `self`.
+        unsafe { &*self.base.as_ptr().cast::<Header>() }
+    }
+
+    fn data(&self) -> *mut u8 {
+        // SAFETY: the data bytes follow the header inside the mapping.
+        unsafe { self.base.as_ptr().add(HEADER) }
+    }
+
+    // ---- the worker's side
+
+    /// Free bytes, for the worker.
+    fn free(&self, write: u64) -> usize {
+        let read = self.header().read.load(Ordering::Acquire);
+        let used = write.wrapping_sub(read);
+        self.capacity
+            .saturating_sub(usize::try_from(used).unwrap_or(usize::MAX))
+    }
+
+    /// Appends `bytes` (worker only) without publishing them; waits, calling
+    /// `wait` between tries, while the ring is full (publishing what it holds
+    /// first, so that the parent can take it). Returns the new write position.
+    pub(crate) fn push(
+        &self,
+        mut write: u64,
+        mut bytes: &[u8],
+        wait: &mut dyn FnMut(&Ring),
+    ) -> u64 {
+        while !bytes.is_empty() {
+            let free = self.free(write);
+            if free == 0 {
+                self.publish(write);
+                wait(self);
+                continue;
+            }
+            let at = (write as usize) & (self.capacity - 1);
+            let n = bytes.len().min(free).min(self.capacity - at);
+            // SAFETY: `at..at + n` lies inside the data area (`at + n <=
+            // capacity`); these bytes are free (not published, not being
+            // copied out by the parent, which only reads published bytes).
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data().add(at), n) };
+            write += n as u64;
+            bytes = &bytes[n..];
+        }
+        write
+    }
+
+    /// Publishes the bytes pushed up to `write` (worker only); `true` if the
+    /// parent is asleep and must be woken.
+    pub(crate) fn publish(&self, write: u64) -> bool {
+        let header = self.header();
+        header.write.store(write, Ordering::Release);
+        header.parent_waiting.load(Ordering::SeqCst) != 0
+            && header.parent_waiting.swap(0, Ordering::SeqCst) != 0
+    }
+
+    /// The worker's write position when it starts (the ring is new).
+    pub(crate) fn start(&self) -> u64 {
+        self.header().write.load(Ordering::Acquire)
+    }
+
+    // ---- the parent's side
+
+    /// What the worker published since `read` (the parent's own position).
+    pub(crate) fn published(&self, read: u64) -> Published {
+        let write = self.header().write.load(Ordering::Acquire);
+        match write.checked_sub(read) {
+            Some(len) if len <= self.capacity as u64 => Published::Bytes { read, write },
+            _ => Published::Broken,
+        }
+    }
+
+    /// Appends the published bytes `read..write` to `out` and frees them.
+    pub(crate) fn take(&self, read: u64, write: u64, out: &mut Vec<u8>) {
+        let len = (write - read) as usize;
+        debug_assert!(len <= self.capacity);
+        out.reserve(len);
+        let mut at = (read as usize) & (self.capacity - 1);
+        let mut left = len.min(self.capacity);
+        while left > 0 {
+            let n = left.min(self.capacity - at);
+            let start = out.len();
+            // SAFETY: `at..at + n` lies inside the data area; `out` has room
+            // for `n` more bytes (reserved above). The worker may write these
+            // bytes at the same time if it misbehaves: they are plain bytes
+            // (any value is a valid `u8`) copied into our own buffer, and
+            // whatever they hold is parsed as untrusted input afterwards.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.data().add(at), out.as_mut_ptr().add(start), n);
+                out.set_len(start + n);
+            }
+            left -= n;
+            at = (at + n) & (self.capacity - 1);
+        }
+        self.header().read.store(write, Ordering::Release);
+    }
+
+    /// Tells the worker that the parent is about to sleep; returns `false` if
+    /// bytes were published after `read` meanwhile (do not sleep then).
+    pub(crate) fn prepare_sleep(&self, read: u64) -> bool {
+        let header = self.header();
+        header.parent_waiting.store(1, Ordering::SeqCst);
+        header.write.load(Ordering::SeqCst) == read
+    }
+
+    /// The parent woke up: no wake-up is needed any more.
+    pub(crate) fn awake(&self) {
+        self.header().parent_waiting.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; no reference from
+        // `header` outlives `self`.
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), HEADER + self.capacity);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_go_round_the_ring() {
+        let ring = Ring::new(8).unwrap();
+        let mut write = ring.start();
+        let mut read = 0;
+        let mut out = Vec::new();
+        for round in 0..5u8 {
+            let bytes = [round; 5];
+            write = ring.push(write, &bytes, &mut |_| unreachable!());
+            assert!(!ring.publish(write));
+            let Published::Bytes { read: r, write: w } = ring.published(read) else {
+                panic!("broken")
+            };
+            ring.take(r, w, &mut out);
+            read = w;
+        }
+        assert_eq!(out.len(), 25);
+        assert!(out.chunks(5).enumerate().all(|(k, c)| c == [k as u8; 5]));
+    }
+
+    #[test]
+    fn a_forged_position_is_broken() {
+        let ring = Ring::new(8).unwrap();
+        ring.header().write.store(100, Ordering::Release);
+        assert!(matches!(ring.published(0), Published::Broken));
+        assert!(matches!(ring.published(200), Published::Broken));
+    }
+
+    #[test]
+    fn the_sleeping_parent_is_woken() {
+        let ring = Ring::new(8).unwrap();
+        assert!(ring.prepare_sleep(0));
+        let write = ring.push(ring.start(), b"ab", &mut |_| unreachable!());
+        assert!(ring.publish(write));
+        assert!(!ring.publish(write));
+    }
+}
