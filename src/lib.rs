@@ -242,23 +242,26 @@ macro_rules! spawn_processes {
 /// assert_eq!(lengths, [1, 2, 3]);
 /// ```
 ///
-/// Options: `workers = N` (at most N items at once; default: available
-/// parallelism), `chunksize = N`, `catch`, `try`, `name = "base"`,
-/// `processes` (fork N workers; outputs must be serializable), `timeout =
-/// DURATION` (with `processes`), `progress`, `timeline`, and `mpi` (with the
-/// `mpi` feature, under `mpirun`).
+/// Options: `workers = N` (at most N items at once, and `min(N, items)` from
+/// the start; default: available parallelism), `chunksize = N`, `catch`,
+/// `try`, `name = "base"`, `processes` (fork the workers; outputs must be
+/// serializable), `timeout = DURATION` (no item starts after it; process
+/// items still running are killed), `progress`, `timeline`, and `mpi` (with
+/// the `mpi` feature, under `mpirun`).
 ///
 /// # Panics
 ///
-/// Without `catch`, if an item panics (or, with `processes`, its worker dies):
-/// the caller panics once the running items ended, naming the item's worker
+/// Without `catch`, if an item panics (or, with `processes`, its worker dies,
+/// or it timed out): no new item starts, the running items end, and the caller
+/// panics with the failure of the lowest index, naming the item's worker
 /// (`square-7`) and the cause.
 ///
 /// # Errors
 ///
-/// With `catch`, a `Vec<Result<T, fanout::Error>>`; with `try` (FUNC returns
-/// `Result<T, E>`), `Result<Vec<T>, E>` holding the error of the lowest-index
-/// failing item; items after it are not started.
+/// With `catch`, a `Vec<Result<T, fanout::Error>>`: every item its own
+/// outcome. With `try` (FUNC returns `Result<T, E>`), `Result<Vec<T>, E>`:
+/// the error of the lowest index among the items that ran; no new item starts
+/// once an error is seen.
 ///
 /// ```
 /// let parsed: Result<Vec<u8>, _> = fanout::pool_map!(|s: &str| s.parse::<u8>(), ["1", "x", "3"]; try);
@@ -268,12 +271,18 @@ macro_rules! spawn_processes {
 /// # Equivalent code without the macro
 ///
 /// ```
-/// use fanout::__private::{WorkerName, pool};
+/// use fanout::WorkerName;
+/// use fanout::map::{self, MapOptions, Unwrap};
 /// # fn square(n: u64) -> u64 { n * n }
-/// let options = pool::PoolOptions::new().workers(5);
-/// let squares = pool::map_unwrap(&options, WorkerName::new("square"), 0..10, square);
+/// let options = MapOptions::new().workers(5);
+/// let squares = map::on_threads(&options, Unwrap, WorkerName::new("square"), 0..10, square);
 /// assert_eq!(squares[3], 9);
+/// let in_processes = map::on_processes(&options, Unwrap, WorkerName::new("square"), 0..10, square);
+/// assert_eq!(in_processes, squares);
 /// ```
+///
+/// The rules (order, start width, failures, `catch`, `try`, `timeout`,
+/// crashed workers) are the same on every backend: see [`map`].
 #[cfg(unix)]
 #[macro_export]
 macro_rules! pool_map {

@@ -470,12 +470,11 @@ fn pool_try_stops_later_items() {
         processes, workers = 2, chunksize = 1, try
     );
     assert_eq!(parsed, Err("x: invalid digit found in string".to_owned()));
-    // The raw outcomes: nothing after the failed item starts.
+    // The runtime without the macro: nothing after the failed item starts.
     let ran = Rc::new(Cell::new(0));
-    let each = fanout::__private::process::try_map(
-        &fanout::__private::pool::PoolOptions::new()
-            .workers(1)
-            .chunksize(1),
+    let each: Result<Vec<u32>, String> = fanout::map::on_processes(
+        &fanout::map::MapOptions::new().workers(1).chunksize(1),
+        fanout::map::Try,
         fanout::WorkerName::new("check"),
         0..40u32,
         |k| {
@@ -487,34 +486,33 @@ fn pool_try_stops_later_items() {
             }
         },
     );
-    assert_eq!(each[2].as_ref().ok(), Some(&Ok(2)));
-    assert_eq!(each[3].as_ref().ok(), Some(&Err("bad 3".to_owned())));
-    for later in &each[4..] {
-        assert_eq!(*later.as_ref().unwrap_err().kind(), ErrorKind::Cancelled);
-    }
+    assert_eq!(each, Err("bad 3".to_owned()));
     assert_eq!(ran.get(), 0, "the items ran in the workers, not here");
 }
 
 #[test]
 fn pool_items_from_ranges_are_computed_in_the_workers() {
-    use fanout::__private::pool::PoolOptions;
-    use fanout::__private::process::{Items, SelectCollected as _, SelectRange as _};
-    let options = PoolOptions::new().workers(2).chunksize(3);
+    use fanout::map::{Catch, Items, MapOptions, Unwrap, autoref::*};
+    let options = MapOptions::new().workers(2).chunksize(3);
     let name = fanout::WorkerName::new("shift");
     let shifted = (&&Items::new(-5i32..5))
-        .process_select()
-        .map_unwrap(&options, name, |x| (x, fanout::current_name().unwrap()));
+        .select()
+        .on_processes(&options, Unwrap, name, |x| {
+            (x, fanout::current_name().unwrap())
+        });
     assert_eq!(shifted.len(), 10);
     assert_eq!(shifted[0], (-5, "shift-0".to_owned()));
     assert_eq!(shifted[9], (4, "shift-9".to_owned()));
-    let strings =
-        (&Items::new(vec!["a", "b"]))
-            .process_select()
-            .map(&options, name, str::to_uppercase);
+    let strings = (&&Items::new(vec!["a", "b"])).select().on_processes(
+        &options,
+        Catch,
+        name,
+        str::to_uppercase,
+    );
     assert_eq!(strings[1].as_deref().ok(), Some("B"));
     let none = (&&Items::new(7u8..7))
-        .process_select()
-        .map_unwrap(&options, name, |x| x);
+        .select()
+        .on_processes(&options, Unwrap, name, |x| x);
     assert!(none.is_empty());
 }
 

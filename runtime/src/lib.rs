@@ -9,7 +9,7 @@
 //! | module | what it does | macro |
 //! |---|---|---|
 //! | [`threads`] | one scoped OS thread per task | `spawn_threads!` |
-//! | [`pool`] | a pool of threads mapping a function over items | `pool_map!` |
+//! | [`map`] | the one map engine: a function over items on threads, processes or MPI ranks | `pool_map!` |
 //! | [`gather`] | futures polled together; [`run`] | `gather!` |
 //! | [`outcome`] | failures and `try` results of a group | all |
 //! | [`report`] | the `progress` bar and the `timeline` chart | all |
@@ -20,7 +20,6 @@ pub mod map;
 pub mod mpi;
 mod name;
 pub mod outcome;
-pub mod pool;
 #[cfg(unix)]
 pub mod process;
 pub mod report;

@@ -16,11 +16,10 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     builders.extend(timeout_builder(cx));
     let name = cx.worker_name(func);
     let options = cx.options;
-    // On threads, the runtime splits ranges, vectors, slices and arrays by
-    // index where they are, and collects any other iterator first: autoref
-    // specialization on `Items` picks the path (see `pool::Items`). On
-    // processes, likewise, a range of integers is computed in the workers
-    // rather than collected (see `process::Items`).
+    // The engine splits ranges, vectors, slices and arrays by index where
+    // they are (on processes, a range is computed in the workers), and
+    // collects any other iterator first: autoref specialization on
+    // `map::Items` picks the path. MPI ranks collect the items.
     let threads = !options.mpi && !options.processes;
     let engine = !options.mpi;
     // The call is located at the user's `func, items`: a function that cannot
@@ -45,81 +44,25 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         );
         receiver.set_span(Span::call_site().located_at(site.first()));
         let backend = if threads {
-            quote!(threads)
+            quote!(on_threads)
         } else {
-            quote!(processes)
+            quote!(on_processes)
         };
         let method = site.locate(quote!(.select().#backend));
         let args = site.parens(quote!(&#opts, #mode, #name, #func));
         (setup, quote!(#receiver #method #args))
     } else {
-        old_backends(cx, func, items, &opts, &name, site)
+        // MPI: every rank collects the items (they must be the same).
+        let call = site.call(
+            quote!(#rt::map::on_mpi),
+            quote!(&#opts, #mode, #name, #items, #func),
+        );
+        (TokenStream::new(), call)
     };
-    let options_type = if engine {
-        quote!(#rt::map::MapOptions)
-    } else {
-        quote!(#rt::pool::PoolOptions)
-    };
+    let options_type = quote!(#rt::map::MapOptions);
     quote! {{
         let #opts = #options_type::new() #builders;
         #setup
         #body
     }}
-}
-
-/// Processes and MPI, until they move to the engine.
-fn old_backends(
-    cx: &Cx<'_>,
-    func: &Expr,
-    items: &Expr,
-    opts: &proc_macro2::Ident,
-    name: &TokenStream,
-    site: Site,
-) -> (TokenStream, TokenStream) {
-    let rt = cx.rt();
-    let options = cx.options;
-    let module = if options.mpi {
-        quote!(mpi)
-    } else {
-        quote!(process)
-    };
-    let autoref = !options.mpi;
-    let call = |function: TokenStream| -> TokenStream {
-        if autoref {
-            let mut receiver = Group::new(
-                Delimiter::Parenthesis,
-                quote!(&&#rt::#module::Items::new(#items)),
-            );
-            receiver.set_span(Span::call_site().located_at(site.first()));
-            let method = site.locate(quote!(.process_select().#function));
-            let args = site.parens(quote!(&#opts, #name, #func));
-            quote!(#receiver #method #args)
-        } else {
-            site.call(
-                quote!(#rt::#module::#function),
-                quote!(&#opts, #name, #items, #func),
-            )
-        }
-    };
-    let select = if autoref {
-        quote! {
-            #[allow(unused_imports)]
-            use #rt::process::{SelectCollected as _, SelectRange as _};
-        }
-    } else {
-        TokenStream::new()
-    };
-    let body = match (options.catch, options.try_) {
-        (false, false) => call(quote!(map_unwrap)),
-        (true, false) => call(quote!(map)),
-        (false, true) => {
-            let each = call(quote!(try_map));
-            quote!(#rt::outcome::try_all(#each))
-        }
-        (true, true) => {
-            let each = call(quote!(try_map));
-            cx.at_catch(quote!(#rt::outcome::try_catch_all), each)
-        }
-    };
-    (select, body)
 }

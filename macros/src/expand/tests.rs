@@ -77,18 +77,20 @@ fn processes_use_the_process_module() {
 
 #[test]
 fn pool_picks_backend_and_mode() {
-    // On threads, `pool::Items` picks how to split the items (see pool.rs).
+    // `map::Items` picks how the engine takes the items, on every backend.
     let threads = expand(Pool, quote!(square, 0..10));
-    assert!(threads.contains("pool :: Items :: new"), "{threads}");
-    assert!(threads.contains(". map_unwrap ("), "{threads}");
-    assert!(expand(Pool, quote!(square, 0..10; catch)).contains(". map ("));
-    // On processes, `process::Items` picks ranges computed in the workers.
+    assert!(threads.contains("map :: Items :: new"), "{threads}");
+    assert!(threads.contains(". select () . on_threads ("), "{threads}");
+    assert!(threads.contains("map :: Unwrap"), "{threads}");
+    assert!(expand(Pool, quote!(square, 0..10; catch)).contains("map :: Catch"));
     let processes = expand(Pool, quote!(square, 0..10; processes));
-    assert!(processes.contains("process :: Items :: new"), "{processes}");
     assert!(
-        processes.contains(". process_select () . map_unwrap ("),
+        processes.contains(". select () . on_processes ("),
         "{processes}"
     );
+    let mpi = expand(Pool, quote!(square, 0..10; mpi, try));
+    assert!(mpi.contains("map :: on_mpi"), "{mpi}");
+    assert!(mpi.contains("map :: Try"), "{mpi}");
     let workers = expand(Pool, quote!(square, 0..10; workers = 5, chunksize = 2));
     assert!(workers.contains(". workers"), "{workers}");
     assert!(workers.contains(". chunksize"), "{workers}");

@@ -9,8 +9,8 @@
 //! use fanout::WorkerName;
 //!
 //! let options = MapOptions::new().workers(2);
-//! let squares = (&&Items::new(0..4u64)).select().threads(&options, Unwrap, WorkerName::new("square"), |x| x * x);
-//! let evens = (&&Items::new((0..8).filter(|x| x % 2 == 0))).select().threads(&options, Unwrap, WorkerName::new("half"), |x| x / 2);
+//! let squares = (&&Items::new(0..4u64)).select().on_threads(&options, Unwrap, WorkerName::new("square"), |x| x * x);
+//! let evens = (&&Items::new((0..8).filter(|x| x % 2 == 0))).select().on_threads(&options, Unwrap, WorkerName::new("half"), |x| x / 2);
 //! assert_eq!((squares, evens), (vec![0, 1, 4, 9], vec![0, 1, 2, 3]));
 //! ```
 
@@ -183,9 +183,9 @@ impl<I> SelectSequential for &Items<I> {
 pub struct Indexed<I>(I);
 
 impl<I: IndexedItems> Indexed<I> {
-    /// [`threads::run`](super::threads::run) without collecting the items.
+    /// [`threads::run`](super::on_threads) without collecting the items.
     #[track_caller]
-    pub fn threads<M, F, U>(
+    pub fn on_threads<M, F, U>(
         self,
         options: &MapOptions,
         mode: M,
@@ -197,7 +197,7 @@ impl<I: IndexedItems> Indexed<I> {
         F: Fn(I::Item) -> U + Sync,
         U: Send,
     {
-        super::threads::run_indexed(options, mode, name, self.0.into_indexed(), &f)
+        super::threads::on_threads_indexed(options, mode, name, self.0.into_indexed(), &f)
     }
 }
 
@@ -207,9 +207,9 @@ pub struct Sequential<I>(I);
 // The bounds are on each method, not on the impl: a non-iterable `items`
 // then fails with "`X` is not an iterator" at the items.
 impl<I> Sequential<I> {
-    /// [`threads::run`](super::threads::run).
+    /// [`threads::run`](super::on_threads).
     #[track_caller]
-    pub fn threads<M, F, U>(
+    pub fn on_threads<M, F, U>(
         self,
         options: &MapOptions,
         mode: M,
@@ -223,7 +223,7 @@ impl<I> Sequential<I> {
         F: Fn(I::Item) -> U + Sync,
         U: Send,
     {
-        super::threads::run(options, mode, name, self.0, f)
+        super::on_threads(options, mode, name, self.0, f)
     }
 }
 
@@ -233,7 +233,7 @@ impl<I> Sequential<I> {
 #[cfg(unix)]
 pub trait ProcessItems: IntoIterator {
     /// The items as the workers take them.
-    type Source: crate::process::ItemSource<Item = Self::Item>;
+    type Source: ItemSource<Item = Self::Item>;
     /// Turns the items into their source.
     fn into_source(self) -> Self::Source;
 }
@@ -294,10 +294,10 @@ process_collected! {
 
 #[cfg(unix)]
 impl<I: IndexedItems + ProcessItems> Indexed<I> {
-    /// [`processes::run`](super::processes::run) without collecting a range
+    /// [`processes::run`](super::on_processes) without collecting a range
     /// or a `Vec` first.
     #[track_caller]
-    pub fn processes<M, F, U>(
+    pub fn on_processes<M, F, U>(
         self,
         options: &MapOptions,
         mode: M,
@@ -309,15 +309,15 @@ impl<I: IndexedItems + ProcessItems> Indexed<I> {
         F: Fn(I::Item) -> U,
         U: crate::process::ProcessOutput,
     {
-        super::processes::run_source(options, mode, name, self.0.into_source(), &f)
+        super::processes::on_processes_source(options, mode, name, self.0.into_source(), &f)
     }
 }
 
 #[cfg(unix)]
 impl<I> Sequential<I> {
-    /// [`processes::run`](super::processes::run).
+    /// [`processes::run`](super::on_processes).
     #[track_caller]
-    pub fn processes<M, F, U>(
+    pub fn on_processes<M, F, U>(
         self,
         options: &MapOptions,
         mode: M,
@@ -330,6 +330,180 @@ impl<I> Sequential<I> {
         F: Fn(I::Item) -> U,
         U: crate::process::ProcessOutput,
     {
-        super::processes::run(options, mode, name, self.0, f)
+        super::on_processes(options, mode, name, self.0, f)
+    }
+}
+
+/// Items a process pool can hand out by index: item `k`, taken in increasing
+/// order from the copy of the caller's memory each worker has.
+///
+/// One item is the `IntoIterator::Item`, so that the item type of a range
+/// whose integer type is not inferred yet (`0..8`) is known to be that
+/// integer type, as for any iterator: `pool_map!(|x: u32| .., 0..8; processes)`
+/// makes it a `Range<u32>`.
+#[cfg(unix)]
+pub trait ItemSource: IntoIterator {
+    /// How a worker takes its items.
+    type Cursor: ItemCursor<Item = Self::Item>;
+    /// How many items there are.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The worker's way to its items (called in the worker, on its copy).
+    fn cursor(self) -> Self::Cursor;
+}
+
+/// A worker's way to its items.
+#[cfg(unix)]
+pub trait ItemCursor {
+    /// One item.
+    type Item;
+    /// Item `k`; `k` only increases from one call to the next. The items
+    /// skipped are left alone (not dropped: they belong to the caller).
+    fn take(&mut self, k: usize) -> Option<Self::Item>;
+}
+
+#[cfg(unix)]
+impl<T> ItemSource for Vec<T> {
+    type Cursor = VecCursor<T>;
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn cursor(self) -> VecCursor<T> {
+        VecCursor {
+            items: self.into_iter(),
+            position: 0,
+        }
+    }
+}
+
+/// The cursor of collected items. It has no destructor: the items it never
+/// took are forgotten when the worker exits.
+#[cfg(unix)]
+pub struct VecCursor<T> {
+    items: std::vec::IntoIter<T>,
+    /// The index of the item `items.next()` returns.
+    position: usize,
+}
+
+#[cfg(unix)]
+impl<T> ItemCursor for VecCursor<T> {
+    type Item = T;
+
+    #[inline]
+    fn take(&mut self, k: usize) -> Option<T> {
+        // The items before `k` ran in other workers: forget them, since their
+        // destructors belong to the caller.
+        while self.position < k {
+            std::mem::forget(self.items.next()?);
+            self.position += 1;
+        }
+        if self.position != k {
+            return None;
+        }
+        self.position += 1;
+        self.items.next()
+    }
+}
+
+#[cfg(unix)]
+impl<T> Drop for VecCursor<T> {
+    fn drop(&mut self) {
+        // Leave the items to the process's end, like those skipped.
+        let items = std::mem::replace(&mut self.items, Vec::new().into_iter());
+        std::mem::forget(items);
+    }
+}
+
+/// The cursor of a range of integers: item `k` is `start + k`.
+#[cfg(unix)]
+#[derive(Clone, Copy, Debug)]
+#[cfg(unix)]
+pub struct RangeCursor<N> {
+    start: N,
+    len: usize,
+}
+
+#[cfg(unix)]
+macro_rules! range_sources {
+    ($($int:ty => $unsigned:ty),* $(,)?) => {$(
+        impl ItemSource for Range<$int> {
+            type Cursor = RangeCursor<$int>;
+
+            fn len(&self) -> usize {
+                if self.end > self.start {
+                    // The width of the range, which fits the unsigned type.
+                    let width = self.end.wrapping_sub(self.start) as $unsigned;
+                    usize::try_from(width).unwrap_or_else(|_| too_many_items())
+                } else {
+                    0
+                }
+            }
+
+            fn cursor(self) -> RangeCursor<$int> {
+                RangeCursor {
+                    start: self.start,
+                    len: ItemSource::len(&self),
+                }
+            }
+        }
+
+        impl ItemCursor for RangeCursor<$int> {
+            type Item = $int;
+
+            #[inline]
+            fn take(&mut self, k: usize) -> Option<$int> {
+                (k < self.len).then(|| self.start.wrapping_add(k as $int))
+            }
+        }
+    )*};
+}
+
+#[cfg(unix)]
+range_sources! {
+    u8 => u8, u16 => u16, u32 => u32, u64 => u64, u128 => u128, usize => usize,
+    i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ItemSource as _;
+    use super::*;
+
+    #[test]
+    fn range_cursor() {
+        assert_eq!(ItemSource::len(&(-3i8..5)), 8);
+        let (high, low) = (5u8, 3u8);
+        assert_eq!(ItemSource::len(&(high..low)), 0);
+        assert_eq!(ItemSource::len(&(i64::MIN..i64::MAX)), usize::MAX);
+        let mut cursor = (-3i8..5).cursor();
+        assert_eq!(cursor.take(0), Some(-3));
+        assert_eq!(cursor.take(7), Some(4));
+        assert_eq!(cursor.take(8), None);
+    }
+
+    #[test]
+    fn vec_cursor_skips_forward_only() {
+        let mut cursor = vec!["a", "b", "c", "d"].cursor();
+        assert_eq!(cursor.take(1), Some("b"));
+        assert_eq!(cursor.take(1), None);
+        assert_eq!(cursor.take(3), Some("d"));
+        assert_eq!(cursor.take(4), None);
+    }
+
+    #[test]
+    fn vec_cursor_never_drops_items() {
+        use std::rc::Rc;
+        let item = Rc::new(());
+        let mut cursor = vec![Rc::clone(&item), Rc::clone(&item), Rc::clone(&item)].cursor();
+        let taken = cursor.take(1);
+        drop(cursor);
+        drop(taken);
+        // One taken and dropped; the skipped one and the one left are forgotten.
+        assert_eq!(Rc::strong_count(&item), 3);
     }
 }

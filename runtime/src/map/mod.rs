@@ -31,25 +31,32 @@
 //! The layout: [`MapOptions`] (the options), `plan` (which items may start),
 //! `mode` (what the map returns), `sink` (each outcome to its place), [`items`]
 //! (how the items are taken), and one executor per backend, which only runs
-//! items and answers for each: [`threads`], `processes`, `mpi`.
+//! items and answers for each: [`on_threads`], [`on_processes`], [`on_mpi`].
 //!
 //! ```
 //! use fanout::map::{self, MapOptions, Try};
 //! use fanout::WorkerName;
 //!
-//! let parsed = map::threads::run(&MapOptions::new(), Try, WorkerName::new("parse"), ["1", "x", "3"], |s: &str| s.parse::<u8>());
+//! let parsed = map::on_threads(&MapOptions::new(), Try, WorkerName::new("parse"), ["1", "x", "3"], |s: &str| s.parse::<u8>());
 //! assert!(parsed.is_err());
 //! ```
 
 pub mod items;
 mod mode;
+mod mpi;
 mod options;
 mod plan;
 #[cfg(unix)]
-pub mod processes;
+mod processes;
 mod sink;
-pub mod threads;
+mod threads;
 
 pub use items::{Indexed, IndexedItems, Items, Sequential, autoref};
 pub use mode::{Catch, Mode, Settled, Try, TryAside, TryCatch, Unwrap};
+#[cfg(not(feature = "mpi"))]
+pub use mpi::MpiFeature;
+pub use mpi::on_mpi;
 pub use options::{MapOptions, default_workers};
+#[cfg(unix)]
+pub use processes::on_processes;
+pub use threads::on_threads;

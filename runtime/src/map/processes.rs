@@ -41,8 +41,13 @@ use crate::sys::{self, ForkLock, SharedCounters, Status};
 
 /// Bytes of each worker's ring.
 const RING: usize = 1 << 20;
-/// How long the parent sleeps at most between checks of its workers.
-const CHECK_EVERY: Duration = Duration::from_millis(50);
+/// How long the parent sleeps at most between checks of its workers while
+/// answers keep coming: it then takes them without being woken for each.
+const CHECK_EVERY: Duration = Duration::from_millis(1);
+/// After this many checks in a row found nothing, the parent asks to be
+/// woken by the next answer and sleeps up to [`IDLE_WAIT`].
+const IDLE_CHECKS: u32 = 8;
+const IDLE_WAIT: Duration = Duration::from_millis(50);
 /// How long a worker told to stop (its socket closed) has to exit before it
 /// is killed.
 const GRACE: Duration = Duration::from_millis(200);
@@ -59,21 +64,21 @@ const UNENCODABLE: u8 = 2;
 const SKIPPED: u8 = 3;
 
 /// Maps `f` over `items` in a pool of forked worker processes; the outputs
-/// come back in input order, shaped by `mode` (see [`threads::run`]). Item
+/// come back in input order, shaped by `mode` (see [`on_threads`]). Item
 /// `k` runs as the worker `name-k`; the outputs must be serializable
 /// ([`ProcessOutput`]), the items and `f` need not be anything.
 ///
-/// [`threads::run`]: super::threads::run
+/// [`on_threads`]: super::on_threads
 ///
 /// ```
 /// use fanout::map::{self, Catch, MapOptions, Unwrap};
 /// use fanout::WorkerName;
 ///
 /// let options = MapOptions::new().workers(2);
-/// let squares = map::processes::run(&options, Unwrap, WorkerName::new("square"), 0..4u64, |x| x * x);
+/// let squares = map::on_processes(&options, Unwrap, WorkerName::new("square"), 0..4u64, |x| x * x);
 /// assert_eq!(squares, [0, 1, 4, 9]);
 ///
-/// let pids = map::processes::run(&options, Catch, WorkerName::new("pid"), 0..2, |_: u32| std::process::id());
+/// let pids = map::on_processes(&options, Catch, WorkerName::new("pid"), 0..2, |_: u32| std::process::id());
 /// assert!(pids.iter().all(|pid| *pid.as_ref().unwrap() != std::process::id()));
 /// ```
 ///
@@ -82,7 +87,13 @@ const SKIPPED: u8 = 3;
 /// failed (it panicked, its worker died, it timed out): once the running
 /// items ended, with the failure of the lowest index.
 #[track_caller]
-pub fn run<M, I, F, U>(options: &MapOptions, mode: M, name: WorkerName, items: I, f: F) -> M::Output
+pub fn on_processes<M, I, F, U>(
+    options: &MapOptions,
+    mode: M,
+    name: WorkerName,
+    items: I,
+    f: F,
+) -> M::Output
 where
     M: Mode<U>,
     I: IntoIterator,
@@ -90,12 +101,12 @@ where
     U: ProcessOutput,
 {
     let items: Vec<I::Item> = items.into_iter().collect();
-    run_source(options, mode, name, items, &f)
+    on_processes_source(options, mode, name, items, &f)
 }
 
 /// [`run`] of items the workers take by index from their copy.
 #[track_caller]
-pub(crate) fn run_source<M, S, F, U>(
+pub(crate) fn on_processes_source<M, S, F, U>(
     options: &MapOptions,
     _mode: M,
     name: WorkerName,
@@ -125,6 +136,7 @@ where
             slots: (0..plan.workers).map(|_| Slot::default()).collect(),
             retry: VecDeque::new(),
             polled: Vec::new(),
+            idle: 0,
         };
         pool.drive();
         drop(pool);
@@ -150,6 +162,8 @@ struct Pool<'a, M: Mode<U>, U, S, F> {
     retry: VecDeque<Run<'a, M, U>>,
     /// Reused by `wait`.
     polled: Vec<(libc::pollfd, usize)>,
+    /// How many checks in a row found no answer.
+    idle: u32,
 }
 
 /// One worker process, or the place for one.
@@ -230,7 +244,9 @@ where
             if self.slots.iter().all(|s| s.runs.is_empty()) && !self.has_work() {
                 break;
             }
-            if !progressed {
+            if progressed {
+                self.idle = 0;
+            } else {
                 self.wait();
             }
         }
@@ -367,26 +383,36 @@ where
     }
 
     /// Takes the answers that `slot`'s worker published; `true` if any.
+    ///
+    /// They are copied out a piece at a time into the slot's buffer, which
+    /// stays small (unless one answer is larger): a buffer the parent writes
+    /// again and again is copied on write once after a fork, not page after
+    /// page of a growing one.
     fn take_answers(&mut self, slot: usize) -> bool {
-        let state = &mut self.slots[slot];
-        let Some(ring) = &state.ring else {
-            return false;
-        };
-        match ring.published(state.read) {
-            Published::Bytes { read, write } => {
-                if read == write {
-                    return false;
+        const PIECE: u64 = 64 << 10;
+        let mut took = false;
+        loop {
+            let state = &mut self.slots[slot];
+            let Some(ring) = &state.ring else {
+                return took;
+            };
+            match ring.published(state.read) {
+                Published::Bytes { read, write } => {
+                    if read == write {
+                        return took;
+                    }
+                    let until = write.min(read + PIECE);
+                    ring.take(read, until, &mut state.pending);
+                    state.read = until;
                 }
-                ring.take(read, write, &mut state.pending);
-                state.read = write;
+                Published::Broken => {
+                    self.broken(slot, "its answer channel was overwritten");
+                    return true;
+                }
             }
-            Published::Broken => {
-                self.broken(slot, "its answer channel was overwritten");
-                return true;
-            }
+            took = true;
+            self.parse(slot);
         }
-        self.parse(slot);
-        true
     }
 
     /// Parses the whole frames in `slot`'s pending bytes.
@@ -434,11 +460,11 @@ where
                 }
             };
             state.parsed += FRAME_HEADER + payload.len();
-            let now = Instant::now();
-            let since = state.since.replace(now).unwrap_or(now);
             match outcome {
                 Some(outcome) => {
                     if self.report.timeline_enabled() {
+                        let now = Instant::now();
+                        let since = state.since.replace(now).unwrap_or(now);
                         let origin = self.report.origin();
                         self.report.record(Span {
                             name,
@@ -466,15 +492,21 @@ where
         }
     }
 
-    /// Sleeps until a worker wakes the parent, a worker ends, or the next
-    /// check is due.
+    /// Sleeps until the next check is due or a worker ends. Answers that
+    /// keep coming are taken at each check, without a wake-up per answer (a
+    /// system call in the worker); once the workers went quiet for a while,
+    /// the parent asks the next answer to wake it.
     fn wait(&mut self) {
+        self.idle = self.idle.saturating_add(1);
+        let woken = self.idle > IDLE_CHECKS;
         let mut quiet = true;
-        for state in &self.slots {
-            if let Some(ring) = &state.ring
-                && !ring.prepare_sleep(state.read)
-            {
-                quiet = false;
+        if woken {
+            for state in &self.slots {
+                if let Some(ring) = &state.ring
+                    && !ring.prepare_sleep(state.read)
+                {
+                    quiet = false;
+                }
             }
         }
         if quiet {
@@ -489,7 +521,7 @@ where
                     self.polled.push((fd, index));
                 }
             }
-            let mut wait = CHECK_EVERY;
+            let mut wait = if woken { IDLE_WAIT } else { CHECK_EVERY };
             if let Some((deadline, _)) = self.plan.deadline() {
                 wait = wait.min(deadline.saturating_duration_since(Instant::now()));
             }
@@ -558,7 +590,9 @@ where
             sys::kill(pid);
         }
         let status = reap(pid);
-        state.ring = None;
+        if let Some(ring) = state.ring.take() {
+            ring.recycle();
+        }
         state.pending.clear();
         state.parsed = 0;
         let mut runs: VecDeque<Run<'a, M, U>> = std::mem::take(&mut state.runs);
@@ -642,8 +676,9 @@ where
             drop(state.channel.take());
         }
         for state in &mut self.slots {
-            if state.ring.take().is_some() {
+            if let Some(ring) = state.ring.take() {
                 reap(state.pid);
+                ring.recycle();
             }
         }
     }

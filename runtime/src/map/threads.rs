@@ -40,10 +40,10 @@ use crate::report::Report;
 /// use fanout::WorkerName;
 ///
 /// let options = MapOptions::new().workers(2);
-/// let squares = map::threads::run(&options, Unwrap, WorkerName::new("square"), 0..4, |x: u64| x * x);
+/// let squares = map::on_threads(&options, Unwrap, WorkerName::new("square"), 0..4, |x: u64| x * x);
 /// assert_eq!(squares, [0, 1, 4, 9]);
 ///
-/// let checked = map::threads::run(&options, Catch, WorkerName::new("check"), 0..3, |x: u32| {
+/// let checked = map::on_threads(&options, Catch, WorkerName::new("check"), 0..3, |x: u32| {
 ///     assert!(x != 1, "one is not allowed");
 ///     x
 /// });
@@ -54,7 +54,13 @@ use crate::report::Report;
 /// With [`Unwrap`](super::Unwrap) and [`Try`](super::Try), if an item
 /// failed: once the running items ended, with the failure of the lowest index.
 #[track_caller]
-pub fn run<M, I, F, U>(options: &MapOptions, mode: M, name: WorkerName, items: I, f: F) -> M::Output
+pub fn on_threads<M, I, F, U>(
+    options: &MapOptions,
+    mode: M,
+    name: WorkerName,
+    items: I,
+    f: F,
+) -> M::Output
 where
     M: Mode<U>,
     I: IntoIterator,
@@ -63,7 +69,7 @@ where
     U: Send,
 {
     let items: Vec<I::Item> = items.into_iter().collect();
-    run_indexed(
+    on_threads_indexed(
         options,
         mode,
         name,
@@ -74,7 +80,7 @@ where
 
 /// [`run`] of items that rayon splits by index where they are.
 #[track_caller]
-pub(crate) fn run_indexed<M, P, F, U>(
+pub(crate) fn on_threads_indexed<M, P, F, U>(
     options: &MapOptions,
     _mode: M,
     name: WorkerName,

@@ -45,18 +45,13 @@
 //! a logger's buffer) are not protected: keep child tasks simple, and give them
 //! their own data rather than locks other threads use.
 
-mod items;
-mod pool;
 mod scope;
 mod wire;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use items::{
-    ItemCursor, ItemSource, Items, RangeCursor, SelectCollected, SelectRange, Source, VecCursor,
-};
-pub use pool::{map, map_unwrap, try_map};
+pub use crate::map::items::{ItemCursor, ItemSource, RangeCursor, VecCursor};
 pub use scope::{Scope, Worker, scope, spawn_each};
 
 /// How often the parent checks, while waiting, for a child that ended without

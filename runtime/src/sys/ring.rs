@@ -34,7 +34,16 @@ struct Header {
 pub(crate) struct Ring {
     base: NonNull<u8>,
     capacity: usize,
+    /// The process that made the mapping: only it may use it again.
+    owner: u32,
 }
+
+/// Rings whose worker ended, kept for the next workers of this process: their
+/// pages are already in memory, so a new worker's answers cost no page fault.
+static SPARE: std::sync::Mutex<Vec<Ring>> = std::sync::Mutex::new(Vec::new());
+
+/// How many spare rings a process keeps.
+const SPARES: usize = 8;
 
 // SAFETY: the ring is a mapping that lives until `Ring` is dropped; its
 // header is made of atomics, and its data bytes are only copied (as plain
@@ -50,9 +59,34 @@ pub(crate) enum Published {
 }
 
 impl Ring {
-    /// A ring of `capacity` data bytes (a power of two).
+    /// A ring of `capacity` data bytes (a power of two): a spare one of this
+    /// process if there is one (its worker is gone), or a new mapping.
     pub(crate) fn new(capacity: usize) -> io::Result<Self> {
         assert!(capacity.is_power_of_two());
+        let pid = std::process::id();
+        let spare = {
+            // The spare rings are only touched under the fork lock, so that no
+            // child is forked while another thread holds their lock.
+            let _fork = super::ForkLock::acquire();
+            let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+            let index = spare
+                .iter()
+                .position(|ring| ring.owner == pid && ring.capacity == capacity);
+            // A forked child keeps none of its parent's: the parent goes on
+            // using them (dropping a copy only unmaps it here).
+            spare.retain(|ring| ring.owner == pid);
+            index.and_then(|_| {
+                let index = spare.iter().position(|ring| ring.capacity == capacity)?;
+                Some(spare.swap_remove(index))
+            })
+        };
+        if let Some(ring) = spare {
+            let header = ring.header();
+            header.write.store(0, Ordering::Relaxed);
+            header.read.store(0, Ordering::Relaxed);
+            header.parent_waiting.store(0, Ordering::Relaxed);
+            return Ok(ring);
+        }
         let bytes = HEADER + capacity;
         // SAFETY: an anonymous shared mapping at an address of the kernel's
         // choice: it aliases nothing of ours. Zeroed by the kernel, which is
@@ -71,7 +105,24 @@ impl Ring {
             return Err(io::Error::last_os_error());
         }
         let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
-        Ok(Ring { base, capacity })
+        Ok(Ring {
+            base,
+            capacity,
+            owner: pid,
+        })
+    }
+
+    /// Gives back the ring of a worker that was reaped (no process but this
+    /// one maps it any more), for the next worker.
+    pub(crate) fn recycle(self) {
+        if self.owner != std::process::id() {
+            return;
+        }
+        let _fork = super::ForkLock::acquire();
+        let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARES {
+            spare.push(self);
+        }
     }
 
     fn header(&self) -> &Header {
