@@ -147,3 +147,35 @@ async fn into_future_values_are_accepted() {
     assert_eq!(a, 5);
     let () = b;
 }
+
+#[tokio::test]
+async fn outputs_that_arrive_out_of_order_keep_input_order() {
+    async fn late(i: u64) -> String {
+        tokio::time::sleep(Duration::from_millis(10 * (5 - i))).await;
+        i.to_string()
+    }
+    let reversed = fanout::gather!(for i in 0..5 => late(i));
+    assert_eq!(reversed, ["0", "1", "2", "3", "4"]);
+    // Some in order, then one early: 0 and 1 first, then 4, 3, 2.
+    let mixed = fanout::gather!(for i in [4, 3, 0, 1, 2] => late(i));
+    assert_eq!(mixed, ["4", "3", "0", "1", "2"]);
+}
+
+#[tokio::test]
+async fn a_failure_among_out_of_order_outputs_is_raised_after_the_others() {
+    use futures::FutureExt;
+    let finished = &AtomicUsize::new(0);
+    let caught = std::panic::AssertUnwindSafe(async {
+        fanout::gather!(for i in 0..4u64 => async move {
+            tokio::time::sleep(Duration::from_millis(10 * (4 - i))).await;
+            assert!(i != 1, "item {i}");
+            finished.fetch_add(1, Ordering::SeqCst);
+            i
+        })
+    })
+    .catch_unwind()
+    .await;
+    let message = fanout::__private::panic_message(&*caught.unwrap_err()).to_owned();
+    assert!(message.contains("item 1"), "{message}");
+    assert_eq!(finished.load(Ordering::SeqCst), 3);
+}

@@ -2,7 +2,6 @@
 //! (Python's `asyncio.gather`), and [`run`] (`asyncio.run`).
 
 use std::future::{Future, IntoFuture};
-use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -531,26 +530,60 @@ impl<T> Sink<T> for Outcomes<T> {
 
 /// The outputs alone, for the default mode: no `Result` per future, the
 /// failures aside.
+///
+/// Outputs usually arrive in input order (the futures start together and
+/// most need as many wakes as their neighbours), and then go straight into
+/// the result, as `join_all` does. The first output that arrives before an
+/// earlier one switches to one slot per future.
 struct Outputs<T> {
-    slots: Vec<MaybeUninit<T>>,
-    /// One bit per slot: written.
-    written: Vec<u64>,
-    count: usize,
+    outputs: Collected<T>,
+    total: usize,
     failures: Vec<(usize, Error)>,
+}
+
+enum Collected<T> {
+    /// The outputs of futures `0..len`: each one so far arrived in order.
+    InOrder(Vec<T>),
+    /// The output of each future, by index.
+    Slots(Vec<Option<T>>),
 }
 
 impl<T> Outputs<T> {
     fn new() -> Self {
         Outputs {
-            slots: Vec::new(),
-            written: Vec::new(),
-            count: 0,
+            outputs: Collected::InOrder(Vec::new()),
+            total: 0,
             failures: Vec::new(),
         }
     }
 
+    /// Whether future `index` gave its output.
     fn is_written(&self, index: usize) -> bool {
-        self.written[index / 64] & (1 << (index % 64)) != 0
+        match &self.outputs {
+            Collected::InOrder(outputs) => index < outputs.len(),
+            Collected::Slots(slots) => slots.get(index).is_some_and(Option::is_some),
+        }
+    }
+
+    /// The output of future `index`, which arrived before an earlier one.
+    #[cold]
+    fn out_of_order(&mut self, index: usize, output: T) {
+        if let Collected::InOrder(outputs) = &mut self.outputs {
+            let slots = std::mem::take(outputs)
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::repeat_with(|| None))
+                .take(self.total)
+                .collect();
+            self.outputs = Collected::Slots(slots);
+        }
+        let Collected::Slots(slots) = &mut self.outputs else {
+            unreachable!("fanout: gather! outputs switched to slots")
+        };
+        match slots.get_mut(index) {
+            Some(slot @ None) => *slot = Some(output),
+            _ => unreachable!("fanout: gather! outcome {index} out of range or given twice"),
+        }
     }
 
     fn finish(
@@ -559,18 +592,19 @@ impl<T> Outputs<T> {
         base: WorkerName,
         end: End,
     ) -> Result<Vec<T>, Vec<Error>> {
-        if self.count == self.slots.len() {
-            let slots = std::mem::take(&mut self.slots);
-            self.count = 0;
-            let mut slots = std::mem::ManuallyDrop::new(slots);
-            let (ptr, len, capacity) = (slots.as_mut_ptr(), slots.len(), slots.capacity());
-            // SAFETY: every slot was written; `MaybeUninit<T>` has `T`'s layout.
-            return Ok(unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, capacity) });
+        if self.failures.is_empty() {
+            match std::mem::replace(&mut self.outputs, Collected::InOrder(Vec::new())) {
+                Collected::InOrder(outputs) if outputs.len() == self.total => return Ok(outputs),
+                Collected::Slots(slots) if slots.iter().all(Option::is_some) => {
+                    return Ok(slots.into_iter().flatten().collect());
+                }
+                outputs => self.outputs = outputs,
+            }
         }
         let mut failures = std::mem::take(&mut self.failures);
         failures.sort_by_key(|(index, _)| *index);
         let failed: Vec<usize> = failures.iter().map(|(index, _)| *index).collect();
-        for index in 0..self.slots.len() {
+        for index in 0..self.total {
             if !self.is_written(index) && failed.binary_search(&index).is_err() {
                 failures.push((index, unfinished(options, base.with_index(index), end)));
             }
@@ -582,41 +616,20 @@ impl<T> Outputs<T> {
 
 impl<T> Sink<T> for Outputs<T> {
     fn expect(&mut self, total: usize) {
-        self.slots = Vec::with_capacity(total);
-        // SAFETY: `MaybeUninit` slots need no initialization.
-        unsafe { self.slots.set_len(total) };
-        self.written = vec![0; total.div_ceil(64)];
+        self.total = total;
+        self.outputs = Collected::InOrder(Vec::with_capacity(total));
     }
 
     #[inline]
     fn done(&mut self, index: usize, outcome: Result<T, Error>) -> bool {
         match outcome {
-            Ok(output) => {
-                let (slot, bits) = (self.slots.get_mut(index), self.written.get_mut(index / 64));
-                let (Some(slot), Some(bits)) = (slot, bits) else {
-                    unreachable!("fanout: gather! outcome {index} out of range")
-                };
-                slot.write(output);
-                *bits |= 1 << (index % 64);
-                self.count += 1;
-            }
+            Ok(output) => match &mut self.outputs {
+                Collected::InOrder(outputs) if outputs.len() == index => outputs.push(output),
+                _ => self.out_of_order(index, output),
+            },
             Err(failure) => self.failures.push((index, failure)),
         }
         false
-    }
-}
-
-impl<T> Drop for Outputs<T> {
-    fn drop(&mut self) {
-        if self.count == 0 {
-            return;
-        }
-        for index in 0..self.slots.len() {
-            if self.is_written(index) {
-                // SAFETY: this slot was written and is dropped once.
-                unsafe { self.slots[index].assume_init_drop() };
-            }
-        }
     }
 }
 
