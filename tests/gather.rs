@@ -179,3 +179,34 @@ async fn a_failure_among_out_of_order_outputs_is_raised_after_the_others() {
     assert!(message.contains("item 1"), "{message}");
     assert_eq!(finished.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn timeout_outside_a_tokio_runtime_names_the_fix() {
+    fn panic_of(gather: impl std::future::Future) -> String {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(gather);
+        }));
+        fanout::__private::panic_message(&*caught.unwrap_err()).to_owned()
+    }
+    let timeout = Duration::from_secs(1);
+    let needs = "needs a Tokio runtime: run it inside `fanout::run(...)` or `#[tokio::main]`";
+    let fixed = panic_of(async { fanout::gather!(async { 1 }, async { 2 }; timeout = timeout) });
+    assert!(
+        fixed.starts_with(&format!("gather!(...; timeout) {needs}")),
+        "{fixed}"
+    );
+    let each =
+        panic_of(async { fanout::gather!(for i in 0..2 => async move { i }; timeout = timeout) });
+    assert!(
+        each.starts_with(&format!("gather!(...; timeout) {needs}")),
+        "{each}"
+    );
+    assert!(each.contains("tests/gather.rs"), "{each}");
+    // Without them gather! runs on any executor.
+    assert_eq!(
+        futures::executor::block_on(async {
+            fanout::gather!(for i in 0..3 => async move { i }; limit = 2)
+        }),
+        [0, 1, 2]
+    );
+}

@@ -2,7 +2,7 @@
 //! (Python's `asyncio.gather`), and [`run`] (`asyncio.run`).
 
 use std::future::{Future, IntoFuture};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -269,6 +269,8 @@ impl<F: Future> PollSlot for Slot<F> {
 pub struct Group {
     limit: usize,
     timeout: Option<Duration>,
+    /// Where the gather is, for the panic outside a Tokio runtime.
+    at: &'static Location<'static>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     end: End,
     report: Report,
@@ -284,10 +286,12 @@ enum End {
 
 impl Group {
     /// A group with `options`.
+    #[track_caller]
     pub fn new(options: &GatherOptions) -> Self {
         Group {
             limit: options.limit.unwrap_or(usize::MAX),
             timeout: options.timeout,
+            at: Location::caller(),
             deadline: None,
             end: End::Running,
             report: Report::new(options.timeline, options.progress),
@@ -301,9 +305,10 @@ impl Group {
             return Poll::Ready(());
         }
         if let Some(timeout) = self.timeout {
+            let at = self.at;
             let deadline = self
                 .deadline
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                .get_or_insert_with(|| start_deadline(timeout, at));
             if deadline.as_mut().poll(cx).is_ready() {
                 return self.stop(End::TimedOut);
             }
@@ -369,6 +374,7 @@ impl Group {
 /// let doubled: Vec<i32> = outcomes.into_iter().map(Result::unwrap).collect();
 /// assert_eq!(doubled, [0, 2, 4]);
 /// ```
+#[track_caller]
 pub fn gather_each<I>(
     options: &GatherOptions,
     base: WorkerName,
@@ -379,13 +385,14 @@ where
     I::Item: Future,
 {
     GatherEach {
-        drive: Drive::start(options, base, futures.into_iter()),
+        drive: Drive::start(options, base, futures.into_iter(), Location::caller()),
         sink: Outcomes::new(None),
     }
 }
 
 /// [`gather_each`] for the `try` option: stops at the first `Err` output in
 /// time, dropping (cancelling) the futures still running.
+#[track_caller]
 pub fn try_gather_each<I>(
     options: &GatherOptions,
     base: WorkerName,
@@ -397,7 +404,7 @@ where
     <I::Item as Future>::Output: TryOutcome,
 {
     GatherEach {
-        drive: Drive::start(options, base, futures.into_iter()),
+        drive: Drive::start(options, base, futures.into_iter(), Location::caller()),
         sink: Outcomes::new(Some(|output: &<I::Item as Future>::Output| {
             output.is_failure()
         })),
@@ -419,6 +426,7 @@ where
 /// ));
 /// assert_eq!(doubled.unwrap(), [0, 2, 4]);
 /// ```
+#[track_caller]
 pub fn gather_outputs<I>(
     options: &GatherOptions,
     base: WorkerName,
@@ -429,7 +437,7 @@ where
     I::Item: Future,
 {
     GatherOutputs {
-        drive: Drive::start(options, base, futures.into_iter()),
+        drive: Drive::start(options, base, futures.into_iter(), Location::caller()),
         sink: Outputs::new(),
     }
 }
@@ -641,6 +649,23 @@ fn unfinished(options: &GatherOptions, name: WorkerName, end: End) -> Error {
     }
 }
 
+/// The deadline of a gather with a `timeout`, which needs a Tokio runtime's
+/// timer: outside one, the panic says how to get one (and where the gather is).
+fn start_deadline(timeout: Duration, at: &Location<'_>) -> Pin<Box<tokio::time::Sleep>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        no_runtime("timeout", at);
+    }
+    Box::pin(tokio::time::sleep(timeout))
+}
+
+/// The panic of an option that needs a Tokio runtime, used outside one.
+#[cold]
+fn no_runtime(option: &str, at: &Location<'_>) -> ! {
+    panic!(
+        "gather!(...; {option}) needs a Tokio runtime: run it inside `fanout::run(...)` or `#[tokio::main]` (the gather! at {at})"
+    )
+}
+
 /// Polls the futures of a loop-form gather together, handing each outcome to
 /// a sink as it arrives, until all finished, the sink stops the group
 /// (`try`), or the deadline passed.
@@ -651,6 +676,8 @@ fn unfinished(options: &GatherOptions, name: WorkerName, end: End) -> Error {
 struct Drive<'a, F> {
     options: &'a GatherOptions,
     base: WorkerName,
+    /// Where the gather is, for the panic outside a Tokio runtime.
+    at: &'static Location<'static>,
     running: FuturesUnordered<Entry<F>>,
     /// With a `limit`, the futures not started yet.
     waiting: Option<std::iter::Enumerate<std::vec::IntoIter<F>>>,
@@ -675,10 +702,12 @@ impl<'a, F: Future> Drive<'a, F> {
         options: &'a GatherOptions,
         base: WorkerName,
         futures: impl Iterator<Item = F>,
+        at: &'static Location<'static>,
     ) -> Self {
         let mut drive = Drive {
             options,
             base,
+            at,
             running: FuturesUnordered::new(),
             waiting: None,
             starts: Vec::new(),
@@ -727,10 +756,7 @@ impl<'a, F: Future> Drive<'a, F> {
                 self.running.len() + self.waiting.as_ref().map_or(0, ExactSizeIterator::len);
             self.report.expect(total);
             sink.expect(total);
-            self.deadline = self
-                .options
-                .timeout
-                .map(|t| Box::pin(tokio::time::sleep(t)));
+            self.deadline = self.options.timeout.map(|t| start_deadline(t, self.at));
         }
         let end = loop {
             if let Some(deadline) = self.deadline.as_mut()
