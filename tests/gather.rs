@@ -180,8 +180,132 @@ async fn a_failure_among_out_of_order_outputs_is_raised_after_the_others() {
     assert_eq!(finished.load(Ordering::SeqCst), 3);
 }
 
+/// How many futures run at once: `enter` when one starts, the guard's drop
+/// when it ends (or is cancelled); `peak` is the most seen together.
+struct InFlight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl InFlight {
+    const fn new() -> Self {
+        InFlight {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    fn enter(&self) -> impl Drop + '_ {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        Leave(self)
+    }
+
+    fn peak(&self) -> usize {
+        self.peak.swap(0, Ordering::SeqCst)
+    }
+}
+
+struct Leave<'a>(&'a InFlight);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
-fn timeout_outside_a_tokio_runtime_names_the_fix() {
+fn spawn_with_a_limit_starts_tasks_as_slots_free_up() {
+    static IN_FLIGHT: InFlight = InFlight::new();
+    async fn work(i: u64) -> u64 {
+        let _running = IN_FLIGHT.enter();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        i
+    }
+    let each = fanout::run(async { fanout::gather!(for i in 0..20 => work(i); spawn, limit = 2) });
+    assert_eq!(each, (0..20).collect::<Vec<_>>());
+    assert_eq!(IN_FLIGHT.peak(), 2, "loop form");
+
+    let fixed = fanout::run(async {
+        fanout::gather!(work(0), work(1), work(2), work(3); spawn, limit = 2)
+    });
+    assert_eq!(fixed, (0, 1, 2, 3));
+    assert_eq!(IN_FLIGHT.peak(), 2, "list form");
+}
+
+/// A task that never ends: it bumps `counter` every millisecond, blocking
+/// its thread for 5 ms between awaits (so that an abort finds it running).
+async fn bump_forever(counter: &'static AtomicUsize) -> Result<(), String> {
+    loop {
+        for _ in 0..5 {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Whether `counter` stays still for a while (checked right after a gather
+/// returned: no task of it may still run).
+fn stays_still(counter: &AtomicUsize) -> bool {
+    let before = counter.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(30));
+    counter.load(Ordering::SeqCst) == before
+}
+
+#[test]
+fn spawned_tasks_do_not_outlive_a_timeout() {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let timeout = Duration::from_millis(30);
+    fanout::run(async {
+        let each = fanout::gather!(for _ in 0..3 => bump_forever(&COUNTER); spawn, catch, timeout = timeout);
+        assert!(each.iter().all(Result::is_err), "{each:?}");
+        assert!(stays_still(&COUNTER), "loop form");
+
+        let (a, b) = fanout::gather!(bump_forever(&COUNTER), bump_forever(&COUNTER); spawn, catch, timeout = timeout);
+        assert!(a.is_err() && b.is_err());
+        assert!(stays_still(&COUNTER), "list form");
+    });
+    assert!(COUNTER.load(Ordering::SeqCst) > 0);
+}
+
+#[test]
+fn spawned_tasks_do_not_outlive_try() {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    async fn fail_soon() -> Result<(), String> {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err("failed".to_owned())
+    }
+    fanout::run(async {
+        let each = fanout::gather!(for i in 0..3 => async move {
+            if i == 1 { fail_soon().await } else { bump_forever(&COUNTER).await }
+        }; spawn, try);
+        assert_eq!(each, Err("failed".to_owned()));
+        assert!(stays_still(&COUNTER), "loop form");
+
+        let tried = fanout::gather!(bump_forever(&COUNTER), fail_soon(), bump_forever(&COUNTER); spawn, try);
+        assert_eq!(tried, Err("failed".to_owned()));
+        assert!(stays_still(&COUNTER), "list form");
+    });
+    assert!(COUNTER.load(Ordering::SeqCst) > 0);
+}
+
+#[test]
+fn dropping_a_spawning_gather_aborts_its_tasks() {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    fanout::run(async {
+        let gather = async { fanout::gather!(for _ in 0..2 => bump_forever(&COUNTER); spawn) };
+        let dropped = tokio::time::timeout(Duration::from_millis(20), gather).await;
+        assert!(dropped.is_err());
+        // Only aborted, not awaited (a `Drop` cannot await): give the
+        // running polls time to end.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(stays_still(&COUNTER));
+    });
+}
+
+#[test]
+fn timeout_and_spawn_outside_a_tokio_runtime_name_the_fix() {
     fn panic_of(gather: impl std::future::Future) -> String {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             futures::executor::block_on(gather);
@@ -202,6 +326,16 @@ fn timeout_outside_a_tokio_runtime_names_the_fix() {
         "{each}"
     );
     assert!(each.contains("tests/gather.rs"), "{each}");
+    let spawned = panic_of(async { fanout::gather!(for i in 0..2 => async move { i }; spawn) });
+    assert!(
+        spawned.starts_with(&format!("gather!(...; spawn) {needs}")),
+        "{spawned}"
+    );
+    let spawned = panic_of(async { fanout::gather!(async { 1 }; spawn) });
+    assert!(
+        spawned.starts_with(&format!("gather!(...; spawn) {needs}")),
+        "{spawned}"
+    );
     // Without them gather! runs on any executor.
     assert_eq!(
         futures::executor::block_on(async {

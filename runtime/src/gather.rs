@@ -4,6 +4,7 @@
 use std::future::{Future, IntoFuture};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -819,60 +820,176 @@ impl<F: Future> Future for Entry<F> {
     }
 }
 
-/// Runs `future` as its own Tokio task (the `spawn` option), so that it may run
-/// in parallel with the others on the multi-threaded runtime.
+/// The Tokio tasks of one `gather!(...; spawn)`, as tokio's `JoinSet`:
+/// nothing spawned outlives the gather.
 ///
-/// The returned future resolves to the task's output; a panic in the task is
-/// carried over (with its message) to whoever polls it. Dropping the returned
-/// future aborts the task.
+/// [`Spawner::spawn`] gives a future that becomes a Tokio task only when the
+/// gather first polls it, so that `limit = N` counts tasks: at most N exist
+/// at once, the others are spawned as slots free up. A task still running
+/// when the gather ends early (`timeout`, `try`) is aborted as its future is
+/// dropped, and [`Spawner::join_aborted`] awaits it; the macro awaits that
+/// before it returns. If the gather itself is dropped before it ends (its
+/// caller cancelled, or unwinding from a panic), its tasks are aborted but
+/// cannot be awaited (a `Drop` cannot wait): each stops at its next `.await`.
 ///
-/// # Panics
-/// Outside a Tokio runtime.
-pub fn spawn<F>(name: WorkerName, future: F) -> Spawned<F::Output>
+/// ```
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let doubled = fanout::run(async {
+///     let spawner = gather::Spawner::current();
+///     let options = gather::GatherOptions::new().limit(2);
+///     let tasks = (0..4).map(|i| spawner.spawn(WorkerName::new("double").with_index(i), async move { i * 2 }));
+///     let outputs = gather::gather_outputs(&options, WorkerName::new("double"), tasks).await;
+///     spawner.join_aborted().await;
+///     outputs
+/// });
+/// assert_eq!(doubled.unwrap(), [0, 2, 4, 6]);
+/// ```
+pub struct Spawner {
+    runtime: tokio::runtime::Handle,
+    /// The tasks aborted so far, each waiting for its end.
+    aborted: Mutex<Vec<Aborted>>,
+}
+
+/// The end of an aborted task.
+type Aborted = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Spawner {
+    /// A spawner on the current Tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, with a message that says how to get one.
+    #[track_caller]
+    pub fn current() -> Self {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Spawner {
+                runtime,
+                aborted: Mutex::new(Vec::new()),
+            },
+            Err(_) => no_runtime("spawn", Location::caller()),
+        }
+    }
+
+    /// `future` as a Tokio task named `name`, spawned when it is first polled.
+    ///
+    /// The returned future resolves to the task's output; a panic in the
+    /// task is carried over (with its message) to whoever polls it.
+    /// Dropping it aborts the task, which [`Spawner::join_aborted`] awaits.
+    pub fn spawn<F>(&self, name: WorkerName, future: F) -> Spawned<'_, F::IntoFuture>
+    where
+        F: IntoFuture,
+        F::IntoFuture: Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Spawned {
+            spawner: self,
+            state: SpawnState::Waiting(name, future.into_future()),
+        }
+    }
+
+    /// Waits until every task aborted so far has ended: once it returns, no
+    /// task of this spawner runs (those whose futures were dropped).
+    pub async fn join_aborted(&self) {
+        loop {
+            let aborted = std::mem::take(&mut *self.aborted());
+            if aborted.is_empty() {
+                return;
+            }
+            let mut ending: FuturesUnordered<Aborted> = aborted.into_iter().collect();
+            while ending.next().await.is_some() {}
+        }
+    }
+
+    fn aborted(&self) -> std::sync::MutexGuard<'_, Vec<Aborted>> {
+        self.aborted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawner")
+            .field("aborted", &self.aborted().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of a task of [`Spawner::spawn`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Spawned<'a, F>
 where
-    F: IntoFuture,
-    F::IntoFuture: Send + 'static,
+    F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let handle = tokio::spawn(Named::new(name, future.into_future()));
-    Spawned {
-        handle: Some(handle),
-    }
+    spawner: &'a Spawner,
+    state: SpawnState<F>,
 }
 
-/// The future of a task started by [`spawn`].
-pub struct Spawned<T> {
-    handle: Option<tokio::task::JoinHandle<Result<T, Error>>>,
+enum SpawnState<F: Future> {
+    /// Not polled yet: not spawned.
+    Waiting(WorkerName, F),
+    Running(tokio::task::JoinHandle<Result<F::Output, Error>>),
+    Done,
 }
 
-impl<T> Future for Spawned<T> {
-    type Output = T;
+// The future is never pinned here: it moves into its Tokio task to start.
+impl<F> Unpin for Spawned<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let Some(handle) = self.handle.as_mut() else {
-            return Poll::Pending;
+impl<F> Future for Spawned<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        if let SpawnState::Waiting(..) = this.state {
+            let SpawnState::Waiting(name, future) =
+                std::mem::replace(&mut this.state, SpawnState::Done)
+            else {
+                unreachable!("fanout: the state was just matched")
+            };
+            let handle = this.spawner.runtime.spawn(Named::new(name, future));
+            this.state = SpawnState::Running(handle);
+        }
+        let SpawnState::Running(handle) = &mut this.state else {
+            panic!("fanout: a spawned gather! future was polled after it completed")
         };
-        match Pin::new(handle).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(joined) => {
-                self.handle = None;
-                match joined {
-                    Ok(Ok(output)) => Poll::Ready(output),
-                    Ok(Err(failure)) => {
-                        let message = failure.panic_message().unwrap_or_default().to_owned();
-                        std::panic::resume_unwind(Box::new(message))
-                    }
-                    Err(join_error) => std::panic::resume_unwind(Box::new(join_error.to_string())),
-                }
+        let joined = std::task::ready!(Pin::new(handle).poll(cx));
+        this.state = SpawnState::Done;
+        match joined {
+            Ok(Ok(output)) => Poll::Ready(output),
+            Ok(Err(failure)) => {
+                let message = failure.panic_message().unwrap_or_default().to_owned();
+                std::panic::resume_unwind(Box::new(message))
             }
+            Err(join_error) => std::panic::resume_unwind(Box::new(join_error.to_string())),
         }
     }
 }
 
-impl<T> Drop for Spawned<T> {
+impl<F> Drop for Spawned<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.abort();
+        let SpawnState::Running(handle) = std::mem::replace(&mut self.state, SpawnState::Done)
+        else {
+            return;
+        };
+        if handle.is_finished() {
+            return;
         }
+        handle.abort();
+        let ending: Aborted = Box::pin(async move {
+            let _ = handle.await;
+        });
+        self.spawner.aborted().push(ending);
     }
 }
