@@ -305,6 +305,38 @@ fn dropping_a_spawning_gather_aborts_its_tasks() {
 }
 
 #[test]
+fn loop_form_async_blocks_borrow_their_surroundings() {
+    let in_flight = InFlight::new();
+    let now = AtomicUsize::new(0);
+    let out = fanout::run(async {
+        fanout::gather!(for i in 0..40 => async {
+            let _running = in_flight.enter();
+            now.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            i
+        }; limit = 4)
+    });
+    assert_eq!(out, (0..40).collect::<Vec<_>>());
+    assert_eq!(now.load(Ordering::SeqCst), 40);
+    assert_eq!(in_flight.peak(), 4);
+
+    let texts = vec!["1".to_owned(), "x".to_owned()];
+    let parsed = fanout::run(async {
+        fanout::gather!(for (k, text) in texts.iter().enumerate() => async {
+            now.fetch_add(1, Ordering::SeqCst);
+            text.parse::<u32>().map(|n| n + k as u32)
+        }; catch)
+    });
+    assert_eq!(parsed[0].as_ref().unwrap(), &Ok(1));
+    assert!(parsed[1].as_ref().unwrap().is_err());
+    let tried = fanout::run(async {
+        fanout::gather!(for text in &texts => async { now.fetch_add(1, Ordering::SeqCst); text.parse::<u32>() }; try)
+    });
+    assert!(tried.is_err());
+    assert_eq!(now.load(Ordering::SeqCst), 44);
+}
+
+#[test]
 fn timeout_and_spawn_outside_a_tokio_runtime_name_the_fix() {
     fn panic_of(gather: impl std::future::Future) -> String {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

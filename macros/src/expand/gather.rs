@@ -48,6 +48,9 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 spawner.spawn(name, task)
             }
         }
+    } else if loop_async_block(cx, body).is_some() {
+        // The async closure's futures need no conversion.
+        TokenStream::new()
     } else {
         quote! {
             fn future<F: #rt::gather::GatherTask>(task: F)
@@ -102,6 +105,34 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
             #functions
         }
     }
+}
+
+/// The loop form's task when it is an `async { }` block (not `async move`)
+/// and the futures are not spawned: it becomes an async closure, whose
+/// futures own the loop variables and borrow everything else, the DSL's rule.
+/// (A spawned future must own everything, `'static`: there the block stays a
+/// block, and the compiler's "may outlive" error suggests `async move`.)
+fn loop_async_block<'a>(cx: &Cx<'_>, body: &'a Body) -> Option<&'a syn::ExprAsync> {
+    match body {
+        Body::Loop {
+            task: Expr::Async(block),
+            ..
+        } if block.capture.is_none() && !cx.options.spawn => Some(block),
+        _ => None,
+    }
+}
+
+/// `async |PAT| { ... }`, spanned like the user's `async { ... }`.
+fn async_closure(pat: &syn::Pat, block: &syn::ExprAsync) -> TokenStream {
+    let site = Site::of(block);
+    let syn::ExprAsync {
+        attrs,
+        async_token,
+        block,
+        ..
+    } = block;
+    let closure = site.closure_around(quote!(#pat), quote!(#block));
+    quote!(#(#attrs)* #async_token #closure)
 }
 
 /// The future of a task, or a spawned Tokio task with `spawn`; located at
@@ -238,7 +269,10 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             } else {
                 (iter, quote!(#pat))
             };
-            let closure = site.closure_around(params, future_of(cx, task, &indexed));
+            let closure = match loop_async_block(cx, body) {
+                Some(block) => async_closure(pat, block),
+                None => site.closure_around(params, future_of(cx, task, &indexed)),
+            };
             let futures = site.exact_call(
                 quote!(::core::iter::Iterator::map),
                 quote!(#items, #closure),
