@@ -2,9 +2,9 @@
 //! (Python's `asyncio.gather`), and [`run`] (`asyncio.run`).
 
 use std::future::{Future, IntoFuture};
-use std::mem::MaybeUninit;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -270,6 +270,8 @@ impl<F: Future> PollSlot for Slot<F> {
 pub struct Group {
     limit: usize,
     timeout: Option<Duration>,
+    /// Where the gather is, for the panic outside a Tokio runtime.
+    at: &'static Location<'static>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     end: End,
     report: Report,
@@ -285,10 +287,12 @@ enum End {
 
 impl Group {
     /// A group with `options`.
+    #[track_caller]
     pub fn new(options: &GatherOptions) -> Self {
         Group {
             limit: options.limit.unwrap_or(usize::MAX),
             timeout: options.timeout,
+            at: Location::caller(),
             deadline: None,
             end: End::Running,
             report: Report::new(options.timeline, options.progress),
@@ -302,9 +306,10 @@ impl Group {
             return Poll::Ready(());
         }
         if let Some(timeout) = self.timeout {
+            let at = self.at;
             let deadline = self
                 .deadline
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                .get_or_insert_with(|| start_deadline(timeout, at));
             if deadline.as_mut().poll(cx).is_ready() {
                 return self.stop(End::TimedOut);
             }
@@ -370,6 +375,7 @@ impl Group {
 /// let doubled: Vec<i32> = outcomes.into_iter().map(Result::unwrap).collect();
 /// assert_eq!(doubled, [0, 2, 4]);
 /// ```
+#[track_caller]
 pub fn gather_each<I>(
     options: &GatherOptions,
     base: WorkerName,
@@ -380,13 +386,14 @@ where
     I::Item: Future,
 {
     GatherEach {
-        drive: Drive::start(options, base, futures.into_iter()),
+        drive: Drive::start(options, base, futures.into_iter(), Location::caller()),
         sink: Outcomes::new(None),
     }
 }
 
 /// [`gather_each`] for the `try` option: stops at the first `Err` output in
 /// time, dropping (cancelling) the futures still running.
+#[track_caller]
 pub fn try_gather_each<I>(
     options: &GatherOptions,
     base: WorkerName,
@@ -398,7 +405,7 @@ where
     <I::Item as Future>::Output: TryOutcome,
 {
     GatherEach {
-        drive: Drive::start(options, base, futures.into_iter()),
+        drive: Drive::start(options, base, futures.into_iter(), Location::caller()),
         sink: Outcomes::new(Some(|output: &<I::Item as Future>::Output| {
             output.is_failure()
         })),
@@ -420,6 +427,7 @@ where
 /// ));
 /// assert_eq!(doubled.unwrap(), [0, 2, 4]);
 /// ```
+#[track_caller]
 pub fn gather_outputs<I>(
     options: &GatherOptions,
     base: WorkerName,
@@ -430,7 +438,7 @@ where
     I::Item: Future,
 {
     GatherOutputs {
-        drive: Drive::start(options, base, futures.into_iter()),
+        drive: Drive::start(options, base, futures.into_iter(), Location::caller()),
         sink: Outputs::new(),
     }
 }
@@ -531,26 +539,60 @@ impl<T> Sink<T> for Outcomes<T> {
 
 /// The outputs alone, for the default mode: no `Result` per future, the
 /// failures aside.
+///
+/// Outputs usually arrive in input order (the futures start together and
+/// most need as many wakes as their neighbours), and then go straight into
+/// the result, as `join_all` does. The first output that arrives before an
+/// earlier one switches to one slot per future.
 struct Outputs<T> {
-    slots: Vec<MaybeUninit<T>>,
-    /// One bit per slot: written.
-    written: Vec<u64>,
-    count: usize,
+    outputs: Collected<T>,
+    total: usize,
     failures: Vec<(usize, Error)>,
+}
+
+enum Collected<T> {
+    /// The outputs of futures `0..len`: each one so far arrived in order.
+    InOrder(Vec<T>),
+    /// The output of each future, by index.
+    Slots(Vec<Option<T>>),
 }
 
 impl<T> Outputs<T> {
     fn new() -> Self {
         Outputs {
-            slots: Vec::new(),
-            written: Vec::new(),
-            count: 0,
+            outputs: Collected::InOrder(Vec::new()),
+            total: 0,
             failures: Vec::new(),
         }
     }
 
+    /// Whether future `index` gave its output.
     fn is_written(&self, index: usize) -> bool {
-        self.written[index / 64] & (1 << (index % 64)) != 0
+        match &self.outputs {
+            Collected::InOrder(outputs) => index < outputs.len(),
+            Collected::Slots(slots) => slots.get(index).is_some_and(Option::is_some),
+        }
+    }
+
+    /// The output of future `index`, which arrived before an earlier one.
+    #[cold]
+    fn out_of_order(&mut self, index: usize, output: T) {
+        if let Collected::InOrder(outputs) = &mut self.outputs {
+            let slots = std::mem::take(outputs)
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::repeat_with(|| None))
+                .take(self.total)
+                .collect();
+            self.outputs = Collected::Slots(slots);
+        }
+        let Collected::Slots(slots) = &mut self.outputs else {
+            unreachable!("fanout: gather! outputs switched to slots")
+        };
+        match slots.get_mut(index) {
+            Some(slot @ None) => *slot = Some(output),
+            _ => unreachable!("fanout: gather! outcome {index} out of range or given twice"),
+        }
     }
 
     fn finish(
@@ -559,18 +601,19 @@ impl<T> Outputs<T> {
         base: WorkerName,
         end: End,
     ) -> Result<Vec<T>, Vec<Error>> {
-        if self.count == self.slots.len() {
-            let slots = std::mem::take(&mut self.slots);
-            self.count = 0;
-            let mut slots = std::mem::ManuallyDrop::new(slots);
-            let (ptr, len, capacity) = (slots.as_mut_ptr(), slots.len(), slots.capacity());
-            // SAFETY: every slot was written; `MaybeUninit<T>` has `T`'s layout.
-            return Ok(unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, capacity) });
+        if self.failures.is_empty() {
+            match std::mem::replace(&mut self.outputs, Collected::InOrder(Vec::new())) {
+                Collected::InOrder(outputs) if outputs.len() == self.total => return Ok(outputs),
+                Collected::Slots(slots) if slots.iter().all(Option::is_some) => {
+                    return Ok(slots.into_iter().flatten().collect());
+                }
+                outputs => self.outputs = outputs,
+            }
         }
         let mut failures = std::mem::take(&mut self.failures);
         failures.sort_by_key(|(index, _)| *index);
         let failed: Vec<usize> = failures.iter().map(|(index, _)| *index).collect();
-        for index in 0..self.slots.len() {
+        for index in 0..self.total {
             if !self.is_written(index) && failed.binary_search(&index).is_err() {
                 failures.push((index, unfinished(options, base.with_index(index), end)));
             }
@@ -582,41 +625,20 @@ impl<T> Outputs<T> {
 
 impl<T> Sink<T> for Outputs<T> {
     fn expect(&mut self, total: usize) {
-        self.slots = Vec::with_capacity(total);
-        // SAFETY: `MaybeUninit` slots need no initialization.
-        unsafe { self.slots.set_len(total) };
-        self.written = vec![0; total.div_ceil(64)];
+        self.total = total;
+        self.outputs = Collected::InOrder(Vec::with_capacity(total));
     }
 
     #[inline]
     fn done(&mut self, index: usize, outcome: Result<T, Error>) -> bool {
         match outcome {
-            Ok(output) => {
-                let (slot, bits) = (self.slots.get_mut(index), self.written.get_mut(index / 64));
-                let (Some(slot), Some(bits)) = (slot, bits) else {
-                    unreachable!("fanout: gather! outcome {index} out of range")
-                };
-                slot.write(output);
-                *bits |= 1 << (index % 64);
-                self.count += 1;
-            }
+            Ok(output) => match &mut self.outputs {
+                Collected::InOrder(outputs) if outputs.len() == index => outputs.push(output),
+                _ => self.out_of_order(index, output),
+            },
             Err(failure) => self.failures.push((index, failure)),
         }
         false
-    }
-}
-
-impl<T> Drop for Outputs<T> {
-    fn drop(&mut self) {
-        if self.count == 0 {
-            return;
-        }
-        for index in 0..self.slots.len() {
-            if self.is_written(index) {
-                // SAFETY: this slot was written and is dropped once.
-                unsafe { self.slots[index].assume_init_drop() };
-            }
-        }
     }
 }
 
@@ -626,6 +648,23 @@ fn unfinished(options: &GatherOptions, name: WorkerName, end: End) -> Error {
         (End::TimedOut, Some(timeout)) => Error::new(name, ErrorKind::Timeout(timeout)),
         _ => Error::new(name, ErrorKind::Cancelled),
     }
+}
+
+/// The deadline of a gather with a `timeout`, which needs a Tokio runtime's
+/// timer: outside one, the panic says how to get one (and where the gather is).
+fn start_deadline(timeout: Duration, at: &Location<'_>) -> Pin<Box<tokio::time::Sleep>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        no_runtime("timeout", at);
+    }
+    Box::pin(tokio::time::sleep(timeout))
+}
+
+/// The panic of an option that needs a Tokio runtime, used outside one.
+#[cold]
+fn no_runtime(option: &str, at: &Location<'_>) -> ! {
+    panic!(
+        "gather!(...; {option}) needs a Tokio runtime: run it inside `fanout::run(...)` or `#[tokio::main]` (the gather! at {at})"
+    )
 }
 
 /// Polls the futures of a loop-form gather together, handing each outcome to
@@ -638,6 +677,8 @@ fn unfinished(options: &GatherOptions, name: WorkerName, end: End) -> Error {
 struct Drive<'a, F> {
     options: &'a GatherOptions,
     base: WorkerName,
+    /// Where the gather is, for the panic outside a Tokio runtime.
+    at: &'static Location<'static>,
     running: FuturesUnordered<Entry<F>>,
     /// With a `limit`, the futures not started yet.
     waiting: Option<std::iter::Enumerate<std::vec::IntoIter<F>>>,
@@ -662,10 +703,12 @@ impl<'a, F: Future> Drive<'a, F> {
         options: &'a GatherOptions,
         base: WorkerName,
         futures: impl Iterator<Item = F>,
+        at: &'static Location<'static>,
     ) -> Self {
         let mut drive = Drive {
             options,
             base,
+            at,
             running: FuturesUnordered::new(),
             waiting: None,
             starts: Vec::new(),
@@ -714,10 +757,7 @@ impl<'a, F: Future> Drive<'a, F> {
                 self.running.len() + self.waiting.as_ref().map_or(0, ExactSizeIterator::len);
             self.report.expect(total);
             sink.expect(total);
-            self.deadline = self
-                .options
-                .timeout
-                .map(|t| Box::pin(tokio::time::sleep(t)));
+            self.deadline = self.options.timeout.map(|t| start_deadline(t, self.at));
         }
         let end = loop {
             if let Some(deadline) = self.deadline.as_mut()
@@ -780,60 +820,176 @@ impl<F: Future> Future for Entry<F> {
     }
 }
 
-/// Runs `future` as its own Tokio task (the `spawn` option), so that it may run
-/// in parallel with the others on the multi-threaded runtime.
+/// The Tokio tasks of one `gather!(...; spawn)`, as tokio's `JoinSet`:
+/// nothing spawned outlives the gather.
 ///
-/// The returned future resolves to the task's output; a panic in the task is
-/// carried over (with its message) to whoever polls it. Dropping the returned
-/// future aborts the task.
+/// [`Spawner::spawn`] gives a future that becomes a Tokio task only when the
+/// gather first polls it, so that `limit = N` counts tasks: at most N exist
+/// at once, the others are spawned as slots free up. A task still running
+/// when the gather ends early (`timeout`, `try`) is aborted as its future is
+/// dropped, and [`Spawner::join_aborted`] awaits it; the macro awaits that
+/// before it returns. If the gather itself is dropped before it ends (its
+/// caller cancelled, or unwinding from a panic), its tasks are aborted but
+/// cannot be awaited (a `Drop` cannot wait): each stops at its next `.await`.
 ///
-/// # Panics
-/// Outside a Tokio runtime.
-pub fn spawn<F>(name: WorkerName, future: F) -> Spawned<F::Output>
+/// ```
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let doubled = fanout::run(async {
+///     let spawner = gather::Spawner::current();
+///     let options = gather::GatherOptions::new().limit(2);
+///     let tasks = (0..4).map(|i| spawner.spawn(WorkerName::new("double").with_index(i), async move { i * 2 }));
+///     let outputs = gather::gather_outputs(&options, WorkerName::new("double"), tasks).await;
+///     spawner.join_aborted().await;
+///     outputs
+/// });
+/// assert_eq!(doubled.unwrap(), [0, 2, 4, 6]);
+/// ```
+pub struct Spawner {
+    runtime: tokio::runtime::Handle,
+    /// The tasks aborted so far, each waiting for its end.
+    aborted: Mutex<Vec<Aborted>>,
+}
+
+/// The end of an aborted task.
+type Aborted = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Spawner {
+    /// A spawner on the current Tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, with a message that says how to get one.
+    #[track_caller]
+    pub fn current() -> Self {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Spawner {
+                runtime,
+                aborted: Mutex::new(Vec::new()),
+            },
+            Err(_) => no_runtime("spawn", Location::caller()),
+        }
+    }
+
+    /// `future` as a Tokio task named `name`, spawned when it is first polled.
+    ///
+    /// The returned future resolves to the task's output; a panic in the
+    /// task is carried over (with its message) to whoever polls it.
+    /// Dropping it aborts the task, which [`Spawner::join_aborted`] awaits.
+    pub fn spawn<F>(&self, name: WorkerName, future: F) -> Spawned<'_, F::IntoFuture>
+    where
+        F: IntoFuture,
+        F::IntoFuture: Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Spawned {
+            spawner: self,
+            state: SpawnState::Waiting(name, future.into_future()),
+        }
+    }
+
+    /// Waits until every task aborted so far has ended: once it returns, no
+    /// task of this spawner runs (those whose futures were dropped).
+    pub async fn join_aborted(&self) {
+        loop {
+            let aborted = std::mem::take(&mut *self.aborted());
+            if aborted.is_empty() {
+                return;
+            }
+            let mut ending: FuturesUnordered<Aborted> = aborted.into_iter().collect();
+            while ending.next().await.is_some() {}
+        }
+    }
+
+    fn aborted(&self) -> std::sync::MutexGuard<'_, Vec<Aborted>> {
+        self.aborted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawner")
+            .field("aborted", &self.aborted().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of a task of [`Spawner::spawn`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Spawned<'a, F>
 where
-    F: IntoFuture,
-    F::IntoFuture: Send + 'static,
+    F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let handle = tokio::spawn(Named::new(name, future.into_future()));
-    Spawned {
-        handle: Some(handle),
-    }
+    spawner: &'a Spawner,
+    state: SpawnState<F>,
 }
 
-/// The future of a task started by [`spawn`].
-pub struct Spawned<T> {
-    handle: Option<tokio::task::JoinHandle<Result<T, Error>>>,
+enum SpawnState<F: Future> {
+    /// Not polled yet: not spawned.
+    Waiting(WorkerName, F),
+    Running(tokio::task::JoinHandle<Result<F::Output, Error>>),
+    Done,
 }
 
-impl<T> Future for Spawned<T> {
-    type Output = T;
+// The future is never pinned here: it moves into its Tokio task to start.
+impl<F> Unpin for Spawned<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let Some(handle) = self.handle.as_mut() else {
-            return Poll::Pending;
+impl<F> Future for Spawned<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        if let SpawnState::Waiting(..) = this.state {
+            let SpawnState::Waiting(name, future) =
+                std::mem::replace(&mut this.state, SpawnState::Done)
+            else {
+                unreachable!("fanout: the state was just matched")
+            };
+            let handle = this.spawner.runtime.spawn(Named::new(name, future));
+            this.state = SpawnState::Running(handle);
+        }
+        let SpawnState::Running(handle) = &mut this.state else {
+            panic!("fanout: a spawned gather! future was polled after it completed")
         };
-        match Pin::new(handle).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(joined) => {
-                self.handle = None;
-                match joined {
-                    Ok(Ok(output)) => Poll::Ready(output),
-                    Ok(Err(failure)) => {
-                        let message = failure.panic_message().unwrap_or_default().to_owned();
-                        std::panic::resume_unwind(Box::new(message))
-                    }
-                    Err(join_error) => std::panic::resume_unwind(Box::new(join_error.to_string())),
-                }
+        let joined = std::task::ready!(Pin::new(handle).poll(cx));
+        this.state = SpawnState::Done;
+        match joined {
+            Ok(Ok(output)) => Poll::Ready(output),
+            Ok(Err(failure)) => {
+                let message = failure.panic_message().unwrap_or_default().to_owned();
+                std::panic::resume_unwind(Box::new(message))
             }
+            Err(join_error) => std::panic::resume_unwind(Box::new(join_error.to_string())),
         }
     }
 }
 
-impl<T> Drop for Spawned<T> {
+impl<F> Drop for Spawned<'_, F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.abort();
+        let SpawnState::Running(handle) = std::mem::replace(&mut self.state, SpawnState::Done)
+        else {
+            return;
+        };
+        if handle.is_finished() {
+            return;
         }
+        handle.abort();
+        let ending: Aborted = Box::pin(async move {
+            let _ = handle.await;
+        });
+        self.spawner.aborted().push(ending);
     }
 }

@@ -36,15 +36,21 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
     // a crate that forbids dead code would refuse.
     let mut functions = if cx.options.spawn {
         quote! {
-            fn spawn<F: #rt::gather::GatherTask>(name: #rt::WorkerName, task: F)
-                -> #rt::gather::Spawned<<F as ::core::future::IntoFuture>::Output>
+            fn spawn<F: #rt::gather::GatherTask>(
+                spawner: &#rt::gather::Spawner,
+                name: #rt::WorkerName,
+                task: F,
+            ) -> #rt::gather::Spawned<'_, <F as ::core::future::IntoFuture>::IntoFuture>
             where
                 F::IntoFuture: ::core::marker::Send + 'static,
                 F::Output: ::core::marker::Send + 'static,
             {
-                #rt::gather::spawn(name, task)
+                spawner.spawn(name, task)
             }
         }
+    } else if loop_async_block(cx, body).is_some() {
+        // The async closure's futures need no conversion.
+        TokenStream::new()
     } else {
         quote! {
             fn future<F: #rt::gather::GatherTask>(task: F)
@@ -101,6 +107,34 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
     }
 }
 
+/// The loop form's task when it is an `async { }` block (not `async move`)
+/// and the futures are not spawned: it becomes an async closure, whose
+/// futures own the loop variables and borrow everything else, the DSL's rule.
+/// (A spawned future must own everything, `'static`: there the block stays a
+/// block, and the compiler's "may outlive" error suggests `async move`.)
+fn loop_async_block<'a>(cx: &Cx<'_>, body: &'a Body) -> Option<&'a syn::ExprAsync> {
+    match body {
+        Body::Loop {
+            task: Expr::Async(block),
+            ..
+        } if block.capture.is_none() && !cx.options.spawn => Some(block),
+        _ => None,
+    }
+}
+
+/// `async |PAT| { ... }`, spanned like the user's `async { ... }`.
+fn async_closure(pat: &syn::Pat, block: &syn::ExprAsync) -> TokenStream {
+    let site = Site::of(block);
+    let syn::ExprAsync {
+        attrs,
+        async_token,
+        block,
+        ..
+    } = block;
+    let closure = site.closure_around(quote!(#pat), quote!(#block));
+    quote!(#(#attrs)* #async_token #closure)
+}
+
 /// The future of a task, or a spawned Tokio task with `spawn`; located at
 /// the task, so that "not a future" or "cannot be sent between threads
 /// safely" is reported there.
@@ -113,7 +147,8 @@ fn future_of(cx: &Cx<'_>, task: &Expr, name: &TokenStream) -> TokenStream {
         _ => quote!(#task),
     };
     if cx.options.spawn {
-        site.exact_call(helper("spawn"), quote!(#name, #task))
+        let spawner = local1("spawner");
+        site.exact_call(helper("spawn"), quote!(&#spawner, #name, #task))
     } else {
         site.exact_call(helper("future"), task)
     }
@@ -126,9 +161,20 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     builders.extend(timeout_builder(cx));
     builders.extend(count_builder("limit", &cx.options.limit));
     let helpers = helpers(cx, body);
-    let setup = quote! {
+    let mut setup = quote! {
         #helpers
         let #opts = #rt::gather::GatherOptions::new() #builders;
+    };
+    // With `spawn`, the futures are spawned as the gather starts them, and
+    // the tasks aborted when it ends early are awaited before the macro
+    // returns: the gather's futures live in a block of their own, which has
+    // dropped (aborted) them all when `join_aborted` runs.
+    let spawner = local1("spawner");
+    let join_aborted = if cx.options.spawn {
+        setup.extend(quote!(let #spawner = #rt::gather::Spawner::current();));
+        quote!(#spawner.join_aborted().await;)
+    } else {
+        TokenStream::new()
     };
     match body {
         Body::List(tasks) => {
@@ -179,14 +225,29 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                     quote!(let #outcome = #take;)
                 });
             let finish = finish_list(cx, &outcomes);
-            quote! {{
-                #setup
+            let run = quote! {
                 let mut #group = #rt::gather::Group::new(&#opts);
                 #(#pins)*
                 ::core::future::poll_fn(|#context| #group.poll(#context, &mut [#(#pinned),*])).await;
                 #(#takes)*
-                #finish
-            }}
+            };
+            if cx.options.spawn {
+                quote! {{
+                    #setup
+                    let (#(#outcomes,)*) = {
+                        #run
+                        (#(#outcomes,)*)
+                    };
+                    #join_aborted
+                    #finish
+                }}
+            } else {
+                quote! {{
+                    #setup
+                    #run
+                    #finish
+                }}
+            }
         }
         Body::Loop {
             pat, iter, task, ..
@@ -198,7 +259,6 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             // As in the list form, every use of the task's type is spanned
             // exactly like the task, so a task that is not a future is one error.
             let site = Site::of(task);
-            let future = future_of(cx, task, &indexed);
             let iter = quote!(::core::iter::IntoIterator::into_iter(#iter));
             // Only spawned tasks need their index (to name the Tokio task).
             let (items, params) = if cx.options.spawn {
@@ -209,7 +269,10 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             } else {
                 (iter, quote!(#pat))
             };
-            let closure = site.closure_around(params, future);
+            let closure = match loop_async_block(cx, body) {
+                Some(block) => async_closure(pat, block),
+                None => site.closure_around(params, future_of(cx, task, &indexed)),
+            };
             let futures = site.exact_call(
                 quote!(::core::iter::Iterator::map),
                 quote!(#items, #closure),
@@ -240,8 +303,9 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             let borrow = site.at_first(quote!(&mut));
             let poll = site.exact_call(helper("poll"), quote!(#borrow #each, #context));
             let awaited = quote!(::core::future::poll_fn(|#context| #poll).await);
-            let finish = if outputs_only {
-                quote! {
+            let finish = |awaited: TokenStream| {
+                if outputs_only {
+                    quote! {
                     match #awaited {
                         ::core::result::Result::Ok(outputs) => outputs,
                         ::core::result::Result::Err(failures) => #rt::outcome::raise(
@@ -251,15 +315,31 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                             ),
                         ),
                     }
+                    }
+                } else {
+                    finish_each(cx, awaited)
                 }
-            } else {
-                finish_each(cx, awaited)
             };
-            quote! {{
-                #setup
-                let mut #each = #boxed;
-                #finish
-            }}
+            if cx.options.spawn {
+                let outcome = local1("outcome");
+                let finish_outcome = finish(quote!(#outcome));
+                quote! {{
+                    #setup
+                    let #outcome = {
+                        let mut #each = #boxed;
+                        #awaited
+                    };
+                    #join_aborted
+                    #finish_outcome
+                }}
+            } else {
+                let finish = finish(awaited);
+                quote! {{
+                    #setup
+                    let mut #each = #boxed;
+                    #finish
+                }}
+            }
         }
         Body::Map { .. } | Body::Broken => quote!(::core::panic!("fanout: invalid macro input")),
     }
