@@ -19,7 +19,40 @@ use std::time::{Duration, Instant};
 use fanout::mpi;
 use fanout::pool_map;
 
+#[path = "map_suite/mod.rs"]
+mod map_suite;
+
 const SCENARIO: &str = "FANOUT_MPI_SCENARIO";
+/// Set when this binary runs the map suite as an MPI job.
+const SUITE: &str = "FANOUT_MPI_SUITE";
+
+// The engine's rules on MPI: on one rank here, and on two and three ranks in
+// `the_map_suite_holds_on_several_ranks` (every rank runs the suite's tests in
+// the same order, one at a time, as MPI maps must be).
+suite!(mpi_suite, [mpi], here: fanout::mpi::size() == 1, logs: fanout::mpi::size() == 1, serial: true);
+
+#[test]
+fn the_map_suite_holds_on_several_ranks() {
+    if std::env::var_os(SCENARIO).is_some() || std::env::var_os(SUITE).is_some() {
+        return;
+    }
+    let me = std::env::current_exe().unwrap();
+    for size in [2, 3] {
+        let job = mpirun(
+            size,
+            &me,
+            &["mpi_suite::", "--test-threads=1"],
+            &[(SUITE, "1")],
+            Duration::from_secs(300),
+        );
+        assert!(job.success, "the map suite failed on {size} ranks:\n{job}");
+        assert_eq!(
+            job.stdout.matches("test result: ok.").count(),
+            size,
+            "every rank ran the suite:\n{job}"
+        );
+    }
+}
 
 /// What an MPI job did.
 struct Job {

@@ -1,4 +1,7 @@
 #![deny(missing_docs)]
+// All unsafe code is in `sys` (fork, pipes, shared memory, the slots of the
+// map engine), each block with its `SAFETY` comment.
+#![deny(unsafe_code)]
 //! Implementation detail of the [`fanout`](https://docs.rs/fanout) crate: the
 //! runtime its macros expand to.
 //!
@@ -24,9 +27,11 @@ pub mod outcome;
 pub mod process;
 pub mod report;
 #[cfg(unix)]
+#[allow(unsafe_code)]
 mod sys;
 /// Without `fork`, only the slots of the map engine.
 #[cfg(not(unix))]
+#[allow(unsafe_code)]
 mod sys {
     pub(crate) mod slots;
 }

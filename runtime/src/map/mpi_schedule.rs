@@ -7,10 +7,11 @@
 //! The protocol, on a duplicate of `MPI_COMM_WORLD` made for each map:
 //!
 //! 1. every rank: the item counts are compared (two all-reduces);
-//! 2. rank `r > 0`: sends [`AHEAD`] empty [`ChunkReport`]s to rank 0 (each
-//!    report asks for a chunk), then, for each [`Assignment`] it receives,
-//!    runs the chunk and reports it, until its requests are answered
-//!    `Finished`;
+//! 2. rank `r > 0` with threads: sends one empty [`ChunkReport`] per thread
+//!    and one more to rank 0 (each report asks for a chunk), then, for each
+//!    [`Assignment`] it receives, runs the chunk on a thread of its own and
+//!    reports it, until its requests are answered `Finished`; a rank without
+//!    threads waits for one `Finished`;
 //! 3. rank 0: answers each report with the next chunk, or parks the request
 //!    when none is left; once every request is parked and its own worker
 //!    thread is done, answers them `Finished` with the size of all outcomes
@@ -22,7 +23,7 @@
 
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,9 +48,11 @@ use crate::report::{Report, Span};
 const TAG_REPORT: i32 = 1;
 /// Rank 0 to rank `r > 0`: a chunk to run, or the end of the map.
 const TAG_ASSIGN: i32 = 2;
-/// How many requests for work a rank keeps in flight: two, so that its next
-/// chunk travels while it runs the current one.
-const AHEAD: usize = 2;
+/// How many requests for work a rank with `threads` threads keeps in flight:
+/// one per thread, and one more, so that a chunk travels while they run.
+fn requests(threads: usize) -> usize {
+    if threads == 0 { 0 } else { threads + 1 }
+}
 
 /// What became of one item, as it crosses ranks. Each output is encoded on
 /// its own, so that one that cannot be encoded (or decoded) fails its item
@@ -240,7 +243,7 @@ where
     }
 }
 
-/// A job of one rank: every item runs here.
+/// A job of one rank: every item runs here, on its threads.
 fn alone<X, U, F, M>(job: &Job<'_, F, M>, items: Vec<X>) -> Vec<Outcome>
 where
     M: Mode<U>,
@@ -248,19 +251,71 @@ where
     F: Fn(X) -> U + Sync,
     U: ProcessOutput + Send,
 {
-    let report = Report::new(
-        job.options.timeline_enabled(),
-        job.options.progress_enabled(),
-    );
-    report.expect(items.len());
-    let mut items: Vec<Option<X>> = items.into_iter().map(Some).collect();
-    let stop = AtomicBool::new(false);
-    let threads = job.threads.max(1);
-    let (outcomes, spans) = run_chunk(job, threads, &mut items, 0, &stop, report.origin());
-    record(&report, job.base, 0, &spans, &job.place);
-    report.advance(outcomes.len());
+    let len = items.len();
+    let report = Report::new(job.options.timeline_enabled(), job.options.progress_enabled());
+    report.expect(len);
+    let origin = report.origin();
+    let plan = Handout {
+        len,
+        chunk: job.chunk,
+        next: Mutex::new(0),
+        stopped: AtomicBool::new(false),
+        deadline: job.options.timeout_option().map(|limit| origin + limit),
+    };
+    let items: Vec<Mutex<Option<X>>> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
+    let slots: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..len).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..job.threads.max(1) {
+            scope.spawn(|| run_local(job, &plan, &items, &slots, &report));
+        }
+    });
     report.finish("pool_map!(...; mpi)");
-    outcomes
+    unhanded(&plan, slots)
+}
+
+/// One worker thread of this rank: runs the chunks `plan` hands out.
+fn run_local<X, U, F, M>(
+    job: &Job<'_, F, M>,
+    plan: &Handout,
+    items: &[Mutex<Option<X>>],
+    slots: &Mutex<Vec<Option<Outcome>>>,
+    report: &Report,
+) where
+    M: Mode<U>,
+    X: Send,
+    F: Fn(X) -> U + Sync,
+    U: ProcessOutput + Send,
+{
+    while let Some(chunk) = plan.grab() {
+        let (outcomes, spans) = run_chunk(job, &items[chunk.clone()], chunk.start, &plan.stopped, report.origin());
+        record(report, job.base, chunk.start, &spans, &job.place);
+        report.advance(outcomes.len());
+        store(slots, chunk.start, outcomes);
+    }
+}
+
+/// Puts the outcomes of the chunk starting at `start` in their slots.
+fn store(slots: &Mutex<Vec<Option<Outcome>>>, start: usize, outcomes: Vec<Outcome>) {
+    let mut slots = slots.lock().unwrap_or_else(PoisonError::into_inner);
+    for (slot, outcome) in slots.iter_mut().skip(start).zip(outcomes) {
+        *slot = Some(outcome);
+    }
+}
+
+/// Every outcome; the items never handed out came after a failure or after
+/// the deadline.
+fn unhanded(plan: &Handout, slots: Mutex<Vec<Option<Outcome>>>) -> Vec<Outcome> {
+    let stopped = plan.stopped.load(Ordering::Relaxed);
+    slots
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .map(|slot| match slot {
+            Some(outcome) => outcome,
+            None if stopped => Outcome::Skipped,
+            None => Outcome::Late,
+        })
+        .collect()
 }
 
 /// Rank 0: hands out chunks, runs chunks on threads of its own, gathers the
@@ -295,37 +350,23 @@ where
         deadline: job.options.timeout_option().map(|limit| origin + limit),
     };
     let slots: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..len).map(|_| None).collect());
-    let store = |start: usize, outcomes: Vec<Outcome>| {
-        let mut slots = slots.lock().unwrap_or_else(PoisonError::into_inner);
-        for (slot, outcome) in slots.iter_mut().skip(start).zip(outcomes) {
-            *slot = Some(outcome);
-        }
-    };
-    let mut parked = Vec::with_capacity(AHEAD * working.len());
+    let items: Vec<Mutex<Option<X>>> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
+    let all_requests: usize = working
+        .iter()
+        .map(|&r| requests(job.threads_of[r as usize]))
+        .sum();
+    let mut parked = Vec::with_capacity(all_requests);
     std::thread::scope(|scope| {
-        let local = (job.threads > 0).then(|| {
-            std::thread::Builder::new()
-                .name("fanout-mpi-rank-0".to_owned())
-                .spawn_scoped(scope, || {
-                    let mut items: Vec<Option<X>> = items.into_iter().map(Some).collect();
-                    while let Some(chunk) = plan.grab() {
-                        let (outcomes, spans) = run_chunk(
-                            job,
-                            job.threads,
-                            &mut items[chunk.clone()],
-                            chunk.start,
-                            &plan.stopped,
-                            origin,
-                        );
-                        record(&report, job.base, chunk.start, &spans, &job.place);
-                        report.advance(outcomes.len());
-                        store(chunk.start, outcomes);
-                    }
-                })
-                .unwrap_or_else(|e| {
-                    panic!("fanout: cannot start the worker thread of MPI rank 0: {e}")
-                })
-        });
+        let local: Vec<_> = (0..job.threads)
+            .map(|k| {
+                std::thread::Builder::new()
+                    .name(format!("fanout-mpi-rank-0-{k}"))
+                    .spawn_scoped(scope, || run_local(job, &plan, &items, &slots, &report))
+                    .unwrap_or_else(|e| {
+                        panic!("fanout: cannot start a worker thread of MPI rank 0: {e}")
+                    })
+            })
+            .collect();
         let mut idle = Backoff::default();
         loop {
             if let Some(probed) = comm
@@ -348,7 +389,7 @@ where
                 record(&report, job.base, start, &spans, &place);
                 report.advance(chunk.outcomes.len());
                 if !chunk.outcomes.is_empty() {
-                    store(start, chunk.outcomes);
+                    store(&slots, start, chunk.outcomes);
                 }
                 match plan.grab() {
                     Some(next) => {
@@ -363,32 +404,21 @@ where
                     None => parked.push(from),
                 }
                 idle = Backoff::default();
-            } else if parked.len() == AHEAD * working.len()
-                && local.as_ref().is_none_or(|local| local.is_finished())
+            } else if parked.len() == all_requests
+                && local.iter().all(|local| local.is_finished())
             {
                 break;
             } else {
                 idle.snooze();
             }
         }
-        if let Some(local) = local
-            && let Err(payload) = local.join()
-        {
-            std::panic::resume_unwind(payload);
+        for local in local {
+            if let Err(payload) = local.join() {
+                std::panic::resume_unwind(payload);
+            }
         }
     });
-    // Items never handed out came after a failure or after the deadline.
-    let stopped = plan.stopped.load(Ordering::Relaxed);
-    let outcomes: Vec<Outcome> = slots
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .into_iter()
-        .map(|slot| match slot {
-            Some(outcome) => outcome,
-            None if stopped => Outcome::Skipped,
-            None => Outcome::Late,
-        })
-        .collect();
+    let outcomes = unhanded(&plan, slots);
     let mut bytes = encode_protocol(&outcomes);
     let finished = encode_protocol(&Assignment::Finished {
         bytes: bytes.len() as u64,
@@ -407,9 +437,9 @@ where
     outcomes
 }
 
-/// Rank `r > 0`: asks rank 0 for chunks and runs them until none is left,
-/// then receives every outcome. It keeps [`AHEAD`] requests in flight, so the
-/// next chunk is already there when one ends.
+/// Rank `r > 0`: asks rank 0 for chunks and runs them, on its threads, until
+/// none is left, then receives every outcome. It keeps one request in flight
+/// per thread and one more, so that the next chunk is there when one ends.
 fn work<X, U, F, M>(job: &Job<'_, F, M>, comm: &SimpleCommunicator, items: Vec<X>) -> Vec<Outcome>
 where
     M: Mode<U>,
@@ -418,51 +448,45 @@ where
     U: ProcessOutput + Send,
 {
     let origin = Instant::now();
-    let mut items: Vec<Option<X>> = items.into_iter().map(Some).collect();
+    let items: Vec<Mutex<Option<X>>> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
     let root = comm.process_at_rank(0);
-    let mut waiting = 0;
-    if job.threads > 0 {
-        let request = encode_protocol(&ChunkReport {
-            start: 0,
-            stops: false,
-            outcomes: Vec::new(),
-            spans: Vec::new(),
-        });
-        for _ in 0..AHEAD {
-            root.send_with_tag(&request[..], TAG_REPORT);
-        }
-        waiting = AHEAD;
+    let mut waiting = requests(job.threads);
+    let request = encode_protocol(&ChunkReport {
+        start: 0,
+        stops: false,
+        outcomes: Vec::new(),
+        spans: Vec::new(),
+    });
+    for _ in 0..waiting {
+        root.send_with_tag(&request[..], TAG_REPORT);
     }
     let stop = AtomicBool::new(false);
     let mut total = None;
-    while waiting > 0 || total.is_none() {
+    std::thread::scope(|scope| {
+        let mut running = Vec::new();
+        // Chunks received while every thread is busy: at most `threads` run.
+        let mut queued: std::collections::VecDeque<(u64, std::ops::Range<usize>)> =
+            std::collections::VecDeque::new();
         let mut idle = Backoff::default();
-        let probed = loop {
-            match root.immediate_matched_probe_with_tag(TAG_ASSIGN) {
-                Some(probed) => break probed,
-                None => idle.snooze(),
+        loop {
+            while running.len() < job.threads
+                && let Some((start, chunk)) = queued.pop_front()
+            {
+                let (items, stop) = (&items[chunk.clone()], &stop);
+                let first = chunk.start;
+                let handle = scope.spawn(move || run_chunk(job, items, first, stop, origin));
+                running.push((start, handle));
             }
-        };
-        let (bytes, _) = probed.matched_receive_vec::<u8>();
-        waiting = waiting.saturating_sub(1);
-        match decode_protocol(&bytes, "an assignment", 0) {
-            Assignment::Chunk {
-                start,
-                end,
-                stopped,
-            } => {
-                let chunk = index(start)..index(end);
-                if stopped {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                let (outcomes, spans) = run_chunk(
-                    job,
-                    job.threads,
-                    &mut items[chunk.clone()],
-                    chunk.start,
-                    &stop,
-                    origin,
-                );
+            // Chunks that ended: their report is also the next request.
+            let (ended, still): (Vec<_>, Vec<_>) =
+                running.into_iter().partition(|(_, handle): &(u64, std::thread::ScopedJoinHandle<'_, _>)| handle.is_finished());
+            running = still;
+            for (start, handle) in ended {
+                let (outcomes, spans): (Vec<Outcome>, Vec<Option<(Duration, Duration)>>) =
+                    match handle.join() {
+                        Ok(done) => done,
+                        Err(payload) => std::panic::resume_unwind(payload),
+                    };
                 let spans = spans
                     .into_iter()
                     .map(|span| span.map(|(a, b)| (a.as_micros() as u64, b.as_micros() as u64)))
@@ -475,30 +499,53 @@ where
                 };
                 root.send_with_tag(&encode_protocol(&report)[..], TAG_REPORT);
                 waiting += 1;
+                idle = Backoff::default();
             }
-            // Once one request is answered so, all are: no chunk is left. A
-            // rank without threads sent none and gets one `Finished`.
-            Assignment::Finished { bytes } => total = Some(index(bytes)),
+            if total.is_some() && running.is_empty() && queued.is_empty() && waiting == 0 {
+                break;
+            }
+            let Some(probed) = root.immediate_matched_probe_with_tag(TAG_ASSIGN) else {
+                idle.snooze();
+                continue;
+            };
+            idle = Backoff::default();
+            let (bytes, _) = probed.matched_receive_vec::<u8>();
+            waiting = waiting.saturating_sub(1);
+            match decode_protocol(&bytes, "an assignment", 0) {
+                Assignment::Chunk {
+                    start,
+                    end,
+                    stopped,
+                } => {
+                    if stopped {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    let chunk = index(start).min(items.len())..index(end).min(items.len());
+                    queued.push_back((start, chunk));
+                }
+                // Once one request is answered so, all are: no chunk is left.
+                // A rank without threads sent none and gets one `Finished`.
+                Assignment::Finished { bytes } => total = Some(index(bytes)),
+            }
+            if job.threads == 0 && total.is_some() {
+                break;
+            }
         }
-        if job.threads > 0 && total.is_some() && waiting == 0 {
-            break;
-        }
-    }
+    });
     let mut bytes = vec![0; total.unwrap_or(0)];
     broadcast(comm, &mut bytes);
     decode_protocol(&bytes, "the outcomes", 0)
 }
 
 /// Runs the items of one chunk (the slice starting at item `start`) on this
-/// rank, on `threads` threads; no item starts once `stop` is set (by an
+/// thread; no item starts once `stop` is set (by an
 /// outcome that stops the map, here or on another rank) or after the
 /// deadline. Returns each outcome and, with the timeline, when each item ran
 /// (from `origin`).
 #[allow(clippy::type_complexity)]
 fn run_chunk<X, U, F, M>(
     job: &Job<'_, F, M>,
-    threads: usize,
-    items: &mut [Option<X>],
+    items: &[Mutex<Option<X>>],
     start: usize,
     stop: &AtomicBool,
     origin: Instant,
@@ -510,7 +557,7 @@ where
     U: ProcessOutput + Send,
 {
     let timeline = job.options.timeline_enabled();
-    let run_one = |index: usize, item: &mut Option<X>| {
+    let run_one = |index: usize, item: &Mutex<Option<X>>| {
         if stop.load(Ordering::Relaxed) {
             return (Outcome::Skipped, None);
         }
@@ -521,7 +568,7 @@ where
         {
             return (Outcome::Late, None);
         }
-        let Some(item) = item.take() else {
+        let Some(item) = item.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             panic!("fanout: item {index} was handed out twice (a bug in fanout's MPI backend)")
         };
         let name = job.base.with_index(index);
@@ -551,39 +598,10 @@ where
         };
         (outcome, timeline.then(|| (began, origin.elapsed())))
     };
-    if threads <= 1 {
-        return items
-            .iter_mut()
-            .enumerate()
-            .map(|(k, item)| run_one(start + k, item))
-            .unzip();
-    }
-    // Several threads take the chunk's items one at a time.
-    let next = AtomicUsize::new(0);
-    let cells: Vec<Mutex<&mut Option<X>>> = items.iter_mut().map(Mutex::new).collect();
-    let results: Vec<Mutex<Option<(Outcome, Option<(Duration, Duration)>)>>> =
-        (0..cells.len()).map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(cells.len()) {
-            scope.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(cell) = cells.get(k) else { break };
-                    let mut item = cell.lock().unwrap_or_else(PoisonError::into_inner);
-                    let done = run_one(start + k, &mut item);
-                    *results[k].lock().unwrap_or_else(PoisonError::into_inner) = Some(done);
-                }
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|result| {
-            result
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .unwrap_or((Outcome::Skipped, None))
-        })
+    items
+        .iter()
+        .enumerate()
+        .map(|(k, item)| run_one(start + k, item))
         .unzip()
 }
 
