@@ -40,6 +40,7 @@ where
     let budget = Budget {
         max: max_depth,
         left: Cell::new(max_depth),
+        floor: Cell::new(usize::MAX),
     };
     budget.nest(|| T::deserialize(Nested::new(deserializer, &budget)))
 }
@@ -48,10 +49,16 @@ where
 struct Budget {
     max: usize,
     left: Cell<usize>,
+    /// The stack address above which at least [`RED_ZONE`] bytes of the
+    /// current stack are left (stacks grow down on every target fanout runs
+    /// on): comparing with it is cheaper than asking stacker at each of the
+    /// million elements of a `Vec`. `usize::MAX` until first asked.
+    floor: Cell<usize>,
 }
 
 impl Budget {
     /// Runs `f` one level deeper, on a new stack if this one is low.
+    #[inline]
     fn nest<R, E: de::Error>(&self, f: impl FnOnce() -> Result<R, E>) -> Result<R, E> {
         let left = self.left.get();
         if left == 0 {
@@ -61,10 +68,40 @@ impl Budget {
             )));
         }
         self.left.set(left - 1);
-        let result = stacker::maybe_grow(RED_ZONE, STACK_SIZE, f);
+        let result = if stack_address() > self.floor.get() {
+            f()
+        } else {
+            self.grow(f)
+        };
         self.left.set(left);
         result
     }
+
+    /// Runs `f` on a new stack if this one has less than [`RED_ZONE`] left,
+    /// noting where that stack's red zone starts.
+    #[cold]
+    #[inline(never)]
+    fn grow<R>(&self, f: impl FnOnce() -> R) -> R {
+        let floor = self.floor.get();
+        let result = stacker::maybe_grow(RED_ZONE, STACK_SIZE, || {
+            let here = stack_address();
+            self.floor.set(match stacker::remaining_stack() {
+                Some(left) => here.saturating_sub(left.saturating_sub(RED_ZONE)),
+                // Unknown bounds: ask stacker every time.
+                None => usize::MAX,
+            });
+            f()
+        });
+        self.floor.set(floor);
+        result
+    }
+}
+
+/// Roughly where the stack pointer is.
+#[inline(always)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 /// A deserializer one level down.

@@ -616,3 +616,16 @@ fn errors_are_send_sync_static() {
     check::<EncodeError>();
     check::<DecodeError>();
 }
+
+#[test]
+fn buffered_values_at_the_depth_limit_decode_on_a_small_stack() {
+    // serde replays an untagged value from its buffer without passing through
+    // the depth adapter: the red zone must hold that replay.
+    let depth = MAX_DEPTH - 2;
+    let bytes = encoded(&Tree::deep(depth));
+    // Returned, to be compared and dropped on the test thread's bigger stack.
+    let back: Tree = on_small_stack(move || decode(&bytes).unwrap());
+    assert_eq!(back, Tree::deep(depth));
+    let too_deep = encoded(&Tree::deep(MAX_DEPTH + 1));
+    assert!(on_small_stack(move || decode::<Tree>(&too_deep).is_err()));
+}
