@@ -239,3 +239,57 @@ pub fn signal_name(signal: i32) -> String {
     };
     name.to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn decode_error() -> Error {
+        Error::new("worker-1", ErrorKind::Decode("invalid type".into())).with_pid(7)
+    }
+
+    #[test]
+    fn an_error_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn encode_and_decode_say_which_side_failed() {
+        let err = Error::new("square-2", ErrorKind::Encode("no thanks".into()));
+        assert_eq!(
+            err.to_string(),
+            "worker `square-2` could not serialize its output: no thanks"
+        );
+        assert_eq!(
+            decode_error().to_string(),
+            "worker `worker-1` (pid 7) sent an output that could not be decoded: invalid type"
+        );
+    }
+
+    #[test]
+    fn the_source_is_kept_through_clones_and_ignored_by_equality() {
+        assert!(decode_error().source().is_none());
+        let why = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad marker");
+        let err = decode_error().with_source(why);
+        let copy = err.clone();
+        for err in [&err, &copy] {
+            let source = err.source().expect("a source");
+            assert_eq!(source.to_string(), "bad marker");
+            assert!(source.is::<std::io::Error>());
+        }
+        assert_eq!(err, decode_error());
+    }
+
+    #[test]
+    fn an_io_error_carries_the_fanout_error() {
+        let why = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad marker");
+        let io = std::io::Error::from(decode_error().with_source(why));
+        assert_eq!(io.kind(), std::io::ErrorKind::Other);
+        assert_eq!(io.to_string(), decode_error().to_string());
+        assert_eq!(io.source().unwrap().to_string(), "bad marker");
+        let inner = io.downcast::<Error>().expect("the fanout error");
+        assert_eq!(inner, decode_error());
+    }
+}
