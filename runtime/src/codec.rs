@@ -16,9 +16,10 @@
 //! The caller frames each output (a length prefix) and hands [`decode`]
 //! exactly one payload. Decoding treats it as untrusted input: it reads
 //! nothing beyond it, refuses trailing bytes, allocates no more than the
-//! payload's own length implies (a length inside MessagePack is checked
-//! against the bytes left before anything is reserved for it, and serde caps
-//! its `Vec`/map preallocation), and stops at [`MAX_DEPTH`] levels of nesting
+//! payload's own length implies (a string or byte length is checked against
+//! the bytes left before anything is reserved for it, and the lengths that
+//! arrays and maps announce are capped so that all the containers open at
+//! once are promised no more items than the payload has bytes), and stops at [`MAX_DEPTH`] levels of nesting
 //! on a stack that grows onto the heap when it runs low (see [`depth`]), so
 //! no value, however deep or malformed, can overflow the caller's stack,
 //! hang, or exhaust its memory. A `Deserialize` impl that panics (user code)
@@ -112,7 +113,8 @@ pub(crate) fn decode<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, D
 
 fn decode_value<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Cause> {
     let mut deserializer = rmp_serde::Deserializer::from_read_ref(payload);
-    let value = depth::deserialize(&mut deserializer, MAX_DEPTH).map_err(Cause::Value)?;
+    let value =
+        depth::deserialize(&mut deserializer, MAX_DEPTH, payload.len()).map_err(Cause::Value)?;
     // rmp-serde does not say where a value ended: the payload ended with it
     // when not even one more marker byte can be read. `End` accepts nothing,
     // so whatever follows is refused after its first marker, unread.

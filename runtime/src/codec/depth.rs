@@ -32,7 +32,17 @@ const STACK_SIZE: usize = 2 * 1024 * 1024;
 
 /// Deserializes a `T` from `deserializer`, failing with the deserializer's
 /// own error type when the value nests deeper than `max_depth` levels.
-pub(super) fn deserialize<'de, T, D>(deserializer: D, max_depth: usize) -> Result<T, D::Error>
+///
+/// The lengths that containers announce (which serde uses to preallocate,
+/// up to 1 MiB each) are capped so that all the containers open at once are
+/// promised at most `max_items` items: the payload's length, since every item
+/// takes at least one byte. A forged length then reserves no more than the
+/// payload's own length implies, however many containers claim it.
+pub(super) fn deserialize<'de, T, D>(
+    deserializer: D,
+    max_depth: usize,
+    max_items: usize,
+) -> Result<T, D::Error>
 where
     T: Deserialize<'de>,
     D: de::Deserializer<'de>,
@@ -41,6 +51,7 @@ where
         max: max_depth,
         left: Cell::new(max_depth),
         floor: Cell::new(usize::MAX),
+        unpledged: Cell::new(max_items),
     };
     budget.nest(|| T::deserialize(Nested::new(deserializer, &budget)))
 }
@@ -54,6 +65,8 @@ struct Budget {
     /// on): comparing with it is cheaper than asking stacker at each of the
     /// million elements of a `Vec`. `usize::MAX` until first asked.
     floor: Cell<usize>,
+    /// The items not yet read nor promised to an open container.
+    unpledged: Cell<usize>,
 }
 
 impl Budget {
@@ -94,6 +107,29 @@ impl Budget {
         });
         self.floor.set(floor);
         result
+    }
+}
+
+impl Budget {
+    /// A container's length hint, capped by the items not yet promised; the
+    /// first call promises them to it (`granted` keeps how many are left).
+    fn pledge(&self, granted: &Cell<Option<usize>>, hint: Option<usize>) -> Option<usize> {
+        let hint = hint?;
+        if let Some(left) = granted.get() {
+            return Some(hint.min(left));
+        }
+        let grant = hint.min(self.unpledged.get());
+        self.unpledged.set(self.unpledged.get() - grant);
+        granted.set(Some(grant));
+        Some(grant)
+    }
+
+    /// A container read an item: one of its promised ones, if any are left.
+    fn spend(&self, granted: &Cell<Option<usize>>) {
+        match granted.get() {
+            Some(left) if left > 0 => granted.set(Some(left - 1)),
+            _ => self.unpledged.set(self.unpledged.get().saturating_sub(1)),
+        }
     }
 }
 
@@ -256,6 +292,7 @@ impl<'de, V: de::Visitor<'de>> de::Visitor<'de> for Visitor<'_, V> {
         self.delegate.visit_seq(SeqAccess {
             delegate: seq,
             budget: self.budget,
+            granted: Cell::new(None),
         })
     }
 
@@ -263,6 +300,7 @@ impl<'de, V: de::Visitor<'de>> de::Visitor<'de> for Visitor<'_, V> {
         self.delegate.visit_map(MapAccess {
             delegate: map,
             budget: self.budget,
+            granted: Cell::new(None),
         })
     }
 
@@ -298,6 +336,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Seed<'_, S> {
 struct SeqAccess<'b, A> {
     delegate: A,
     budget: &'b Budget,
+    granted: Cell<Option<usize>>,
 }
 
 impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for SeqAccess<'_, A> {
@@ -307,18 +346,24 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for SeqAccess<'_, A> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, A::Error> {
-        self.delegate
-            .next_element_seed(Seed::new(seed, self.budget))
+        let element = self
+            .delegate
+            .next_element_seed(Seed::new(seed, self.budget))?;
+        if element.is_some() {
+            self.budget.spend(&self.granted);
+        }
+        Ok(element)
     }
 
     fn size_hint(&self) -> Option<usize> {
-        self.delegate.size_hint()
+        self.budget.pledge(&self.granted, self.delegate.size_hint())
     }
 }
 
 struct MapAccess<'b, A> {
     delegate: A,
     budget: &'b Budget,
+    granted: Cell<Option<usize>>,
 }
 
 impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for MapAccess<'_, A> {
@@ -328,7 +373,11 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for MapAccess<'_, A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        self.delegate.next_key_seed(Seed::new(seed, self.budget))
+        let key = self.delegate.next_key_seed(Seed::new(seed, self.budget))?;
+        if key.is_some() {
+            self.budget.spend(&self.granted);
+        }
+        Ok(key)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
@@ -336,7 +385,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for MapAccess<'_, A> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        self.delegate.size_hint()
+        self.budget.pledge(&self.granted, self.delegate.size_hint())
     }
 }
 

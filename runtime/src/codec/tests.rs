@@ -629,3 +629,86 @@ fn buffered_values_at_the_depth_limit_decode_on_a_small_stack() {
     let too_deep = encoded(&Tree::deep(MAX_DEPTH + 1));
     assert!(on_small_stack(move || decode::<Tree>(&too_deep).is_err()));
 }
+
+/// Counts the bytes this thread holds allocated, and their peak.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub(super) struct Counting;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn add(delta: isize) {
+        // `try_with`: nothing to count while the thread is being torn down.
+        let _ = LIVE.try_with(|live| {
+            live.set(live.get() + delta);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+        });
+    }
+
+    // SAFETY: every call is passed on to `System` unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            add(layout.size() as isize);
+            // SAFETY: the caller's contract is `System`'s.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            add(-(layout.size() as isize));
+            // SAFETY: the caller's contract is `System`'s.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            add(new_size as isize - layout.size() as isize);
+            // SAFETY: the caller's contract is `System`'s.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    /// The most bytes that `f` held allocated at once, beyond what this
+    /// thread held before.
+    pub(super) fn peak<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        let base = LIVE.with(Cell::get);
+        PEAK.with(|peak| peak.set(base));
+        let result = f();
+        (result, (PEAK.with(Cell::get) - base) as usize)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+#[test]
+fn forged_lengths_in_nested_containers_reserve_no_more_than_the_frame_holds() {
+    // 500 arrays, one inside the other, each claiming 2^32-1 items: serde
+    // alone would reserve up to 1 MiB for each.
+    #[derive(Deserialize, Debug)]
+    struct Rec(#[allow(dead_code)] Vec<Rec>);
+    let mut bytes = vec![VALUE];
+    for _ in 0..500 {
+        bytes.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff]);
+    }
+    let (result, peak) = counting::peak(|| decode::<Rec>(&bytes));
+    assert!(result.is_err());
+    // The items promised are at most the frame's length (2 501), each a
+    // 24-byte `Vec`, plus the error's message.
+    assert!(
+        peak < 100 * 1024,
+        "{peak} bytes for a {}-byte frame",
+        bytes.len()
+    );
+
+    let (result, peak) = counting::peak(|| decode::<Vec<HashMap<u64, String>>>(&bytes));
+    assert!(result.is_err());
+    assert!(
+        peak < 200 * 1024,
+        "{peak} bytes for a {}-byte frame",
+        bytes.len()
+    );
+}
