@@ -712,3 +712,24 @@ fn forged_lengths_in_nested_containers_reserve_no_more_than_the_frame_holds() {
         bytes.len()
     );
 }
+
+#[test]
+fn known_limits_of_the_encoding() {
+    // `()` and `None` are both nil (as in JSON): `Some(())` and `Some(None)`
+    // come back as `None`. A unit struct is an empty array, so
+    // `Some(Unit)` is exact (see the zoo).
+    assert_eq!(decode::<Option<()>>(&encoded(&Some(()))).unwrap(), None);
+    assert_eq!(
+        decode::<Option<Option<u8>>>(&encoded(&Some(None::<u8>))).unwrap(),
+        None
+    );
+    // serde buffers an untagged value before choosing its variant, and its
+    // buffer has no 128-bit integers: such a value fails loudly.
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    #[serde(untagged)]
+    enum Wide {
+        Big(u128),
+    }
+    let error = decode::<Wide>(&encoded(&Wide::Big(u128::MAX))).unwrap_err();
+    assert!(error.source().is_some(), "{error}");
+}
