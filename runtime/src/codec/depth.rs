@@ -37,7 +37,8 @@ const STACK_SIZE: usize = 2 * 1024 * 1024;
 /// up to 1 MiB each) are capped so that all the containers open at once are
 /// promised at most `max_items` items: the payload's length, since every item
 /// takes at least one byte. A forged length then reserves no more than the
-/// payload's own length implies, however many containers claim it.
+/// payload's own length implies, however many containers claim it; and
+/// reading more than `max_items` items in all is an error.
 pub(super) fn deserialize<'de, T, D>(
     deserializer: D,
     max_depth: usize,
@@ -125,11 +126,23 @@ impl Budget {
     }
 
     /// A container read an item: one of its promised ones, if any are left.
-    fn spend(&self, granted: &Cell<Option<usize>>) {
+    /// More items than `max_items` cannot come from an honest payload (each
+    /// takes a byte); counting them also bounds the time spent on an item
+    /// type that reads nothing (a `Deserialize` that ignores its input) in a
+    /// sequence that claims four billion of them.
+    fn spend<E: de::Error>(&self, granted: &Cell<Option<usize>>) -> Result<(), E> {
         match granted.get() {
             Some(left) if left > 0 => granted.set(Some(left - 1)),
-            _ => self.unpledged.set(self.unpledged.get().saturating_sub(1)),
+            _ => match self.unpledged.get().checked_sub(1) {
+                Some(left) => self.unpledged.set(left),
+                None => {
+                    return Err(E::custom(
+                        "the value has more items than its frame has bytes",
+                    ));
+                }
+            },
         }
+        Ok(())
     }
 }
 
@@ -350,7 +363,7 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for SeqAccess<'_, A> {
             .delegate
             .next_element_seed(Seed::new(seed, self.budget))?;
         if element.is_some() {
-            self.budget.spend(&self.granted);
+            self.budget.spend(&self.granted)?;
         }
         Ok(element)
     }
@@ -375,7 +388,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for MapAccess<'_, A> {
     ) -> Result<Option<K::Value>, A::Error> {
         let key = self.delegate.next_key_seed(Seed::new(seed, self.budget))?;
         if key.is_some() {
-            self.budget.spend(&self.granted);
+            self.budget.spend(&self.granted)?;
         }
         Ok(key)
     }

@@ -733,3 +733,32 @@ fn known_limits_of_the_encoding() {
     let error = decode::<Wide>(&encoded(&Wide::Big(u128::MAX))).unwrap_err();
     assert!(error.source().is_some(), "{error}");
 }
+
+#[test]
+fn items_that_read_nothing_cannot_spin_on_a_forged_length() {
+    // An item type that reads nothing, in a sequence claiming 2^32-1 items:
+    // without a bound this loops four billion times on a 6-byte frame.
+    #[derive(Debug)]
+    struct Nothing;
+    impl<'de> Deserialize<'de> for Nothing {
+        fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+            Ok(Nothing)
+        }
+    }
+    let started = Instant::now();
+    let error = decode::<Vec<Nothing>>(&[VALUE, 0xdd, 0xff, 0xff, 0xff, 0xff]).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("more items than its frame has bytes"),
+        "{error}"
+    );
+    let error =
+        decode::<HashMap<u8, Nothing>>(&[VALUE, 0xdf, 0xff, 0xff, 0xff, 0xff, 1, 2]).unwrap_err();
+    assert!(error.source().is_some(), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
