@@ -19,10 +19,11 @@
 //! payload's own length implies (a string or byte length is checked against
 //! the bytes left before anything is reserved for it, and the lengths that
 //! arrays and maps announce are capped so that all the containers open at
-//! once are promised no more items than the payload has bytes), and stops at [`MAX_DEPTH`] levels of nesting
-//! on a stack that grows onto the heap when it runs low (see [`depth`]), so
-//! no value, however deep or malformed, can overflow the caller's stack,
-//! hang, or exhaust its memory. A `Deserialize` impl that panics (user code)
+//! once are promised no more items than the payload has bytes), reads no
+//! more items than it has bytes, and stops at [`MAX_DEPTH`] levels of
+//! nesting on a stack that grows onto the heap when it runs low (see
+//! [`depth`]), so no value, however deep or malformed, can overflow the
+//! caller's stack, hang, or exhaust its memory. A `Deserialize` impl that panics (user code)
 //! is not caught here: the caller runs `decode` under `catch_unwind`.
 //!
 //! Known limits of the encoding (MessagePack's, and JSON's alike): `()` and

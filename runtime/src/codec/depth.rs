@@ -1,6 +1,8 @@
-//! A serde `Deserializer` adapter that bounds how deeply values nest and
-//! grows the stack when it runs low, so that decoding a child's output can
-//! neither overflow the caller's stack nor recurse without end.
+//! A serde `Deserializer` adapter that bounds how deeply values nest and how
+//! many items they announce and hold, and grows the stack when it runs low,
+//! so that decoding a child's output can neither overflow the caller's
+//! stack, nor recurse or loop without end, nor reserve memory its frame does
+//! not justify.
 //!
 //! Every place where serde hands a nested deserializer to the value being
 //! built (an element, a map key or value, an enum's variant and payload, the
@@ -21,9 +23,11 @@ use std::fmt;
 use serde::de::{self, Deserialize, DeserializeSeed};
 
 /// Below this much stack left, the next level continues on a new stack. It
-/// covers the frames between two checks (a few KiB a level in a debug
-/// build) and serde's own replay of a buffered untagged or internally tagged
-/// value, which recurses as deep as that value without passing here.
+/// covers one level's frames (measured for a `Box`ed enum: 1.8 KiB in a debug
+/// build, 416 bytes in release) and serde's own replay of a buffered
+/// untagged or internally tagged value, which recurses as deep as that value
+/// without passing here (a test replays one at the depth limit on a 256 KiB
+/// thread).
 const RED_ZONE: usize = 256 * 1024;
 
 /// The size of each new stack: enough for a few hundred levels of a debug
