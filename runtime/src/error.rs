@@ -1,6 +1,7 @@
 //! [`Error`]: what went wrong in one worker.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The failure of one worker: which worker, and why.
@@ -28,12 +29,25 @@ pub struct Error {
     inner: Box<Inner>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 struct Inner {
     worker: String,
     pid: Option<u32>,
     kind: ErrorKind,
+    /// The lower-level error behind `kind` (a decoder's own error, ...), for
+    /// [`std::error::Error::source`]. Shared, so that `Error` stays `Clone`.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+// The source is left out: two errors are equal when they say the same thing
+// about the same worker.
+impl PartialEq for Inner {
+    fn eq(&self, other: &Self) -> bool {
+        self.worker == other.worker && self.pid == other.pid && self.kind == other.kind
+    }
+}
+
+impl Eq for Inner {}
 
 /// Why a worker failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +67,13 @@ pub enum ErrorKind {
     Cancelled,
     /// The output could not be carried back from a child process.
     Transport(String),
+    /// A child process could not serialize its output (its `Serialize` impl
+    /// failed, or the value has a shape the encoding refuses).
+    Encode(String),
+    /// A child process sent an output that the parent could not decode (it
+    /// does not read back as the output's type, or it is malformed, or nested
+    /// deeper than the decoder allows).
+    Decode(String),
     /// The worker could not be started (no thread or process could be created).
     Spawn(String),
 }
@@ -65,6 +86,7 @@ impl Error {
                 worker: worker.to_string(),
                 pid: None,
                 kind,
+                source: None,
             }),
         }
     }
@@ -73,6 +95,15 @@ impl Error {
     #[must_use]
     pub fn with_pid(mut self, pid: u32) -> Self {
         self.inner.pid = Some(pid);
+        self
+    }
+
+    /// Records the lower-level error behind this one, returned by
+    /// [`source`](std::error::Error::source) (a decoder's own error, an I/O
+    /// error, ...). Equality ignores it.
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.inner.source = Some(Arc::new(source));
         self
     }
 
@@ -128,6 +159,10 @@ impl fmt::Display for Error {
             ErrorKind::Timeout(limit) => write!(f, " timed out after {limit:?}"),
             ErrorKind::Cancelled => write!(f, " was cancelled because another task failed"),
             ErrorKind::Transport(why) => write!(f, " could not send its output: {why}"),
+            ErrorKind::Encode(why) => write!(f, " could not serialize its output: {why}"),
+            ErrorKind::Decode(why) => {
+                write!(f, " sent an output that could not be decoded: {why}")
+            }
             ErrorKind::Spawn(why) => write!(f, " could not be started: {why}"),
         }
     }
@@ -140,7 +175,23 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let source = self.inner.source.as_deref()?;
+        Some(source)
+    }
+}
+
+/// An [`std::io::Error`] of kind [`Other`](std::io::ErrorKind::Other) that
+/// carries the fanout error: it displays as it, and
+/// [`get_ref`](std::io::Error::get_ref), [`into_inner`](std::io::Error::into_inner)
+/// and [`downcast`](std::io::Error::downcast) give it back. (As for every
+/// custom `io::Error`, its own `source()` is the fanout error's `source()`.)
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        std::io::Error::other(error)
+    }
+}
 
 /// The text of a panic payload: the `&str` or `String` given to `panic!`.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -187,4 +238,58 @@ pub fn signal_name(signal: i32) -> String {
         _ => return format!("signal {signal}"),
     };
     name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn decode_error() -> Error {
+        Error::new("worker-1", ErrorKind::Decode("invalid type".into())).with_pid(7)
+    }
+
+    #[test]
+    fn an_error_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn encode_and_decode_say_which_side_failed() {
+        let err = Error::new("square-2", ErrorKind::Encode("no thanks".into()));
+        assert_eq!(
+            err.to_string(),
+            "worker `square-2` could not serialize its output: no thanks"
+        );
+        assert_eq!(
+            decode_error().to_string(),
+            "worker `worker-1` (pid 7) sent an output that could not be decoded: invalid type"
+        );
+    }
+
+    #[test]
+    fn the_source_is_kept_through_clones_and_ignored_by_equality() {
+        assert!(decode_error().source().is_none());
+        let why = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad marker");
+        let err = decode_error().with_source(why);
+        let copy = err.clone();
+        for err in [&err, &copy] {
+            let source = err.source().expect("a source");
+            assert_eq!(source.to_string(), "bad marker");
+            assert!(source.is::<std::io::Error>());
+        }
+        assert_eq!(err, decode_error());
+    }
+
+    #[test]
+    fn an_io_error_carries_the_fanout_error() {
+        let why = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad marker");
+        let io = std::io::Error::from(decode_error().with_source(why));
+        assert_eq!(io.kind(), std::io::ErrorKind::Other);
+        assert_eq!(io.to_string(), decode_error().to_string());
+        assert_eq!(io.source().unwrap().to_string(), "bad marker");
+        let inner = io.downcast::<Error>().expect("the fanout error");
+        assert_eq!(inner, decode_error());
+    }
 }

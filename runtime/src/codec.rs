@@ -1,0 +1,251 @@
+//! How one output of a child process becomes bytes, and back.
+//!
+//! An encoded output is a tag byte and a payload:
+//!
+//! - [`VALUE`]: a MessagePack value (rmp-serde, structs as maps). The format
+//!   is self-describing, so every shape serde can drive round-trips:
+//!   internally tagged, adjacently tagged and untagged enums,
+//!   `#[serde(flatten)]`, `skip_serializing_if`, maps with non-string keys,
+//!   `serde_json::Value`. Floats keep their bits (no narrowing), 128-bit
+//!   integers travel as 16 big-endian bytes, and `serde_bytes` fields as one
+//!   MessagePack `bin` (a copy, not a loop over bytes).
+//! - [`BYTES`] and [`TEXT`]: an output that *is* a `Vec<u8>` or a `String`
+//!   (found with [`Any`]), as its raw bytes: encoding is one copy, decoding is
+//!   one copy (and a UTF-8 check for a `String`), whatever the size.
+//!
+//! The caller frames each output (a length prefix) and hands [`decode`]
+//! exactly one payload. Decoding treats it as untrusted input: it reads
+//! nothing beyond it, refuses trailing bytes, allocates no more than the
+//! payload's own length implies (a string or byte length is checked against
+//! the bytes left before anything is reserved for it, and the lengths that
+//! arrays and maps announce are capped so that all the containers open at
+//! once are promised no more items than the payload has bytes), reads no
+//! more items than it has bytes, and stops at [`MAX_DEPTH`] levels of
+//! nesting on a stack that grows onto the heap when it runs low (see
+//! [`depth`]), so no value, however deep or malformed, can overflow the
+//! caller's stack, hang, or exhaust its memory. A `Deserialize` impl that panics (user code)
+//! is not caught here: the caller runs `decode` under `catch_unwind`.
+//!
+//! Known limits of the encoding (MessagePack's, and JSON's alike): `()` and
+//! `None` are both `nil`, so `Some(())` and `Some(None)` decode as `None`;
+//! 128-bit integers inside an untagged, internally tagged or flattened value
+//! do not decode (serde buffers those values and its buffer has no 128-bit
+//! integers).
+
+mod depth;
+
+use std::any::{Any, TypeId, type_name};
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The payload is a MessagePack value.
+const VALUE: u8 = 0;
+/// The output is a `Vec<u8>`; its bytes follow.
+const BYTES: u8 = 1;
+/// The output is a `String`; its UTF-8 bytes follow.
+const TEXT: u8 = 2;
+
+/// How deeply values may nest when decoded: each value inside another (an
+/// element, a field, a map key or value, an enum's payload, the inside of an
+/// `Option` or a newtype) is one level. A 100-deep `Box` chain or JSON
+/// document is well inside it.
+pub(crate) const MAX_DEPTH: usize = 512;
+
+/// Appends the encoding of `value` to `out`; on error `out` is left as it was.
+///
+/// `T: 'static` lets a `Vec<u8>` or `String` output be recognized and sent as
+/// raw bytes.
+pub(crate) fn encode<T: Serialize + 'static>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let any: &dyn Any = value;
+    if let Some(bytes) = any.downcast_ref::<Vec<u8>>() {
+        out.reserve(1 + bytes.len());
+        out.push(BYTES);
+        out.extend_from_slice(bytes);
+        return Ok(());
+    }
+    if let Some(text) = any.downcast_ref::<String>() {
+        out.reserve(1 + text.len());
+        out.push(TEXT);
+        out.extend_from_slice(text.as_bytes());
+        return Ok(());
+    }
+    let start = out.len();
+    out.push(VALUE);
+    let mut serializer = rmp_serde::Serializer::new(&mut *out).with_struct_map();
+    value.serialize(&mut serializer).map_err(|cause| {
+        out.truncate(start);
+        EncodeError {
+            type_name: type_name::<T>(),
+            cause,
+        }
+    })
+}
+
+/// Decodes a value from exactly `bytes`, one payload written by [`encode`]
+/// (trailing bytes are an error).
+///
+/// # Panics
+///
+/// Only if `T`'s own `Deserialize` impl panics; the caller catches that.
+pub(crate) fn decode<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let fail = |cause| DecodeError {
+        type_name: type_name::<T>(),
+        cause,
+    };
+    let Some((&tag, payload)) = bytes.split_first() else {
+        return Err(fail(Cause::Frame(FrameFault::Empty)));
+    };
+    match tag {
+        VALUE => decode_value(payload).map_err(fail),
+        BYTES if TypeId::of::<T>() == TypeId::of::<Vec<u8>>() => Ok(downcast(payload.to_vec())),
+        TEXT if TypeId::of::<T>() == TypeId::of::<String>() => match std::str::from_utf8(payload) {
+            Ok(text) => Ok(downcast(text.to_owned())),
+            Err(error) => Err(fail(Cause::Text(error))),
+        },
+        BYTES | TEXT => Err(fail(Cause::Frame(FrameFault::Raw { text: tag == TEXT }))),
+        tag => Err(fail(Cause::Frame(FrameFault::Tag(tag)))),
+    }
+}
+
+fn decode_value<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Cause> {
+    let mut deserializer = rmp_serde::Deserializer::from_read_ref(payload);
+    let value =
+        depth::deserialize(&mut deserializer, MAX_DEPTH, payload.len()).map_err(Cause::Value)?;
+    // rmp-serde does not say where a value ended: the payload ended with it
+    // when not even one more marker byte can be read. `End` accepts nothing,
+    // so whatever follows is refused after its first marker, unread.
+    match serde::Deserializer::deserialize_any(&mut deserializer, End) {
+        Err(rmp_serde::decode::Error::InvalidMarkerRead(error))
+            if error.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            Ok(value)
+        }
+        _ => Err(Cause::Frame(FrameFault::Trailing)),
+    }
+}
+
+/// A visitor that accepts no value: what follows a frame's value.
+struct End;
+
+impl serde::de::Visitor<'_> for End {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the end of the frame")
+    }
+}
+
+/// `value` as a `T`, which the caller has checked it is.
+fn downcast<T: 'static, U: 'static>(value: U) -> T {
+    let mut slot = Some(value);
+    let any: &mut dyn Any = &mut slot;
+    match any.downcast_mut::<Option<T>>().and_then(Option::take) {
+        Some(value) => value,
+        None => unreachable!("the caller compared the type ids"),
+    }
+}
+
+/// An output that could not be encoded: its `Serialize` impl failed, or it
+/// has a shape the encoding refuses (a sequence or map whose length it gives
+/// wrongly, nesting deeper than the encoder allows, ...).
+#[derive(Debug)]
+pub(crate) struct EncodeError {
+    type_name: &'static str,
+    cause: rmp_serde::encode::Error,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "serializing a `{}` failed: {}",
+            self.type_name, self.cause
+        )
+    }
+}
+
+impl std::error::Error for EncodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// A payload that could not be decoded as the output's type; the decoder's
+/// own error is its [`source`](std::error::Error::source).
+#[derive(Debug)]
+pub(crate) struct DecodeError {
+    type_name: &'static str,
+    cause: Cause,
+}
+
+#[derive(Debug)]
+enum Cause {
+    /// MessagePack's decoder, or the output type's `Deserialize`, refused it.
+    Value(rmp_serde::decode::Error),
+    /// A `String` sent as raw bytes is not UTF-8.
+    Text(std::str::Utf8Error),
+    /// The frame itself is wrong.
+    Frame(FrameFault),
+}
+
+/// What is wrong with a frame, before or after its value.
+#[derive(Debug)]
+enum FrameFault {
+    /// No tag byte.
+    Empty,
+    /// An unknown tag byte.
+    Tag(u8),
+    /// Raw bytes or text, for a type that is neither `Vec<u8>` nor `String`.
+    Raw { text: bool },
+    /// Bytes left after the value.
+    Trailing,
+}
+
+impl fmt::Display for FrameFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameFault::Empty => f.write_str("the frame is empty"),
+            FrameFault::Tag(tag) => write!(f, "the frame starts with the unknown tag {tag}"),
+            FrameFault::Raw { text: true } => f.write_str("the frame holds a raw `String`"),
+            FrameFault::Raw { text: false } => f.write_str("the frame holds a raw `Vec<u8>`"),
+            FrameFault::Trailing => f.write_str("bytes are left after the value"),
+        }
+    }
+}
+
+impl std::error::Error for FrameFault {}
+
+impl DecodeError {
+    fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        match &self.cause {
+            Cause::Value(error) => error,
+            Cause::Text(error) => error,
+            Cause::Frame(fault) => fault,
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "decoding a `{}` failed: {}",
+            self.type_name,
+            self.cause()
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.cause())
+    }
+}
+
+#[cfg(test)]
+mod tests;
