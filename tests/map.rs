@@ -15,8 +15,12 @@ suite!(processes, [processes], here: false, logs: true, serial: false);
 
 #[test]
 fn a_child_process_may_map_on_threads_with_the_parents_worker_count() {
-    assert_eq!(fanout::pool_map!(|x: u32| x + 1, 0..4; workers = 3), [1, 2, 3, 4]);
-    let in_child = fanout::spawn_processes!(|| fanout::pool_map!(|x: u32| x * 2, 0..6; workers = 3));
+    assert_eq!(
+        fanout::pool_map!(|x: u32| x + 1, 0..4; workers = 3),
+        [1, 2, 3, 4]
+    );
+    let in_child =
+        fanout::spawn_processes!(|| fanout::pool_map!(|x: u32| x * 2, 0..6; workers = 3));
     assert_eq!(in_child, [0, 2, 4, 6, 8, 10]);
 }
 

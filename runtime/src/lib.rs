@@ -17,12 +17,6 @@
 //! | [`outcome`] | failures and `try` results of a group | all |
 //! | [`report`] | the `progress` bar and the `timeline` chart | all |
 
-// Until the process code sends its outputs with it (issue 11), only the
-// codec's tests use it.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet used by the process code")
-)]
 mod codec;
 mod error;
 pub mod gather;

@@ -124,7 +124,6 @@ fn mistakes_become_spanned_errors() {
     assert!(errors(Gather, quote!(a; workers = 2))[0].contains("option of pool_map!"));
     assert!(errors(Threads, quote!(a; name = 3))[0].contains("string literal"));
     assert!(errors(Threads, quote!(a; catch = true))[0].contains("is a flag"));
-    assert!(errors(Pool, quote!(f, xs; timeout = d))[0].contains("needs `processes`"));
 }
 
 #[test]

@@ -47,7 +47,7 @@ mod mpi;
 mod options;
 mod plan;
 #[cfg(unix)]
-mod processes;
+pub(crate) mod processes;
 mod sink;
 mod threads;
 

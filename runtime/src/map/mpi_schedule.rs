@@ -166,22 +166,19 @@ where
     if let Some(mut run) = collect.claim(outcomes.len()) {
         for outcome in outcomes {
             let name = name.with_index(run.index());
-            let outcome =
-                match outcome {
-                    Outcome::Done(bytes) => Ok(decode::<U>(&bytes)
-                        .map_err(|why| Error::new(name, ErrorKind::Transport(why)))),
-                    Outcome::Panicked { message, rank } => Ok(Err(Error::new(
-                        name,
-                        ErrorKind::Panic(format!("{message} (on MPI rank {rank})")),
-                    ))),
-                    Outcome::Unencodable { message, rank } => Ok(Err(Error::new(
-                        name,
-                        ErrorKind::Transport(format!(
-                            "its output could not be serialized (on MPI rank {rank}): {message}"
-                        )),
-                    ))),
-                    Outcome::Skipped | Outcome::Late => Err(()),
-                };
+            let outcome = match outcome {
+                Outcome::Done(bytes) => Ok(crate::map::processes::decode::<U>(&bytes)
+                    .map_err(|failure| failure.named(name, 0))),
+                Outcome::Panicked { message, rank } => Ok(Err(Error::new(
+                    name,
+                    ErrorKind::Panic(format!("{message} (on MPI rank {rank})")),
+                ))),
+                Outcome::Unencodable { message, rank } => Ok(Err(Error::new(
+                    name,
+                    ErrorKind::Encode(format!("{message} (on MPI rank {rank})")),
+                ))),
+                Outcome::Skipped | Outcome::Late => Err(()),
+            };
             match outcome {
                 Ok(Ok(value)) => {
                     run.put(Ok(value));
@@ -252,7 +249,10 @@ where
     U: ProcessOutput + Send,
 {
     let len = items.len();
-    let report = Report::new(job.options.timeline_enabled(), job.options.progress_enabled());
+    let report = Report::new(
+        job.options.timeline_enabled(),
+        job.options.progress_enabled(),
+    );
     report.expect(len);
     let origin = report.origin();
     let plan = Handout {
@@ -262,7 +262,10 @@ where
         stopped: AtomicBool::new(false),
         deadline: job.options.timeout_option().map(|limit| origin + limit),
     };
-    let items: Vec<Mutex<Option<X>>> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
+    let items: Vec<Mutex<Option<X>>> = items
+        .into_iter()
+        .map(|item| Mutex::new(Some(item)))
+        .collect();
     let slots: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..len).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..job.threads.max(1) {
@@ -287,7 +290,13 @@ fn run_local<X, U, F, M>(
     U: ProcessOutput + Send,
 {
     while let Some(chunk) = plan.grab() {
-        let (outcomes, spans) = run_chunk(job, &items[chunk.clone()], chunk.start, &plan.stopped, report.origin());
+        let (outcomes, spans) = run_chunk(
+            job,
+            &items[chunk.clone()],
+            chunk.start,
+            &plan.stopped,
+            report.origin(),
+        );
         record(report, job.base, chunk.start, &spans, &job.place);
         report.advance(outcomes.len());
         store(slots, chunk.start, outcomes);
@@ -350,7 +359,10 @@ where
         deadline: job.options.timeout_option().map(|limit| origin + limit),
     };
     let slots: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..len).map(|_| None).collect());
-    let items: Vec<Mutex<Option<X>>> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
+    let items: Vec<Mutex<Option<X>>> = items
+        .into_iter()
+        .map(|item| Mutex::new(Some(item)))
+        .collect();
     let all_requests: usize = working
         .iter()
         .map(|&r| requests(job.threads_of[r as usize]))
@@ -404,8 +416,7 @@ where
                     None => parked.push(from),
                 }
                 idle = Backoff::default();
-            } else if parked.len() == all_requests
-                && local.iter().all(|local| local.is_finished())
+            } else if parked.len() == all_requests && local.iter().all(|local| local.is_finished())
             {
                 break;
             } else {
@@ -448,7 +459,10 @@ where
     U: ProcessOutput + Send,
 {
     let origin = Instant::now();
-    let items: Vec<Mutex<Option<X>>> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
+    let items: Vec<Mutex<Option<X>>> = items
+        .into_iter()
+        .map(|item| Mutex::new(Some(item)))
+        .collect();
     let root = comm.process_at_rank(0);
     let mut waiting = requests(job.threads);
     let request = encode_protocol(&ChunkReport {
@@ -478,8 +492,9 @@ where
                 running.push((start, handle));
             }
             // Chunks that ended: their report is also the next request.
-            let (ended, still): (Vec<_>, Vec<_>) =
-                running.into_iter().partition(|(_, handle): &(u64, std::thread::ScopedJoinHandle<'_, _>)| handle.is_finished());
+            let (ended, still): (Vec<_>, Vec<_>) = running.into_iter().partition(
+                |(_, handle): &(u64, std::thread::ScopedJoinHandle<'_, _>)| handle.is_finished(),
+            );
             running = still;
             for (start, handle) in ended {
                 let (outcomes, spans): (Vec<Outcome>, Vec<Option<(Duration, Duration)>>) =
@@ -697,21 +712,11 @@ fn decode_protocol<T: DeserializeOwned>(bytes: &[u8], what: &str, from: i32) -> 
     })
 }
 
-/// An item's output, encoded on its own.
-fn encode<U: Serialize>(value: &U) -> Result<Vec<u8>, String> {
-    postcard::to_stdvec(value).map_err(|e| e.to_string())
-}
-
-/// An item's output, decoded from its own bytes.
-fn decode<U: DeserializeOwned>(bytes: &[u8]) -> Result<U, String> {
-    match catch_unwind(AssertUnwindSafe(|| postcard::from_bytes::<U>(bytes))) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("its output could not be decoded: {e}")),
-        Err(payload) => Err(format!(
-            "decoding its output panicked: {}",
-            panic_message(&*payload)
-        )),
-    }
+/// An item's output, encoded on its own (the process boundary's codec).
+fn encode<U: ProcessOutput>(value: &U) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    crate::codec::encode(value, &mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 fn index(value: u64) -> usize {

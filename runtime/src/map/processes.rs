@@ -32,6 +32,7 @@ use super::MapOptions;
 use super::mode::Mode;
 use super::plan::{Plan, Stop};
 use super::sink::{Collect, Run};
+use crate::codec;
 use crate::error::{Error, ErrorKind, panic_message};
 use crate::name::{self, WorkerName};
 use crate::process::{ItemCursor, ItemSource, ProcessOutput};
@@ -440,16 +441,13 @@ where
             };
             let name = self.plan.base.with_index(run.index());
             let outcome = match tag {
-                OUTPUT => Some(
-                    decode::<U>(payload)
-                        .map_err(|why| Error::new(name, ErrorKind::Transport(why)).with_pid(pid)),
-                ),
+                OUTPUT => Some(decode::<U>(payload).map_err(|failure| failure.named(name, pid))),
                 PANIC | UNENCODABLE => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = if tag == PANIC {
                         ErrorKind::Panic(text)
                     } else {
-                        ErrorKind::Transport(format!("its output could not be serialized: {text}"))
+                        ErrorKind::Encode(text)
                     };
                     Some(Err(Error::new(name, kind).with_pid(pid)))
                 }
@@ -728,18 +726,37 @@ fn cause(status: Status) -> ErrorKind {
     }
 }
 
-/// Decodes an output from its own frame's bytes; a panicking `Deserialize`
-/// becomes the item's error.
-fn decode<U: ProcessOutput>(bytes: &[u8]) -> Result<U, String> {
-    match catch_unwind(AssertUnwindSafe(|| postcard::from_bytes::<U>(bytes))) {
+/// Why an output could not be decoded, before it is given its item's name.
+pub(crate) enum DecodeFailure {
+    /// The bytes are not a value of the type (the decoder's reason kept).
+    Invalid(codec::DecodeError),
+    /// The type's `Deserialize` panicked.
+    Panicked(String),
+}
+
+impl DecodeFailure {
+    /// The error of item `name`, sent by the process `pid`.
+    pub(crate) fn named(self, name: WorkerName, pid: u32) -> Error {
+        let error = match self {
+            DecodeFailure::Invalid(why) => {
+                Error::new(name, ErrorKind::Decode(why.to_string())).with_source(why)
+            }
+            DecodeFailure::Panicked(message) => Error::new(
+                name,
+                ErrorKind::Decode(format!("its `Deserialize` panicked: {message}")),
+            ),
+        };
+        if pid == 0 { error } else { error.with_pid(pid) }
+    }
+}
+
+/// Decodes an output from its own frame's bytes (depth and allocation are
+/// bounded by the codec); a panicking `Deserialize` becomes the item's error.
+pub(crate) fn decode<U: ProcessOutput>(bytes: &[u8]) -> Result<U, DecodeFailure> {
+    match catch_unwind(AssertUnwindSafe(|| codec::decode::<U>(bytes))) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(format!(
-            "it sent an output that could not be decoded: {error}"
-        )),
-        Err(payload) => Err(format!(
-            "decoding its output panicked: {}",
-            panic_message(&*payload)
-        )),
+        Ok(Err(why)) => Err(DecodeFailure::Invalid(why)),
+        Err(payload) => Err(DecodeFailure::Panicked(panic_message(&*payload))),
     }
 }
 
@@ -828,14 +845,9 @@ impl Worker<'_> {
         };
         match outcome {
             Ok(value) => {
-                let encoded = catch_unwind(AssertUnwindSafe(|| {
-                    postcard::to_extend(&value, std::mem::take(frame))
-                }));
+                let encoded = catch_unwind(AssertUnwindSafe(|| codec::encode(&value, frame)));
                 match encoded {
-                    Ok(Ok(bytes)) => {
-                        *frame = bytes;
-                        frame[0] = OUTPUT;
-                    }
+                    Ok(Ok(())) => frame[0] = OUTPUT,
                     Ok(Err(error)) => restart(frame, UNENCODABLE, &error.to_string()),
                     Err(payload) => {
                         restart(frame, PANIC, &panic_message(&*payload));

@@ -85,13 +85,13 @@ const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
     note = "a task in a child process sends its output to the caller as bytes, so the output must implement `serde::Serialize` and `serde::Deserialize`",
     note = "derive them on your type: `#[derive(serde::Serialize, serde::Deserialize)]`, or return a serializable value instead (a `String`, a number, a `Vec` of them, ...)"
 )]
-pub trait ProcessOutput: Serialize + DeserializeOwned {}
+pub trait ProcessOutput: Serialize + DeserializeOwned + 'static {}
 
 // Not recommended: when a type is not serializable, rustc reports the
 // missing `ProcessOutput` (one error, with the message above) rather than
 // each missing serde trait.
 #[diagnostic::do_not_recommend]
-impl<T: Serialize + DeserializeOwned> ProcessOutput for T {}
+impl<T: Serialize + DeserializeOwned + 'static> ProcessOutput for T {}
 
 /// Options of a group of child processes
 /// (`spawn_processes!(...; timeout = D, progress, timeline)`).

@@ -186,7 +186,7 @@ where
 {
     let _name = name::enter(name);
     let outcome = catch_unwind(AssertUnwindSafe(|| task.run()));
-    let mut message = wire::SmallBuffer::new();
+    let mut message = Vec::with_capacity(256);
     let code = match outcome {
         Ok(output) => {
             wire::put_output(&mut message, &output);
@@ -201,7 +201,7 @@ where
         }
     };
     let mut pipe = PipeWriter::from(pipe);
-    let _ = pipe.write_all(message.as_bytes());
+    let _ = pipe.write_all(&message);
     // Left open until `_exit`: the end of the pipe tells the parent that the
     // child is exiting, and may be reaped without waiting long.
     std::mem::forget(pipe);
@@ -330,10 +330,8 @@ impl Child {
         match wire::only::<T>(&bytes) {
             Some(Message::Output(output)) => Ok(output),
             Some(Message::Failed(kind)) => fail(kind),
-            _ => match self.status {
-                Some(Status::Exited(0)) if !bytes.is_empty() => fail(ErrorKind::Transport(
-                    "the process sent an output that could not be read back".to_owned(),
-                )),
+            Some(Message::Undecodable(failure)) => Err(failure.named(self.name, self.pid)),
+            None => match self.status {
                 Some(status) => fail(wire::cause(status)),
                 None => fail(ErrorKind::Transport(
                     "the process was not reaped".to_owned(),

@@ -1,222 +1,77 @@
-//! What crosses from a child process back to the parent, and how a child's
-//! end becomes an [`ErrorKind`].
+//! What crosses from a `spawn_processes!` child back to the parent, and how
+//! a child's end becomes an [`ErrorKind`].
 //!
-//! A message is a tag byte and a postcard payload: [`OUTPUT`] and the
-//! task's output, [`PANIC`] and the panic message, [`UNSENDABLE`] and the
-//! reason the output could not be serialized, or [`SKIPPED`] alone (a pool
-//! item not started because an earlier one failed, in `try` mode).
+//! A child sends one message, then closes its pipe by exiting: a tag byte and
+//! the rest of the bytes. [`OUTPUT`] and the task's output, encoded by the
+//! process boundary's codec (self-describing, any serde type); [`PANIC`] and
+//! the panic message; [`UNENCODABLE`] and the reason the output could not be
+//! serialized. The parent decodes the output from these bytes only, with the
+//! codec's bounds on depth and allocation.
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize as _, Serialize};
+use serde::Serialize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::error::ErrorKind;
+use super::ProcessOutput;
+use crate::codec;
+use crate::error::{ErrorKind, panic_message};
+use crate::map::processes::{DecodeFailure, decode};
 use crate::sys::Status;
 
-/// The task returned; its output follows.
+/// The task returned; its encoded output follows.
 pub(crate) const OUTPUT: u8 = 0;
-/// The task panicked; its message follows.
+/// The task (or its output's `Serialize`) panicked; its message follows.
 pub(crate) const PANIC: u8 = 1;
 /// The output could not be serialized; the reason follows.
-pub(crate) const UNSENDABLE: u8 = 2;
-/// The pool item did not start (`try` mode); nothing follows.
-pub(crate) const SKIPPED: u8 = 3;
-
-/// Where messages are written: a `Vec` (one serves every item of a pool's
-/// chunk) or a [`SmallBuffer`].
-pub(crate) trait Buffer {
-    fn push(&mut self, byte: u8);
-    fn extend_from_slice(&mut self, bytes: &[u8]);
-    fn len(&self) -> usize;
-    fn truncate(&mut self, len: usize);
-}
-
-impl Buffer for Vec<u8> {
-    #[inline]
-    fn push(&mut self, byte: u8) {
-        Vec::push(self, byte);
-    }
-
-    #[inline]
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        Vec::extend_from_slice(self, bytes);
-    }
-
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-
-    fn truncate(&mut self, len: usize) {
-        Vec::truncate(self, len);
-    }
-}
-
-/// A buffer on the stack that moves to the heap when it fills: a child that
-/// sends a small output touches no allocator page (each page a forked child
-/// writes to is copied first).
-pub(crate) struct SmallBuffer {
-    inline: [u8; 256],
-    len: usize,
-    heap: Vec<u8>,
-}
-
-impl SmallBuffer {
-    pub(crate) fn new() -> Self {
-        SmallBuffer {
-            inline: [0; 256],
-            len: 0,
-            heap: Vec::new(),
-        }
-    }
-
-    /// The bytes written.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        if self.heap.is_empty() {
-            &self.inline[..self.len]
-        } else {
-            &self.heap
-        }
-    }
-
-    fn spill(&mut self) {
-        if self.heap.is_empty() {
-            self.heap.reserve(self.inline.len() * 4);
-            self.heap.extend_from_slice(&self.inline[..self.len]);
-        }
-    }
-}
-
-impl Buffer for SmallBuffer {
-    #[inline]
-    fn push(&mut self, byte: u8) {
-        if self.heap.is_empty() && self.len < self.inline.len() {
-            self.inline[self.len] = byte;
-            self.len += 1;
-        } else {
-            self.spill();
-            self.heap.push(byte);
-        }
-    }
-
-    #[inline]
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if self.heap.is_empty() && end <= self.inline.len() {
-            self.inline[self.len..end].copy_from_slice(bytes);
-            self.len = end;
-        } else {
-            self.spill();
-            self.heap.extend_from_slice(bytes);
-        }
-    }
-
-    fn len(&self) -> usize {
-        if self.heap.is_empty() {
-            self.len
-        } else {
-            self.heap.len()
-        }
-    }
-
-    fn truncate(&mut self, len: usize) {
-        if self.heap.is_empty() {
-            self.len = self.len.min(len);
-        } else {
-            self.heap.truncate(len);
-        }
-    }
-}
-
-/// A postcard flavor that appends to a borrowed [`Buffer`].
-struct Append<'a, B>(&'a mut B);
-
-impl<B: Buffer> postcard::ser_flavors::Flavor for Append<'_, B> {
-    type Output = ();
-
-    #[inline]
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.0.push(byte);
-        Ok(())
-    }
-
-    #[inline]
-    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
-}
+pub(crate) const UNENCODABLE: u8 = 2;
 
 /// Appends the message for `output` to `buf`: [`OUTPUT`] and the value, or
-/// [`UNSENDABLE`] and the reason if serialization fails.
-pub(crate) fn put_output<T: Serialize + ?Sized, B: Buffer>(buf: &mut B, output: &T) {
+/// [`UNENCODABLE`] and the reason if serialization fails, or [`PANIC`] if it
+/// panics.
+pub(crate) fn put_output<T: Serialize + 'static>(buf: &mut Vec<u8>, output: &T) {
     let start = buf.len();
     buf.push(OUTPUT);
-    if let Err(error) = postcard::serialize_with_flavor(output, Append(buf)) {
-        buf.truncate(start);
-        put_text(buf, UNSENDABLE, &error.to_string());
+    match catch_unwind(AssertUnwindSafe(|| codec::encode(output, buf))) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            buf.truncate(start);
+            put_text(buf, UNENCODABLE, &error.to_string());
+        }
+        Err(payload) => {
+            buf.truncate(start);
+            put_text(buf, PANIC, &panic_message(&*payload));
+            std::mem::forget(payload);
+        }
     }
 }
 
 /// Appends a message made of `tag` and `text`.
-pub(crate) fn put_text<B: Buffer>(buf: &mut B, tag: u8, text: &str) {
+pub(crate) fn put_text(buf: &mut Vec<u8>, tag: u8, text: &str) {
     buf.push(tag);
-    // A `str` always serializes.
-    let _ = postcard::serialize_with_flavor(text, Append(buf));
+    buf.extend_from_slice(text.as_bytes());
 }
 
 /// A message read back: the output, or what happened instead.
 pub(crate) enum Message<T> {
     Output(T),
     Failed(ErrorKind),
-    Skipped,
+    Undecodable(DecodeFailure),
 }
 
-/// Reads messages one after the other from a buffer.
-pub(crate) struct Reader<'a> {
-    de: postcard::Deserializer<'a, postcard::de_flavors::Slice<'a>>,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Reader {
-            de: postcard::Deserializer::from_bytes(bytes),
-        }
+/// Reads the message that `bytes` hold, or `None` if there is none.
+pub(crate) fn only<T: ProcessOutput>(bytes: &[u8]) -> Option<Message<T>> {
+    let (&tag, rest) = bytes.split_first()?;
+    let text = || String::from_utf8_lossy(rest).into_owned();
+    match tag {
+        OUTPUT => Some(match decode::<T>(rest) {
+            Ok(output) => Message::Output(output),
+            Err(failure) => Message::Undecodable(failure),
+        }),
+        PANIC => Some(Message::Failed(ErrorKind::Panic(text()))),
+        UNENCODABLE => Some(Message::Failed(ErrorKind::Encode(text()))),
+        _ => Some(Message::Failed(ErrorKind::Transport(
+            "the process sent a malformed answer".to_owned(),
+        ))),
     }
-
-    /// The next message, or `None` if the bytes do not continue with a whole,
-    /// well-formed one (after which the reader is of no further use).
-    #[inline]
-    pub(crate) fn next<T: DeserializeOwned>(&mut self) -> Option<Message<T>> {
-        let tag = u8::deserialize(&mut self.de).ok()?;
-        match tag {
-            OUTPUT => T::deserialize(&mut self.de).ok().map(Message::Output),
-            PANIC | UNSENDABLE => {
-                let text = String::deserialize(&mut self.de).ok()?;
-                Some(Message::Failed(if tag == PANIC {
-                    ErrorKind::Panic(text)
-                } else {
-                    ErrorKind::Transport(format!("its output could not be serialized: {text}"))
-                }))
-            }
-            SKIPPED => Some(Message::Skipped),
-            _ => None,
-        }
-    }
-
-    /// Ends the reading: whether every byte was read.
-    pub(crate) fn finish(self) -> bool {
-        self.de.finalize().is_ok_and(|rest| rest.is_empty())
-    }
-}
-
-/// Reads the single message that `bytes` must hold, or `None`.
-pub(crate) fn only<T: DeserializeOwned>(bytes: &[u8]) -> Option<Message<T>> {
-    let mut reader = Reader::new(bytes);
-    let message = reader.next()?;
-    reader.finish().then_some(message)
 }
 
 /// Why a child that sent no usable message ended: its signal, its exit code,
@@ -243,54 +98,54 @@ mod tests {
     fn round_trip() {
         let mut buf = Vec::new();
         put_output(&mut buf, &vec![1u32, 2, 3]);
+        assert!(matches!(only::<Vec<u32>>(&buf), Some(Message::Output(v)) if v == [1, 2, 3]));
+        let mut buf = Vec::new();
         put_text(&mut buf, PANIC, "boom");
-        buf.push(SKIPPED);
-        let mut reader = Reader::new(&buf);
-        let first = reader.next::<Vec<u32>>().unwrap();
-        assert!(matches!(first, Message::Output(v) if v == [1, 2, 3]));
-        let second = reader.next::<Vec<u32>>().unwrap();
-        assert!(matches!(second, Message::Failed(ErrorKind::Panic(m)) if m == "boom"));
-        let third = reader.next::<Vec<u32>>().unwrap();
-        assert!(matches!(third, Message::Skipped));
-        assert!(reader.finish());
+        assert!(
+            matches!(only::<u32>(&buf), Some(Message::Failed(ErrorKind::Panic(m))) if m == "boom")
+        );
+        assert!(only::<u32>(&[]).is_none());
     }
 
     #[test]
-    fn truncated_is_none() {
+    fn truncated_or_longer_fails_to_decode() {
         let mut buf = Vec::new();
         put_output(&mut buf, &vec![7u64; 100]);
-        assert!(only::<Vec<u64>>(&buf[..buf.len() - 1]).is_none());
-        assert!(only::<Vec<u64>>(&[]).is_none());
-        assert!(only::<Vec<u64>>(&buf).is_some());
+        assert!(matches!(
+            only::<Vec<u64>>(&buf[..buf.len() - 1]),
+            Some(Message::Undecodable(_))
+        ));
         let mut longer = buf.clone();
         longer.push(0);
-        assert!(only::<Vec<u64>>(&longer).is_none());
+        assert!(matches!(
+            only::<Vec<u64>>(&longer),
+            Some(Message::Undecodable(_))
+        ));
     }
 
     #[test]
-    fn small_buffer_spills_to_the_heap() {
-        let mut small = SmallBuffer::new();
-        put_output(&mut small, &7u32);
-        assert_eq!(small.as_bytes(), [OUTPUT, 7]);
-        let long = "y".repeat(1000);
-        put_text(&mut small, PANIC, &long);
-        let mut vec = Vec::new();
-        put_output(&mut vec, &7u32);
-        put_text(&mut vec, PANIC, &long);
-        assert_eq!(small.as_bytes(), vec.as_slice());
-    }
-
-    #[test]
-    fn unsendable() {
+    fn unencodable_and_panicking_serializers() {
         struct Unknown;
         impl Serialize for Unknown {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(std::iter::from_fn(|| Some(1u8)).take(3).filter(|_| true))
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("no thanks"))
+            }
+        }
+        struct Panicky;
+        impl Serialize for Panicky {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                panic!("serialize panicked")
             }
         }
         let mut buf = Vec::new();
         put_output(&mut buf, &Unknown);
-        let message = only::<Vec<u8>>(&buf).unwrap();
-        assert!(matches!(message, Message::Failed(ErrorKind::Transport(_))));
+        assert!(
+            matches!(only::<u8>(&buf), Some(Message::Failed(ErrorKind::Encode(m))) if m.contains("no thanks"))
+        );
+        let mut buf = Vec::new();
+        put_output(&mut buf, &Panicky);
+        assert!(
+            matches!(only::<u8>(&buf), Some(Message::Failed(ErrorKind::Panic(m))) if m == "serialize panicked")
+        );
     }
 }
