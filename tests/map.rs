@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use fanout::ErrorKind;
 use map_suite::{Log, sleep_ms};
 
-suite!(threads, [], here: true, logs: true, serial: false);
-suite!(processes, [processes], here: false, logs: true, serial: false);
+suite!(threads, [], here: Some(true), logs: true, serial: false);
+suite!(processes, [processes], here: Some(false), logs: true, serial: false);
 
 #[test]
 fn a_child_process_may_map_on_threads_with_the_parents_worker_count() {

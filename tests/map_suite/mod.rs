@@ -65,18 +65,16 @@ pub fn panic_text(f: impl FnOnce()) -> String {
 
 /// Whether `f` ran in under `bound` in one of three tries: the bound proves
 /// that work ran at the same time; the tries keep a loaded machine from
-/// failing the test.
+/// failing the test. Always three tries, so that MPI ranks, which must run
+/// the same maps, do the same whatever each measured.
 pub fn within(bound: Duration, f: impl Fn()) -> Result<(), Duration> {
     let mut best = Duration::MAX;
     for _ in 0..3 {
         let start = Instant::now();
         f();
         best = best.min(start.elapsed());
-        if best < bound {
-            return Ok(());
-        }
     }
-    Err(best)
+    if best < bound { Ok(()) } else { Err(best) }
 }
 
 pub fn sleep_ms(ms: u64) {
@@ -89,7 +87,7 @@ pub static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The same suite for each backend: `$($backend)*` is the backend's option
 /// (nothing for threads, `processes`, `mpi`); `$here` whether the items run in
-/// this process; `$logs` whether the log files see every item (not when MPI
+/// this process (`None`: it depends); `$logs` whether the log files see every item (not when MPI
 /// ranks run some of them); `$serial` whether the tests run one at a time.
 #[macro_export]
 macro_rules! suite {
@@ -166,7 +164,7 @@ macro_rules! suite {
                     }, 0..10; workers = 2, chunksize = 1, name = "item" $(, $backend)*);
                 });
                 assert!(message.starts_with("worker `item-2`"), "{message}");
-                assert!(message.ends_with("panicked: two fails"), "{message}");
+                assert!(message.contains("panicked: two fails"), "{message}");
                 let ran = log.numbers();
                 assert!(ran.len() < 6, "items went on starting after the failure: {ran:?}");
                 assert!(!ran.contains(&2));
@@ -189,7 +187,7 @@ macro_rules! suite {
                     }, 0..3; workers = 3, chunksize = 1, name = "item" $(, $backend)*);
                 });
                 assert!(message.starts_with("worker `item-1`"), "{message}");
-                assert!(message.ends_with("panicked: late one"), "{message}");
+                assert!(message.contains("panicked: late one"), "{message}");
             }
 
             #[test]
@@ -203,7 +201,8 @@ macro_rules! suite {
                     if i % 4 == 1 {
                         let failure = outcome.as_ref().unwrap_err();
                         assert_eq!(failure.worker(), format!("item-{i}"));
-                        assert_eq!(failure.panic_message(), Some(format!("bad {i}").as_str()));
+                        // MPI adds the rank: `bad 1 (on MPI rank 0)`.
+                        assert!(failure.panic_message().unwrap().starts_with(&format!("bad {i}")), "{failure}");
                     } else {
                         assert_eq!(*outcome.as_ref().unwrap(), i as u64 * 10);
                     }
@@ -296,7 +295,11 @@ macro_rules! suite {
                 let _serial = serial();
                 let pids = fanout::pool_map!(|_: u32| std::process::id(), 0..4; workers = 2 $(, $backend)*);
                 let here = pids.iter().all(|pid| *pid == std::process::id());
-                assert_eq!(here, $here);
+                // `None`: it depends on which rank takes which chunk.
+                let expected: Option<bool> = $here;
+                if let Some(expected) = expected {
+                    assert_eq!(here, expected);
+                }
             }
         }
     };

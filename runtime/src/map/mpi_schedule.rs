@@ -8,7 +8,7 @@
 //!
 //! 1. every rank: the item counts are compared (two all-reduces);
 //! 2. rank `r > 0` with threads: sends one empty [`ChunkReport`] per thread
-//!    and one more to rank 0 (each report asks for a chunk), then, for each
+//!    to rank 0 (each report asks for a chunk), then, for each
 //!    [`Assignment`] it receives, runs the chunk on a thread of its own and
 //!    reports it, until its requests are answered `Finished`; a rank without
 //!    threads waits for one `Finished`;
@@ -49,9 +49,10 @@ const TAG_REPORT: i32 = 1;
 /// Rank 0 to rank `r > 0`: a chunk to run, or the end of the map.
 const TAG_ASSIGN: i32 = 2;
 /// How many requests for work a rank with `threads` threads keeps in flight:
-/// one per thread, and one more, so that a chunk travels while they run.
+/// one per thread (one more would let a rank hold a chunk it cannot start
+/// while another rank has a thread with nothing to do).
 fn requests(threads: usize) -> usize {
-    if threads == 0 { 0 } else { threads + 1 }
+    threads
 }
 
 /// What became of one item, as it crosses ranks. Each output is encoded on
@@ -450,7 +451,7 @@ where
 
 /// Rank `r > 0`: asks rank 0 for chunks and runs them, on its threads, until
 /// none is left, then receives every outcome. It keeps one request in flight
-/// per thread and one more, so that the next chunk is there when one ends.
+/// per thread.
 fn work<X, U, F, M>(job: &Job<'_, F, M>, comm: &SimpleCommunicator, items: Vec<X>) -> Vec<Outcome>
 where
     M: Mode<U>,
