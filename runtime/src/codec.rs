@@ -76,6 +76,9 @@ pub(crate) fn encode<T: Serialize + 'static>(
     }
     let start = out.len();
     out.push(VALUE);
+    if scalar::encode(any, out) {
+        return Ok(());
+    }
     let mut serializer = rmp_serde::Serializer::new(&mut *out).with_struct_map();
     value.serialize(&mut serializer).map_err(|cause| {
         out.truncate(start);
@@ -101,7 +104,12 @@ pub(crate) fn decode<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, D
         return Err(fail(Cause::Frame(FrameFault::Empty)));
     };
     match tag {
-        VALUE => decode_value(payload).map_err(fail),
+        VALUE => match scalar::decode::<T>(payload) {
+            Some(Ok(value)) => Ok(value),
+            // Not a scalar that the fast path reads: the general decoder
+            // reads it (and says what is wrong, if anything).
+            Some(Err(())) | None => decode_value(payload).map_err(fail),
+        },
         BYTES if TypeId::of::<T>() == TypeId::of::<Vec<u8>>() => Ok(downcast(payload.to_vec())),
         TEXT if TypeId::of::<T>() == TypeId::of::<String>() => match std::str::from_utf8(payload) {
             Ok(text) => Ok(downcast(text.to_owned())),
@@ -126,6 +134,151 @@ fn decode_value<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Cause> {
             Ok(value)
         }
         _ => Err(Cause::Frame(FrameFault::Trailing)),
+    }
+}
+
+/// Integers and floats, the outputs of cheap maps, written and read without
+/// serde: the bytes rmp-serde writes for them (the smallest MessagePack
+/// integer that holds the value; floats as they are), so that the general
+/// decoder reads them too, and they read what it writes.
+mod scalar {
+    use std::any::{Any, TypeId};
+
+    /// Appends `value` if it is a scalar this module knows; `false` if not.
+    #[inline]
+    pub(super) fn encode(value: &dyn Any, out: &mut Vec<u8>) -> bool {
+        macro_rules! unsigned {
+            ($($ty:ty),*) => {$(
+                if let Some(&v) = value.downcast_ref::<$ty>() {
+                    put_unsigned(v as u64, out);
+                    return true;
+                }
+            )*};
+        }
+        macro_rules! signed {
+            ($($ty:ty),*) => {$(
+                if let Some(&v) = value.downcast_ref::<$ty>() {
+                    put_signed(v as i64, out);
+                    return true;
+                }
+            )*};
+        }
+        unsigned!(u64, usize, u32, u16, u8);
+        signed!(i64, isize, i32, i16, i8);
+        if let Some(&v) = value.downcast_ref::<f64>() {
+            out.push(0xcb);
+            out.extend_from_slice(&v.to_bits().to_be_bytes());
+            return true;
+        }
+        if let Some(&v) = value.downcast_ref::<bool>() {
+            out.push(if v { 0xc3 } else { 0xc2 });
+            return true;
+        }
+        false
+    }
+
+    fn put_unsigned(v: u64, out: &mut Vec<u8>) {
+        if v < 0x80 {
+            out.push(v as u8);
+        } else if v <= u64::from(u8::MAX) {
+            out.extend_from_slice(&[0xcc, v as u8]);
+        } else if v <= u64::from(u16::MAX) {
+            out.push(0xcd);
+            out.extend_from_slice(&(v as u16).to_be_bytes());
+        } else if v <= u64::from(u32::MAX) {
+            out.push(0xce);
+            out.extend_from_slice(&(v as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    fn put_signed(v: i64, out: &mut Vec<u8>) {
+        if v >= 0 {
+            return put_unsigned(v as u64, out);
+        }
+        if v >= -32 {
+            out.push(v as u8);
+        } else if v >= i64::from(i8::MIN) {
+            out.extend_from_slice(&[0xd0, v as u8]);
+        } else if v >= i64::from(i16::MIN) {
+            out.push(0xd1);
+            out.extend_from_slice(&(v as i16).to_be_bytes());
+        } else if v >= i64::from(i32::MIN) {
+            out.push(0xd2);
+            out.extend_from_slice(&(v as i32).to_be_bytes());
+        } else {
+            out.push(0xd3);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    /// An integer of any MessagePack width, as an `i128` (every `u64` and
+    /// `i64` fits), if `payload` is exactly one.
+    fn integer(payload: &[u8]) -> Option<i128> {
+        let (&marker, rest) = payload.split_first()?;
+        let be = |n: usize| -> Option<u64> {
+            let bytes: [u8; 8] = {
+                let src = rest.get(..n).filter(|_| rest.len() == n)?;
+                let mut word = [0u8; 8];
+                word[8 - n..].copy_from_slice(src);
+                word
+            };
+            Some(u64::from_be_bytes(bytes))
+        };
+        let signed = |n: usize| -> Option<i128> {
+            let raw = be(n)?;
+            let shift = 64 - 8 * n as u32;
+            Some(i128::from(((raw << shift) as i64) >> shift))
+        };
+        match marker {
+            0x00..=0x7f if rest.is_empty() => Some(i128::from(marker)),
+            0xe0..=0xff if rest.is_empty() => Some(i128::from(marker as i8)),
+            0xcc => be(1).map(i128::from),
+            0xcd => be(2).map(i128::from),
+            0xce => be(4).map(i128::from),
+            0xcf => be(8).map(i128::from),
+            0xd0 => signed(1),
+            0xd1 => signed(2),
+            0xd2 => signed(4),
+            0xd3 => signed(8),
+            _ => None,
+        }
+    }
+
+    /// `payload` read as a `T`: `None` if `T` is not a scalar this module
+    /// reads; `Some(Err(()))` if the payload is not exactly one value that
+    /// fits (the general decoder then says why).
+    #[inline]
+    pub(super) fn decode<T: 'static>(payload: &[u8]) -> Option<Result<T, ()>> {
+        macro_rules! integers {
+            ($($ty:ty),*) => {$(
+                if TypeId::of::<T>() == TypeId::of::<$ty>() {
+                    let value = integer(payload).and_then(|v| <$ty>::try_from(v).ok());
+                    return Some(value.map(super::downcast::<T, $ty>).ok_or(()));
+                }
+            )*};
+        }
+        integers!(u64, usize, u32, u16, u8, i64, isize, i32, i16, i8);
+        if TypeId::of::<T>() == TypeId::of::<f64>() {
+            return Some(match payload {
+                [0xcb, bits @ ..] if bits.len() == 8 => {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(bits);
+                    Ok(super::downcast::<T, f64>(f64::from_bits(u64::from_be_bytes(word))))
+                }
+                _ => Err(()),
+            });
+        }
+        if TypeId::of::<T>() == TypeId::of::<bool>() {
+            return Some(match payload {
+                [0xc3] => Ok(super::downcast::<T, bool>(true)),
+                [0xc2] => Ok(super::downcast::<T, bool>(false)),
+                _ => Err(()),
+            });
+        }
+        None
     }
 }
 

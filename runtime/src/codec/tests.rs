@@ -762,3 +762,52 @@ fn items_that_read_nothing_cannot_spin_on_a_forged_length() {
         started.elapsed()
     );
 }
+
+#[test]
+fn scalars_read_and_write_the_bytes_of_the_general_path() {
+    fn general<T: Serialize>(value: &T) -> Vec<u8> {
+        let mut out = vec![VALUE];
+        let mut serializer = rmp_serde::Serializer::new(&mut out).with_struct_map();
+        value.serialize(&mut serializer).unwrap();
+        out
+    }
+    let mut unsigned: Vec<u64> = vec![0, 1, 127, 128, 255, 256, 65535, 65536, u64::from(u32::MAX), u64::MAX];
+    unsigned.extend((0..64).map(|bit| 1u64 << bit));
+    for v in unsigned {
+        let mut fast = Vec::new();
+        encode(&v, &mut fast).unwrap();
+        assert_eq!(fast, general(&v), "{v}");
+        assert_eq!(decode::<u64>(&fast).unwrap(), v);
+        if let Ok(small) = u32::try_from(v) {
+            assert_eq!(decode::<u32>(&fast).unwrap(), small);
+        } else {
+            assert!(decode::<u32>(&fast).is_err(), "{v} does not fit a u32");
+        }
+    }
+    let signed: Vec<i64> = vec![0, -1, -32, -33, -128, -129, -32768, -32769, i64::from(i32::MIN) - 1, i64::MIN, i64::MAX, 5];
+    for v in signed {
+        let mut fast = Vec::new();
+        encode(&v, &mut fast).unwrap();
+        assert_eq!(fast, general(&v), "{v}");
+        assert_eq!(decode::<i64>(&fast).unwrap(), v);
+        assert!(decode::<u64>(&fast).is_ok() == (v >= 0), "{v}");
+    }
+    for v in [0.5f64, -0.0, f64::NAN, f64::INFINITY] {
+        let mut fast = Vec::new();
+        encode(&v, &mut fast).unwrap();
+        assert_eq!(fast, general(&v));
+        assert_eq!(decode::<f64>(&fast).unwrap().to_bits(), v.to_bits());
+    }
+    for v in [true, false] {
+        let mut fast = Vec::new();
+        encode(&v, &mut fast).unwrap();
+        assert_eq!(fast, general(&v));
+        assert_eq!(decode::<bool>(&fast).unwrap(), v);
+    }
+    // Trailing bytes and truncation are refused, by the general decoder.
+    let mut long = Vec::new();
+    encode(&300u64, &mut long).unwrap();
+    long.push(0);
+    assert!(decode::<u64>(&long).is_err());
+    assert!(decode::<u64>(&long[..long.len() - 2]).is_err());
+}
