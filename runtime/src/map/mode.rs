@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind};
 /// something kept aside (a failure, or a task error with `try`).
 pub enum Settled<S, A> {
     /// Kept in the output, at the item's place.
-    Slot(S),
+    Kept(S),
     /// Kept aside: the item has no place in the output.
     Aside(A),
 }
@@ -22,7 +22,7 @@ mod sealed {
 /// macros pick one from the `catch` and `try` options.
 pub trait Mode<U>: Copy + Send + Sync + 'static + sealed::Sealed {
     /// What an item keeps in the output.
-    type Slot: Send;
+    type Kept: Send;
     /// What an item keeps aside.
     type Aside: Send;
     /// What the group returns.
@@ -30,10 +30,10 @@ pub trait Mode<U>: Copy + Send + Sync + 'static + sealed::Sealed {
 
     /// Sorts the outcome of an item that ran (its output, or the failure of
     /// its worker).
-    fn settle(outcome: Result<U, Error>) -> Settled<Self::Slot, Self::Aside>;
+    fn settle(outcome: Result<U, Error>) -> Settled<Self::Kept, Self::Aside>;
 
     /// An item that never ran: timed out or cancelled (`error` says which).
-    fn missing(error: Error) -> Settled<Self::Slot, Self::Aside>;
+    fn missing(error: Error) -> Settled<Self::Kept, Self::Aside>;
 
     /// Whether no new item may start once this was kept aside.
     fn stops(aside: &Self::Aside) -> bool;
@@ -44,7 +44,7 @@ pub trait Mode<U>: Copy + Send + Sync + 'static + sealed::Sealed {
     fn stops_on(outcome: &Result<U, Error>) -> bool;
 
     /// The output when every item kept a slot, in input order.
-    fn output(slots: Vec<Self::Slot>) -> Self::Output;
+    fn output(slots: Vec<Self::Kept>) -> Self::Output;
 
     /// The output when some items were kept aside (by index, increasing).
     fn failed(asides: Vec<(usize, Self::Aside)>) -> Self::Output;
@@ -104,14 +104,14 @@ fn raise_lowest(failures: impl IntoIterator<Item = Error>) -> ! {
 }
 
 impl<U: Send> Mode<U> for Unwrap {
-    type Slot = U;
+    type Kept = U;
     type Aside = Error;
     type Output = Vec<U>;
 
     #[inline]
     fn settle(outcome: Result<U, Error>) -> Settled<U, Error> {
         match outcome {
-            Ok(value) => Settled::Slot(value),
+            Ok(value) => Settled::Kept(value),
             Err(failure) => Settled::Aside(failure),
         }
     }
@@ -139,17 +139,17 @@ impl<U: Send> Mode<U> for Unwrap {
 }
 
 impl<U: Send> Mode<U> for Catch {
-    type Slot = Result<U, Error>;
+    type Kept = Result<U, Error>;
     type Aside = Error;
     type Output = Vec<Result<U, Error>>;
 
     #[inline]
     fn settle(outcome: Result<U, Error>) -> Settled<Result<U, Error>, Error> {
-        Settled::Slot(outcome)
+        Settled::Kept(outcome)
     }
 
     fn missing(error: Error) -> Settled<Result<U, Error>, Error> {
-        Settled::Slot(Err(error))
+        Settled::Kept(Err(error))
     }
 
     fn stops(_: &Error) -> bool {
@@ -174,14 +174,14 @@ impl<U: Send> Mode<U> for Catch {
 }
 
 impl<T: Send, E: Send> Mode<Result<T, E>> for Try {
-    type Slot = T;
+    type Kept = T;
     type Aside = TryAside<E>;
     type Output = Result<Vec<T>, E>;
 
     #[inline]
     fn settle(outcome: Result<Result<T, E>, Error>) -> Settled<T, TryAside<E>> {
         match outcome {
-            Ok(Ok(value)) => Settled::Slot(value),
+            Ok(Ok(value)) => Settled::Kept(value),
             Ok(Err(error)) => Settled::Aside(TryAside::Err(error)),
             Err(failure) => Settled::Aside(TryAside::Failure(failure)),
         }
@@ -225,7 +225,7 @@ impl<T: Send, E: Send> Mode<Result<T, E>> for Try {
 }
 
 impl<T: Send, E: Send + From<Error>> Mode<Result<T, E>> for TryCatch {
-    type Slot = T;
+    type Kept = T;
     type Aside = TryAside<E>;
     type Output = Result<Vec<T>, E>;
 

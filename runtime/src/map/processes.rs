@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use super::MapOptions;
 use super::mode::Mode;
 use super::plan::{Plan, Stop};
-use super::sink::{Collect, Run};
+use super::sink::{ChunkSink, Collect};
 use crate::codec;
 use crate::error::{Error, ErrorKind, panic_message};
 use crate::name::{self, WorkerName};
@@ -134,7 +134,7 @@ where
             items: &mut items,
             f,
             stop: SharedCounters::new(1, 0).ok(),
-            slots: (0..plan.workers).map(|_| Slot::default()).collect(),
+            slots: (0..plan.workers).map(|_| WorkerProcess::default()).collect(),
             retry: VecDeque::new(),
             polled: Vec::new(),
             idle: 0,
@@ -158,9 +158,9 @@ struct Pool<'a, M: Mode<U>, U, S, F> {
     /// start no new item. `None` if it could not be mapped (then no worker
     /// can be started either).
     stop: Option<SharedCounters>,
-    slots: Vec<Slot<'a, M, U>>,
+    slots: Vec<WorkerProcess<'a, M, U>>,
     /// Runs whose worker died, for the next worker that takes work.
-    retry: VecDeque<Run<'a, M, U>>,
+    retry: VecDeque<ChunkSink<'a, M, U>>,
     /// Reused by `wait`.
     polled: Vec<(libc::pollfd, usize)>,
     /// How many checks in a row found no answer.
@@ -168,7 +168,7 @@ struct Pool<'a, M: Mode<U>, U, S, F> {
 }
 
 /// One worker process, or the place for one.
-struct Slot<'a, M: Mode<U>, U> {
+struct WorkerProcess<'a, M: Mode<U>, U> {
     pid: u32,
     /// The parent's end of the worker's socket, while the worker lives.
     channel: Option<UnixStream>,
@@ -179,16 +179,16 @@ struct Slot<'a, M: Mode<U>, U> {
     pending: Vec<u8>,
     parsed: usize,
     /// The runs handed out to this worker and not answered, in order.
-    runs: VecDeque<Run<'a, M, U>>,
+    runs: VecDeque<ChunkSink<'a, M, U>>,
     /// When the worker's current item started, as the parent saw it.
     since: Option<Instant>,
     /// The worker could not be started: the slot takes no more work.
     dead: bool,
 }
 
-impl<M: Mode<U>, U> Default for Slot<'_, M, U> {
+impl<M: Mode<U>, U> Default for WorkerProcess<'_, M, U> {
     fn default() -> Self {
-        Slot {
+        WorkerProcess {
             pid: 0,
             channel: None,
             ring: None,
@@ -278,7 +278,7 @@ where
                 let why = error.to_string();
                 self.slots[slot].dead = true;
                 let alive = self.slots.iter().any(|s| s.channel.is_some());
-                let mut failed: Vec<Run<'a, M, U>> = self.retry.drain(..).collect();
+                let mut failed: Vec<ChunkSink<'a, M, U>> = self.retry.drain(..).collect();
                 if alive {
                     failed.extend(self.claim());
                 } else {
@@ -300,7 +300,7 @@ where
     }
 
     /// The next run to hand out: one that lost its worker, or new items.
-    fn claim(&mut self) -> Option<Run<'a, M, U>> {
+    fn claim(&mut self) -> Option<ChunkSink<'a, M, U>> {
         if let Some(run) = self.retry.pop_front() {
             return Some(run);
         }
@@ -356,7 +356,7 @@ where
             }
             match items.take() {
                 Some(items) => {
-                    let worker = Worker {
+                    let worker = WorkerLoop {
                         base,
                         stop,
                         ring: ring_ref,
@@ -593,7 +593,7 @@ where
         }
         state.pending.clear();
         state.parsed = 0;
-        let mut runs: VecDeque<Run<'a, M, U>> = std::mem::take(&mut state.runs);
+        let mut runs: VecDeque<ChunkSink<'a, M, U>> = std::mem::take(&mut state.runs);
         if let Some(run) = runs.front_mut()
             && !run.is_done()
         {
@@ -761,13 +761,13 @@ pub(crate) fn decode<U: ProcessOutput>(bytes: &[u8]) -> Result<U, DecodeFailure>
 }
 
 /// The worker's side of the pool.
-struct Worker<'a> {
+struct WorkerLoop<'a> {
     base: WorkerName,
     stop: &'a AtomicU64,
     ring: &'a Ring,
 }
 
-impl Worker<'_> {
+impl WorkerLoop<'_> {
     /// Runs the ranges the parent sends until its socket ends; returns the
     /// exit code.
     fn run<M, C, F, U>(self, mut items: C, f: &F, channel: OwnedFd) -> i32

@@ -12,7 +12,7 @@ use crate::sys::slots::{Slots, Writer};
 /// Where the outcomes of a collecting map go: one slot per item, and the
 /// outcomes kept aside.
 pub(crate) struct Collect<M: Mode<U>, U> {
-    slots: Slots<M::Slot>,
+    slots: Slots<M::Kept>,
     asides: Mutex<Vec<(usize, M::Aside)>>,
     _mode: PhantomData<fn(U) -> M>,
 }
@@ -30,9 +30,9 @@ impl<M: Mode<U>, U> Collect<M, U> {
     /// The next `count` items (fewer at the end), or `None` when every item
     /// was handed out.
     #[inline]
-    pub(crate) fn claim(&self, count: usize) -> Option<Run<'_, M, U>> {
+    pub(crate) fn claim(&self, count: usize) -> Option<ChunkSink<'_, M, U>> {
         let writer = self.slots.claim(count)?;
-        Some(Run {
+        Some(ChunkSink {
             writer,
             asides: &self.asides,
             kept: Vec::new(),
@@ -58,7 +58,7 @@ impl<M: Mode<U>, U> Collect<M, U> {
         }
         for k in missing {
             match M::missing(plan.unstarted(k)) {
-                Settled::Slot(slot) => fills.push((k, slot)),
+                Settled::Kept(slot) => fills.push((k, slot)),
                 Settled::Aside(aside) => asides.push((k, aside)),
             }
         }
@@ -85,13 +85,13 @@ impl<M: Mode<U>, U> Collect<M, U> {
 }
 
 /// The outcomes of one run of consecutive items (a chunk), in order.
-pub(crate) struct Run<'a, M: Mode<U>, U> {
-    writer: Writer<'a, M::Slot>,
+pub(crate) struct ChunkSink<'a, M: Mode<U>, U> {
+    writer: Writer<'a, M::Kept>,
     asides: &'a Mutex<Vec<(usize, M::Aside)>>,
     kept: Vec<(usize, M::Aside)>,
 }
 
-impl<M: Mode<U>, U> Run<'_, M, U> {
+impl<M: Mode<U>, U> ChunkSink<'_, M, U> {
     /// The index of the item whose outcome comes next.
     #[inline]
     pub(crate) fn index(&self) -> usize {
@@ -109,11 +109,11 @@ impl<M: Mode<U>, U> Run<'_, M, U> {
         self.writer.is_done()
     }
 
-    /// The outcome of item [`index`](Run::index); `true` if it stops the map.
+    /// The outcome of item [`index`](ChunkSink::index); `true` if it stops the map.
     #[inline]
     pub(crate) fn put(&mut self, outcome: Result<U, Error>) -> bool {
         match M::settle(outcome) {
-            Settled::Slot(slot) => {
+            Settled::Kept(slot) => {
                 self.writer.write(slot);
                 false
             }
@@ -126,14 +126,14 @@ impl<M: Mode<U>, U> Run<'_, M, U> {
         }
     }
 
-    /// Item [`index`](Run::index) gets no outcome (it never ran): the map's
+    /// Item [`index`](ChunkSink::index) gets no outcome (it never ran): the map's
     /// end decides it.
     pub(crate) fn skip(&mut self) {
         self.writer.skip();
     }
 }
 
-impl<M: Mode<U>, U> Drop for Run<'_, M, U> {
+impl<M: Mode<U>, U> Drop for ChunkSink<'_, M, U> {
     fn drop(&mut self) {
         if !self.kept.is_empty() {
             let mut asides = self.asides.lock().unwrap_or_else(|e| e.into_inner());

@@ -19,7 +19,7 @@ use rayon::iter::plumbing::{Producer, ProducerCallback};
 
 use super::mode::Mode;
 use super::plan::{Plan, Stop};
-use super::sink::{Collect, Run};
+use super::sink::{ChunkSink, Collect};
 use super::{MapOptions, default_workers};
 use crate::error::{Error, ErrorKind};
 use crate::name::{self, WorkerName};
@@ -162,7 +162,7 @@ impl<P: Producer> Source<P> {
         &self,
         collect: &'c Collect<M, U>,
         chunk: usize,
-    ) -> Option<(Run<'c, M, U>, P)> {
+    ) -> Option<(ChunkSink<'c, M, U>, P)> {
         let mut rest = self.rest.lock().unwrap_or_else(PoisonError::into_inner);
         let (left, producer) = &mut *rest;
         let producer_now = producer.take()?;
@@ -210,7 +210,7 @@ where
     /// Runs the items of one chunk in order, each one's outcome going to its
     /// slot as it ends. The index of the running item lives in `run` (a
     /// local), so a panic is charged to the right item whatever the task did.
-    fn run_chunk(&self, mut run: Run<'_, M, U>, mut items: P::IntoIter) {
+    fn run_chunk(&self, mut run: ChunkSink<'_, M, U>, mut items: P::IntoIter) {
         let base = self.plan.base;
         let quiet = self.report.is_quiet();
         while !run.is_done() {
