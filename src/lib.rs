@@ -57,13 +57,19 @@
 //! printing is safe; keep other shared state out of process tasks.
 #![deny(missing_docs)]
 
-pub use fanout_runtime::map;
+// The runtime the macros expand to, one module per backend: what each macro's
+// "equivalent code without the macro" uses.
 #[cfg(feature = "mpi")]
 pub use fanout_runtime::mpi;
+#[cfg(unix)]
+pub use fanout_runtime::process;
 /// What a process task may return: any `serde::Serialize + DeserializeOwned` type.
 #[cfg(unix)]
 pub use fanout_runtime::process::ProcessOutput;
-pub use fanout_runtime::{Error, ErrorKind, Result, Task, WorkerName, current_name, run};
+pub use fanout_runtime::{
+    Error, ErrorKind, Result, Task, WorkerName, current_name, panic_message, run, signal_name,
+};
+pub use fanout_runtime::{gather, map, outcome, report, threads};
 
 #[doc(hidden)]
 pub mod __private {
@@ -126,7 +132,7 @@ pub use fanout_macros as __macros;
 /// # Equivalent code without the macro
 ///
 /// ```
-/// use fanout::__private::{WorkerName, outcome, threads};
+/// use fanout::{WorkerName, outcome, threads};
 /// # fn print_numbers() {} fn print_letters() {}
 /// let options = threads::ThreadOptions::new();
 /// let (a, b) = threads::scope(&options, |s| {
@@ -198,7 +204,7 @@ macro_rules! spawn_threads {
 /// # Equivalent code without the macro
 ///
 /// ```
-/// use fanout::__private::{WorkerName, process};
+/// use fanout::{WorkerName, process};
 ///
 /// let options = process::ProcessOptions::new();
 /// let pid = process::scope(&options, |s| s.spawn(WorkerName::new("pid"), std::process::id).join());
@@ -358,7 +364,7 @@ macro_rules! pool_map {
 /// # Equivalent code without the macro
 ///
 /// ```
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let doubled = fanout::run(async {
 ///     let options = gather::GatherOptions::new();

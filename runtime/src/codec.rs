@@ -266,7 +266,9 @@ mod scalar {
                 [0xcb, bits @ ..] if bits.len() == 8 => {
                     let mut word = [0u8; 8];
                     word.copy_from_slice(bits);
-                    Ok(super::downcast::<T, f64>(f64::from_bits(u64::from_be_bytes(word))))
+                    Ok(super::downcast::<T, f64>(f64::from_bits(
+                        u64::from_be_bytes(word),
+                    )))
                 }
                 _ => Err(()),
             });

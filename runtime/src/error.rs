@@ -14,7 +14,7 @@ use std::time::Duration;
 /// The [`Display`](fmt::Display) form names the worker and the cause:
 ///
 /// ```
-/// use fanout_runtime::{Error, ErrorKind, WorkerName};
+/// use fanout::{Error, ErrorKind, WorkerName};
 ///
 ///
 /// let err = Error::new(WorkerName::indexed("worker", 3), ErrorKind::Panic("boom".into()));
@@ -209,7 +209,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// The conventional name of a signal number (`SIGSEGV` for 11 on Linux).
 ///
 /// ```
-/// assert_eq!(fanout_runtime::signal_name(9), "SIGKILL");
+/// assert_eq!(fanout::signal_name(9), "SIGKILL");
 /// ```
 pub fn signal_name(signal: i32) -> String {
     let name = match signal {

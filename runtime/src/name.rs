@@ -10,7 +10,7 @@ use std::fmt;
 /// even for millions of pool items or futures.
 ///
 /// ```
-/// use fanout_runtime::WorkerName;
+/// use fanout::WorkerName;
 ///
 /// assert_eq!(WorkerName::new("print_numbers").to_string(), "print_numbers");
 /// assert_eq!(WorkerName::indexed("worker", 4).to_string(), "worker-4");

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind};
 /// (`worker `worker-3` panicked: boom`); several are counted and listed.
 ///
 /// ```should_panic
-/// use fanout_runtime::{Error, ErrorKind, outcome};
+/// use fanout::{Error, ErrorKind, outcome};
 ///
 /// let failure = Error::new("worker-1", ErrorKind::Panic("boom".into()));
 /// outcome::raise([None, Some(failure)]);
@@ -52,7 +52,7 @@ fn describe(failures: &[Error]) -> String {
 /// failure (the default, without `catch`).
 ///
 /// ```
-/// let outputs = fanout_runtime::outcome::unwrap_all(vec![Ok(1), Ok(2)]);
+/// let outputs = fanout::outcome::unwrap_all(vec![Ok(1), Ok(2)]);
 /// assert_eq!(outputs, [1, 2]);
 /// ```
 #[track_caller]
@@ -67,7 +67,7 @@ pub fn unwrap_all<T>(outcomes: Vec<Result<T, Error>>) -> Vec<T> {
 /// otherwise the first task error in task order, or every output.
 ///
 /// ```
-/// use fanout_runtime::outcome::try_all;
+/// use fanout::outcome::try_all;
 ///
 /// let all: Result<Vec<i32>, String> = try_all(vec![Ok(Ok(1)), Ok(Err("two".into())), Ok(Err("three".into()))]);
 /// assert_eq!(all, Err("two".to_owned()));
@@ -109,7 +109,7 @@ fn raise_failures<T>(outcomes: &[Result<T, Error>]) {
 /// then the first error in task order wins.
 ///
 /// ```
-/// use fanout_runtime::{Error, ErrorKind, outcome::try_catch_all};
+/// use fanout::{Error, ErrorKind, outcome::try_catch_all};
 ///
 /// let failed = Err(Error::new("job-0", ErrorKind::Panic("boom".into())));
 /// let all: Result<Vec<i32>, Error> = try_catch_all(vec![failed, Ok(Ok(2))]);

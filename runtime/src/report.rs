@@ -177,8 +177,8 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fanout_runtime::WorkerName;
-/// use fanout_runtime::report::{Span, chart};
+/// use fanout::WorkerName;
+/// use fanout::report::{Span, chart};
 ///
 /// let span = |name, start, end| Span {
 ///     name: WorkerName::new(name),

@@ -7,7 +7,6 @@
 /// fields and a name, as the tutorial does with `class PrintNumbers(Thread)`:
 ///
 /// ```
-/// # use fanout_runtime as fanout;
 /// use fanout::Task;
 ///
 /// struct PrintNumbers;

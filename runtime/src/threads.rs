@@ -65,7 +65,7 @@ pub struct Scope<'scope, 'env> {
 /// This is `spawn_threads!(a, b)` without the macro:
 ///
 /// ```
-/// use fanout::__private::{WorkerName, threads};
+/// use fanout::{WorkerName, threads};
 ///
 /// let data = vec![1, 2, 3];
 /// let (sum, len) = threads::scope(&threads::ThreadOptions::new(), |s| {
@@ -172,7 +172,7 @@ impl<T> Worker<'_, T> {
 /// iteration order. Threads are named `base-0`, `base-1`, ...
 ///
 /// ```
-/// use fanout::__private::{WorkerName, threads};
+/// use fanout::{WorkerName, threads};
 ///
 /// let squares = threads::spawn_each(&threads::ThreadOptions::new(), WorkerName::new("square"), 0..4, |i| i * i);
 /// let squares: Vec<i32> = squares.into_iter().map(Result::unwrap).collect();

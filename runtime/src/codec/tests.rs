@@ -771,7 +771,18 @@ fn scalars_read_and_write_the_bytes_of_the_general_path() {
         value.serialize(&mut serializer).unwrap();
         out
     }
-    let mut unsigned: Vec<u64> = vec![0, 1, 127, 128, 255, 256, 65535, 65536, u64::from(u32::MAX), u64::MAX];
+    let mut unsigned: Vec<u64> = vec![
+        0,
+        1,
+        127,
+        128,
+        255,
+        256,
+        65535,
+        65536,
+        u64::from(u32::MAX),
+        u64::MAX,
+    ];
     unsigned.extend((0..64).map(|bit| 1u64 << bit));
     for v in unsigned {
         let mut fast = Vec::new();
@@ -784,7 +795,20 @@ fn scalars_read_and_write_the_bytes_of_the_general_path() {
             assert!(decode::<u32>(&fast).is_err(), "{v} does not fit a u32");
         }
     }
-    let signed: Vec<i64> = vec![0, -1, -32, -33, -128, -129, -32768, -32769, i64::from(i32::MIN) - 1, i64::MIN, i64::MAX, 5];
+    let signed: Vec<i64> = vec![
+        0,
+        -1,
+        -32,
+        -33,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        i64::from(i32::MIN) - 1,
+        i64::MIN,
+        i64::MAX,
+        5,
+    ];
     for v in signed {
         let mut fast = Vec::new();
         encode(&v, &mut fast).unwrap();

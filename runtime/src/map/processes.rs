@@ -134,7 +134,9 @@ where
             items: &mut items,
             f,
             stop: SharedCounters::new(1, 0).ok(),
-            slots: (0..plan.workers).map(|_| WorkerProcess::default()).collect(),
+            slots: (0..plan.workers)
+                .map(|_| WorkerProcess::default())
+                .collect(),
             retry: VecDeque::new(),
             polled: Vec::new(),
             idle: 0,
