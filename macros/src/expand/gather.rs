@@ -34,13 +34,26 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let helper = Ident::new("__FanoutGather", Span::call_site());
     // Only the functions this expansion calls: no `allow(dead_code)`, which
     // a crate that forbids dead code would refuse.
-    let mut functions = if cx.options.spawn {
+    let mut functions = if cx.options.spawn && is_stream(cx) {
+        quote! {
+            fn spawn_each<F: #rt::gather::GatherTask>(
+                spawner: &#rt::gather::Spawner,
+            ) -> impl ::core::ops::FnMut((#rt::WorkerName, F))
+                -> #rt::gather::Spawned<<F as ::core::future::IntoFuture>::IntoFuture> + use<F>
+            where
+                F::IntoFuture: ::core::marker::Send + 'static,
+                F::Output: ::core::marker::Send + 'static,
+            {
+                #rt::gather::Spawner::spawn_each(::core::clone::Clone::clone(spawner))
+            }
+        }
+    } else if cx.options.spawn {
         quote! {
             fn spawn<F: #rt::gather::GatherTask>(
                 spawner: &#rt::gather::Spawner,
                 name: #rt::WorkerName,
                 task: F,
-            ) -> #rt::gather::Spawned<'_, <F as ::core::future::IntoFuture>::IntoFuture>
+            ) -> #rt::gather::Spawned<<F as ::core::future::IntoFuture>::IntoFuture>
             where
                 F::IntoFuture: ::core::marker::Send + 'static,
                 F::Output: ::core::marker::Send + 'static,
@@ -78,6 +91,8 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 ::std::boxed::Box::pin(#rt::gather::Slot::new(name, future))
             }
         },
+        // A stream is returned, not awaited.
+        _ if is_stream(cx) => TokenStream::new(),
         _ => quote! {
             fn boxed<F: ::core::future::Future>(future: F) -> ::core::pin::Pin<::std::boxed::Box<F>> {
                 ::std::boxed::Box::pin(future)
@@ -105,6 +120,35 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
             #functions
         }
     }
+}
+
+/// Whether the gather returns a stream (`stream` or `unordered`) rather
+/// than awaiting its outputs.
+fn is_stream(cx: &Cx<'_>) -> bool {
+    cx.options.stream || cx.options.unordered
+}
+
+/// `race`'s value from its `RaceEnd`, by the `catch` and `try` options.
+fn finish_race(cx: &Cx<'_>, end: TokenStream) -> TokenStream {
+    let rt = cx.rt();
+    match (cx.options.catch, cx.options.try_) {
+        (false, false) => quote!(#rt::gather::race_output(#end)),
+        (true, false) => quote!(#rt::gather::race_caught(#end)),
+        (false, true) => quote!(#rt::gather::race_tried(#end)),
+        (true, true) => cx.at_catch(quote!(#rt::gather::race_tried_caught), end),
+    }
+}
+
+/// The marker of what a stream yields, by the `catch` and `try` options.
+fn yields(cx: &Cx<'_>) -> TokenStream {
+    let rt = cx.rt();
+    let marker = match (cx.options.catch, cx.options.try_) {
+        (false, false) => quote!(Outputs),
+        (true, false) => quote!(Caught),
+        (false, true) => quote!(Tried),
+        (true, true) => quote!(TriedCaught),
+    };
+    quote!(#rt::gather::yields::#marker)
 }
 
 /// The loop form's task when it is an `async { }` block (not `async move`)
@@ -160,6 +204,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let mut builders = common_builders(cx);
     builders.extend(timeout_builder(cx));
     builders.extend(count_builder("limit", &cx.options.limit));
+    builders.extend(count_builder("buffer", &cx.options.buffer));
     let helpers = helpers(cx, body);
     let mut setup = quote! {
         #helpers
@@ -224,6 +269,23 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                         site.exact_call(quote!(#rt::gather::Group::take), quote!(&#group, #slot));
                     quote!(let #outcome = #take;)
                 });
+            if cx.options.race {
+                let winner = local1("winner");
+                let end = quote!(#rt::gather::RaceEnd::of_list(#winner, [#(#outcomes),*]));
+                let finish = finish_race(cx, end);
+                return quote! {{
+                    #setup
+                    let (#winner, #(#outcomes,)*) = {
+                        let mut #group = #rt::gather::Group::new(&#opts);
+                        #(#pins)*
+                        let #winner = ::core::future::poll_fn(|#context| #group.poll_race(#context, &mut [#(#pinned),*])).await;
+                        #(#takes)*
+                        (#winner, #(#outcomes,)*)
+                    };
+                    #join_aborted
+                    #finish
+                }};
+            }
             let finish = finish_list(cx, &outcomes);
             let run = quote! {
                 let mut #group = #rt::gather::Group::new(&#opts);
@@ -269,22 +331,63 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             } else {
                 (iter, quote!(#pat))
             };
-            let closure = match loop_async_block(cx, body) {
-                Some(block) => async_closure(pat, block),
-                None => site.closure_around(params, future_of(cx, task, &indexed)),
-            };
-            let futures = site.exact_call(
-                quote!(::core::iter::Iterator::map),
-                quote!(#items, #closure),
-            );
-            let function = if cx.options.try_ {
-                quote!(try_gather_each)
+            let futures = if cx.options.spawn && is_stream(cx) {
+                // The stream outlives this block: each future is spawned by
+                // a function that owns a clone of the spawner.
+                let task = match task {
+                    Expr::Closure(closure) if closure.inputs.is_empty() => quote!((#closure)()),
+                    _ => quote!(#task),
+                };
+                let named = site.closure_around(params, quote!((#indexed, #task)));
+                let named =
+                    site.exact_call(quote!(::core::iter::Iterator::map), quote!(#items, #named));
+                let spawner = local1("spawner");
+                let spawn_each = site.exact_call(helper("spawn_each"), quote!(&#spawner));
+                site.exact_call(
+                    quote!(::core::iter::Iterator::map),
+                    quote!(#named, #spawn_each),
+                )
             } else {
-                quote!(gather_each)
+                let closure = match loop_async_block(cx, body) {
+                    Some(block) => async_closure(pat, block),
+                    None => site.closure_around(params, future_of(cx, task, &indexed)),
+                };
+                site.exact_call(
+                    quote!(::core::iter::Iterator::map),
+                    quote!(#items, #closure),
+                )
+            };
+            if is_stream(cx) {
+                let function = if cx.options.stream {
+                    quote!(stream_in_order)
+                } else {
+                    quote!(stream_unordered)
+                };
+                let yields = yields(cx);
+                let stream = site.exact_call(
+                    quote!(#rt::gather::#function),
+                    quote!(#opts, #name, #futures, #yields),
+                );
+                let stream = if cx.options.spawn {
+                    quote!(#stream.joining(#spawner))
+                } else {
+                    stream
+                };
+                return quote! {{
+                    #setup
+                    #stream
+                }};
+            }
+            let race = cx.options.race;
+            let function = match (race, cx.options.try_) {
+                (true, true) => quote!(try_race_each),
+                (true, false) => quote!(race_each),
+                (false, true) => quote!(try_gather_each),
+                (false, false) => quote!(gather_each),
             };
             // Without `catch` or `try`, the outputs alone (no `Result` per
             // future).
-            let outputs_only = !cx.options.catch && !cx.options.try_;
+            let outputs_only = !cx.options.catch && !cx.options.try_ && !race;
             let function = if outputs_only {
                 quote!(gather_outputs)
             } else {
@@ -304,7 +407,9 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             let poll = site.exact_call(helper("poll"), quote!(#borrow #each, #context));
             let awaited = quote!(::core::future::poll_fn(|#context| #poll).await);
             let finish = |awaited: TokenStream| {
-                if outputs_only {
+                if race {
+                    finish_race(cx, awaited)
+                } else if outputs_only {
                     quote! {
                     match #awaited {
                         ::core::result::Result::Ok(outputs) => outputs,
