@@ -258,7 +258,7 @@ fn check_gather_streams(
             at("buffer"),
             "`buffer` bounds how many items a `stream` or `unordered` gather takes ahead of what it yielded; without one the gather returns only once every item ran, so it must take them all: add `stream` (outputs in input order) or `unordered` (in completion order), or bound the futures in flight with `limit = N`",
         ));
-        options.buffer = None;
+        options.rejected.extend(options.buffer.take());
     }
     if streaming && let Body::List(_) = invocation.body {
         let option = if options.stream {
@@ -284,10 +284,10 @@ fn check_gather_streams(
         errors.push(syn::Error::new(
             at("timeout"),
             format!(
-                "`timeout` is not available with `{option}`: a stream is consumed at the caller's pace, so it has no end to put a deadline on. Bound each task instead (`tokio::time::timeout(Duration::from_secs(5), fetch(url))`), or the wait for the next item"
+                "`timeout` is not available with `{option}`: a stream is consumed at the caller's pace, so there is no end to put a deadline on. Bound each task instead (`tokio::time::timeout(Duration::from_secs(5), fetch(url))`), or each wait for the next item (`tokio::time::timeout(d, stream.next())`)"
             ),
         ));
-        options.timeout = None;
+        options.rejected.extend(options.timeout.take());
     }
 }
 

@@ -449,3 +449,90 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
         Body::Map { .. } | Body::Broken => quote!(::core::panic!("fanout: invalid macro input")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The expansions of `stream`, `unordered` and `race`, on tokens.
+
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use crate::ast::MacroKind::Gather;
+    use crate::expand::entry;
+
+    fn expand(input: TokenStream) -> String {
+        entry(Gather, quote!([::fanout] #input)).to_string()
+    }
+
+    #[test]
+    fn stream_and_unordered_return_a_stream_of_the_right_items() {
+        let out = expand(quote!(for url in &urls => fetch(&client, url); stream, limit = 8));
+        assert!(out.contains("gather :: stream_in_order"), "{out}");
+        assert!(out.contains("yields :: Outputs"), "{out}");
+        assert!(out.contains(". limit ("), "{out}");
+        // Returned, not awaited.
+        assert!(!out.contains(". await"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+
+        let out = expand(quote!(for i in 0.. => work(i); unordered, try, catch, buffer = 4));
+        assert!(out.contains("gather :: stream_unordered"), "{out}");
+        assert!(out.contains("yields :: TriedCaught"), "{out}");
+        assert!(out.contains(". buffer ("), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn a_spawned_stream_owns_its_spawner() {
+        let out = expand(quote!(for i in 0.. => work(i); stream, spawn, catch));
+        assert!(out.contains("spawn_each"), "{out}");
+        assert!(out.contains(". joining (__fanout_spawner)"), "{out}");
+        assert!(out.contains("yields :: Caught"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn race_polls_until_a_winner_and_finishes_by_mode() {
+        let out = expand(quote!(mirror_a(), mirror_b(); race));
+        assert!(out.contains("poll_race"), "{out}");
+        assert!(out.contains("RaceEnd :: of_list"), "{out}");
+        assert!(out.contains("race_output"), "{out}");
+
+        let out = expand(quote!(for m in mirrors => fetch(m); race, try, spawn));
+        assert!(out.contains("try_race_each"), "{out}");
+        assert!(out.contains("race_tried"), "{out}");
+        assert!(out.contains("join_aborted"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+
+        let out = expand(quote!(a(), b(); race, catch));
+        assert!(out.contains("race_caught"), "{out}");
+    }
+
+    #[test]
+    fn options_that_do_not_go_together_are_refused() {
+        let refused = |input: TokenStream, expected: &str| {
+            let out = expand(input);
+            assert!(out.contains("compile_error"), "{out}");
+            assert!(out.contains(expected), "{expected}: {out}");
+        };
+        refused(
+            quote!(for i in 0..9 => f(i); buffer = 2),
+            "`buffer` bounds how many items",
+        );
+        refused(
+            quote!(for i in 0..9 => f(i); stream, unordered),
+            "choose one",
+        );
+        refused(
+            quote!(for i in 0..9 => f(i); unordered, race),
+            "`race` returns",
+        );
+        refused(
+            quote!(f(0), f(1); stream),
+            "yields the outputs of the loop form",
+        );
+        refused(
+            quote!(for i in 0..9 => f(i); stream, timeout = d),
+            "`timeout` is not available with `stream`",
+        );
+    }
+}
