@@ -1382,7 +1382,7 @@ where
 /// use futures::StreamExt;
 /// use fanout::__private::{WorkerName, gather};
 ///
-/// let mut done: Vec<(usize, u32)> = fanout::run(async {
+/// let done: Vec<(usize, u32)> = fanout::run(async {
 ///     let futures = [30, 10, 20].map(|ms| async move {
 ///         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 ///         ms as u32
@@ -1636,6 +1636,28 @@ where
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+impl<I, M> futures::stream::FusedStream for StreamInOrder<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, StreamState::Done)
+    }
+}
+
+impl<I, M> futures::stream::FusedStream for StreamUnordered<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, StreamState::Done)
     }
 }
 

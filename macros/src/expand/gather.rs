@@ -271,7 +271,14 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 });
             if cx.options.race {
                 let winner = local1("winner");
-                let end = quote!(#rt::gather::RaceEnd::of_list(#winner, [#(#outcomes),*]));
+                // Each outcome in the array is located at its task, so that
+                // a task of another output type is the one blamed.
+                let located = outcomes.iter().zip(&sites).map(|(outcome, site)| {
+                    let mut outcome = outcome.clone();
+                    outcome.set_span(outcome.span().located_at(site.first()));
+                    outcome
+                });
+                let end = quote!(#rt::gather::RaceEnd::of_list(#winner, [#(#located),*]));
                 let finish = finish_race(cx, end);
                 return quote! {{
                     #setup
