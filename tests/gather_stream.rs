@@ -380,3 +380,63 @@ fn spawned_race_losers_are_aborted_before_it_returns() {
     });
     assert!(COUNTER.load(Ordering::SeqCst) > 0);
 }
+
+/// The new forms under the strict lints of `tests/expansion_lints.rs`: the
+/// generated code is located on the user's tokens, so it must stay clean.
+#[deny(
+    warnings,
+    rust_2018_idioms,
+    unused_qualifications,
+    unused_results,
+    trivial_casts,
+    clippy::all,
+    clippy::pedantic
+)]
+mod strict_lints {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+
+    async fn fetch(i: u32) -> u32 {
+        tokio::task::yield_now().await;
+        i + 1
+    }
+
+    async fn parse(text: &str) -> Result<u32, std::num::ParseIntError> {
+        tokio::task::yield_now().await;
+        text.parse()
+    }
+
+    #[test]
+    fn streams_and_races() {
+        fanout::run(async {
+            let in_order: Vec<u32> = fanout::gather!(for i in 0..3 => fetch(i); stream, limit = 2)
+                .collect()
+                .await;
+            assert_eq!(in_order, [1, 2, 3]);
+            let done: Vec<(usize, Result<u32, fanout::Error>)> =
+                fanout::gather!(for i in 0.. => fetch(i); unordered, catch, limit = 2, buffer = 4)
+                    .take(3)
+                    .collect()
+                    .await;
+            assert_eq!(done.len(), 3);
+            let tried: Vec<Result<u32, _>> =
+                fanout::gather!(for text in ["1", "x"] => parse(text); stream, try)
+                    .collect()
+                    .await;
+            assert_eq!(tried.len(), 2);
+            let spawned: Vec<u32> = fanout::gather!(for i in 0..3 => fetch(i); stream, spawn)
+                .collect()
+                .await;
+            assert_eq!(spawned, [1, 2, 3]);
+            let fastest = fanout::gather!(fetch(1), fetch(2); race);
+            assert!(fastest > 0);
+            let looped = fanout::gather!(for i in 0..3 => fetch(i); race, spawn, timeout = Duration::from_secs(30));
+            assert!(looped > 0);
+            let first_ok = fanout::gather!(parse("x"), parse("2"); race, try);
+            assert_eq!(first_ok, Ok(2));
+            let caught = fanout::gather!(for i in 0..2 => fetch(i); race, catch, limit = 1);
+            assert_eq!(caught.ok(), Some(1));
+        });
+    }
+}
