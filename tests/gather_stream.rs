@@ -170,6 +170,24 @@ fn try_ends_the_stream_after_the_first_error() {
     // With `limit = 1`, nothing after the error was started.
     assert_eq!(started.load(Ordering::SeqCst), 6);
 
+    // In input order, an error known early stops new items at once: none
+    // after it could be yielded.
+    let started = AtomicUsize::new(0);
+    let tried: Vec<Result<u64, String>> = fanout::run(async {
+        fanout::gather!(for i in 0..10u64 => async {
+            started.fetch_add(1, Ordering::SeqCst);
+            match i {
+                0 => nap(40, Ok(0)).await,
+                1 => Err("one".to_owned()),
+                _ => Ok(i),
+            }
+        }; stream, try, limit = 2)
+        .collect()
+        .await
+    });
+    assert_eq!(tried, [Ok(0), Err("one".to_owned())]);
+    assert_eq!(started.load(Ordering::SeqCst), 2);
+
     // With `catch` too, a panic is an error that ends the stream.
     let caught: Vec<Result<u32, fanout::Error>> = fanout::run(async {
         fanout::gather!(for i in 0..5u32 => async move {

@@ -1118,6 +1118,9 @@ pub trait Yields<T> {
     type Item;
     /// What to do with the outcome of one item.
     fn step(outcome: Result<T, Error>) -> Step<Self::Item>;
+    /// Whether `outcome` will end the stream once it is yielded: then no
+    /// later item is ever yielded, so none needs to start.
+    fn ends(outcome: &Result<T, Error>) -> bool;
 }
 
 /// What a stream does with the outcome of one item.
@@ -1158,12 +1161,18 @@ pub mod yields {
                 Err(failure) => Step::Fail(failure),
             }
         }
+        fn ends(outcome: &Result<T, Error>) -> bool {
+            outcome.is_err()
+        }
     }
 
     impl<T> Yields<T> for Caught {
         type Item = Result<T, Error>;
         fn step(outcome: Result<T, Error>) -> Step<Result<T, Error>> {
             Step::Yield(outcome)
+        }
+        fn ends(_: &Result<T, Error>) -> bool {
+            false
         }
     }
 
@@ -1176,6 +1185,9 @@ pub mod yields {
                 Err(failure) => Step::Fail(failure),
             }
         }
+        fn ends(outcome: &Result<Result<T, E>, Error>) -> bool {
+            !matches!(outcome, Ok(Ok(_)))
+        }
     }
 
     impl<T, E: From<Error>> Yields<Result<T, E>> for TriedCaught {
@@ -1186,6 +1198,9 @@ pub mod yields {
                 Ok(Err(error)) => Step::YieldAndEnd(Err(error)),
                 Err(failure) => Step::YieldAndEnd(Err(E::from(failure))),
             }
+        }
+        fn ends(outcome: &Result<Result<T, E>, Error>) -> bool {
+            !matches!(outcome, Ok(Ok(_)))
         }
     }
 }
@@ -1572,6 +1587,10 @@ where
             this.futures.start_more(this.buffer.saturating_sub(held));
             match this.futures.poll_outcome(cx) {
                 Poll::Ready(Some((index, outcome))) => {
+                    // Nothing after an item that ends the stream is yielded.
+                    if M::ends(&outcome) {
+                        this.futures.stop_starting();
+                    }
                     let offset = index - this.next;
                     if this.held.len() <= offset {
                         this.held.resize_with(offset + 1, || None);
