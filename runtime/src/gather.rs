@@ -1,5 +1,12 @@
 //! Futures polled together on the current task: what `gather!` expands to
 //! (Python's `asyncio.gather`), and [`run`] (`asyncio.run`).
+//!
+//! The collecting forms are [`Group`] (a fixed list) and [`gather_each`] /
+//! [`gather_outputs`] (the loop form). `gather!(...; stream)` and
+//! `...; unordered)` return a [`StreamInOrder`] or a [`StreamUnordered`]
+//! (Python's `Executor.map(buffersize=)` and `as_completed`), and
+//! `...; race)` polls until [`Group::poll_race`] or [`race_each`] has a
+//! winner (`asyncio.wait(return_when=FIRST_COMPLETED)`, the others cancelled).
 
 use std::future::{Future, IntoFuture};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
