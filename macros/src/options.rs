@@ -28,6 +28,11 @@ pub struct Options {
     pub progress: bool,
     pub timeline: bool,
     pub mpi: bool,
+    // gather!'s streams and races (issue 12).
+    pub stream: bool,
+    pub unordered: bool,
+    pub race: bool,
+    pub buffer: Option<Expr>,
     /// Values of rejected options: still type-checked in a closure that never
     /// runs, so the user's imports and locals stay "used" next to the error.
     pub rejected: Vec<Expr>,
@@ -109,6 +114,27 @@ const SPECS: &[Spec] = &[
         value: None,
         macros: &[Gather],
     },
+    // gather!'s streams and races (issue 12).
+    Spec {
+        name: "stream",
+        value: None,
+        macros: &[Gather],
+    },
+    Spec {
+        name: "unordered",
+        value: None,
+        macros: &[Gather],
+    },
+    Spec {
+        name: "buffer",
+        value: Some("buffer = 64"),
+        macros: &[Gather],
+    },
+    Spec {
+        name: "race",
+        value: None,
+        macros: &[Gather],
+    },
 ];
 
 /// Whether `name` is an option of any of the macros.
@@ -170,6 +196,7 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         }
     }
     check_tasks(invocation, errors);
+    check_gather_streams(invocation, &mut options, errors);
     if invocation.no_fork && (kind == Processes || options.processes) {
         let span =
             option_span(invocation, "processes").unwrap_or_else(proc_macro2::Span::call_site);
@@ -190,6 +217,78 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         options.progress = false;
     }
     options
+}
+
+// gather!'s streams and races (issue 12): which options go together. A
+// refused combination keeps the collecting form, so the expansion stays
+// well-typed next to the error.
+fn check_gather_streams(
+    invocation: &Invocation,
+    options: &mut Options,
+    errors: &mut Vec<syn::Error>,
+) {
+    let at =
+        |name: &str| option_span(invocation, name).unwrap_or_else(proc_macro2::Span::call_site);
+    let streaming = options.stream || options.unordered;
+    if options.stream && options.unordered {
+        errors.push(syn::Error::new(
+            at("unordered"),
+            "`stream` yields the outputs in input order and `unordered` yields `(index, output)` in completion order: choose one",
+        ));
+        options.unordered = false;
+    }
+    if options.race && streaming {
+        let option = if options.stream {
+            "stream"
+        } else {
+            "unordered"
+        };
+        errors.push(syn::Error::new(
+            at("race"),
+            format!(
+                "`race` returns the output of the first task to finish and cancels the others; `{option}` yields every output: choose one (the first item of `unordered` is the fastest task, without cancelling the others)"
+            ),
+        ));
+        options.stream = false;
+        options.unordered = false;
+    }
+    let streaming = options.stream || options.unordered;
+    if options.buffer.is_some() && !streaming {
+        errors.push(syn::Error::new(
+            at("buffer"),
+            "`buffer` bounds how many items a `stream` or `unordered` gather takes ahead of what it yielded; without one the gather returns only once every item ran, so it must take them all: add `stream` (outputs in input order) or `unordered` (in completion order), or bound the futures in flight with `limit = N`",
+        ));
+        options.rejected.extend(options.buffer.take());
+    }
+    if streaming && let Body::List(_) = invocation.body {
+        let option = if options.stream {
+            "stream"
+        } else {
+            "unordered"
+        };
+        errors.push(syn::Error::new(
+            at(option),
+            format!(
+                "`{option}` yields the outputs of the loop form one by one: write `gather!(for url in urls => fetch(url); {option})`; a list of tasks is awaited whole (its outputs may have different types)"
+            ),
+        ));
+        options.stream = false;
+        options.unordered = false;
+    }
+    if (options.stream || options.unordered) && options.timeout.is_some() {
+        let option = if options.stream {
+            "stream"
+        } else {
+            "unordered"
+        };
+        errors.push(syn::Error::new(
+            at("timeout"),
+            format!(
+                "`timeout` is not available with `{option}`: a stream is consumed at the caller's pace, so there is no end to put a deadline on. Bound each task instead (`tokio::time::timeout(Duration::from_secs(5), fetch(url))`), or each wait for the next item (`tokio::time::timeout(d, stream.next())`)"
+            ),
+        ));
+        options.rejected.extend(options.timeout.take());
+    }
 }
 
 /// Mistakes in the tasks themselves that the macro can explain better than
@@ -300,6 +399,16 @@ fn set(options: &mut Options, kind: MacroKind, option: &RawOption) -> syn::Resul
             )?)
         }
         "timeout" => options.timeout = Some(duration(option)?),
+        // gather!'s streams and races (issue 12).
+        "stream" => options.stream = true,
+        "unordered" => options.unordered = true,
+        "race" => options.race = true,
+        "buffer" => {
+            options.buffer = Some(positive(
+                option,
+                "with `buffer = 0` no item could ever be taken",
+            )?)
+        }
         _ => {
             let _ = (kind, value);
         }

@@ -1,10 +1,17 @@
 //! Futures polled together on the current task: what `gather!` expands to
 //! (Python's `asyncio.gather`), and [`run`] (`asyncio.run`).
+//!
+//! The collecting forms are [`Group`] (a fixed list) and [`gather_each`] /
+//! [`gather_outputs`] (the loop form). `gather!(...; stream)` and
+//! `...; unordered)` return a [`StreamInOrder`] or a [`StreamUnordered`]
+//! (Python's `Executor.map(buffersize=)` and `as_completed`), and
+//! `...; race)` polls until [`Group::poll_race`] or [`race_each`] has a
+//! winner (`asyncio.wait(return_when=FIRST_COMPLETED)`, the others cancelled).
 
 use std::future::{Future, IntoFuture};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -63,6 +70,9 @@ pub struct GatherOptions {
     /// At most this many futures are in flight at once; the others start, in
     /// task order, as earlier ones finish.
     pub limit: Option<usize>,
+    /// With `stream` or `unordered`: at most this many items are taken from
+    /// the iterator and not yet yielded (default: the `limit`, or unbounded).
+    pub buffer: Option<usize>,
     /// Show a progress bar on stderr.
     pub progress: bool,
     /// Print a chart of when each future ran on stderr afterwards.
@@ -90,6 +100,17 @@ impl GatherOptions {
     pub fn limit(mut self, limit: usize) -> Self {
         assert!(limit > 0, "fanout: limit must be at least 1");
         self.limit = Some(limit);
+        self
+    }
+
+    /// Sets how many items a stream may take ahead of what it yielded.
+    ///
+    /// # Panics
+    /// If `buffer` is 0.
+    #[must_use]
+    pub fn buffer(mut self, buffer: usize) -> Self {
+        assert!(buffer > 0, "fanout: buffer must be at least 1");
+        self.buffer = Some(buffer);
         self
     }
 
@@ -202,6 +223,9 @@ pub trait PollSlot {
     fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>, report: &Report) -> SlotPoll;
     /// Whether the slot's future has not started yet.
     fn is_waiting(&self) -> bool;
+    /// Whether the slot's future finished with an output that wins a race:
+    /// not a panic, and with `try` not an `Err`.
+    fn has_won(&self) -> bool;
 }
 
 /// What happened when a slot was polled.
@@ -249,6 +273,14 @@ impl<F: Future> PollSlot for Slot<F> {
 
     fn is_waiting(&self) -> bool {
         self.state == SlotState::Waiting
+    }
+
+    fn has_won(&self) -> bool {
+        match (&self.output, self.is_failure) {
+            (Some(Ok(output)), Some(is_failure)) => !is_failure(output),
+            (Some(Ok(_)), None) => true,
+            _ => false,
+        }
     }
 }
 
@@ -332,6 +364,54 @@ impl Group {
         }
         if all_done {
             return self.stop(End::AllDone);
+        }
+        Poll::Pending
+    }
+
+    /// [`poll`](Group::poll) for `race`: ready with the index of the first
+    /// slot whose future finished with a winning output ([`PollSlot::has_won`]),
+    /// or `None` once all finished without one or the deadline passed.
+    pub fn poll_race(
+        &mut self,
+        cx: &mut Context<'_>,
+        slots: &mut [Pin<&mut dyn PollSlot>],
+    ) -> Poll<Option<usize>> {
+        if self.end != End::Running {
+            return Poll::Ready(None);
+        }
+        if let Some(timeout) = self.timeout {
+            let at = self.at;
+            let deadline = self
+                .deadline
+                .get_or_insert_with(|| start_deadline(timeout, at));
+            if deadline.as_mut().poll(cx).is_ready() {
+                let _ = self.stop(End::TimedOut);
+                return Poll::Ready(None);
+            }
+        }
+        let mut in_flight = 0;
+        let mut all_done = true;
+        for (index, slot) in slots.iter_mut().enumerate() {
+            if slot.is_waiting() && in_flight >= self.limit {
+                all_done = false;
+                continue;
+            }
+            match slot.as_mut().poll_slot(cx, &self.report) {
+                SlotPoll::Pending => {
+                    in_flight += 1;
+                    all_done = false;
+                }
+                SlotPoll::Done | SlotPoll::Failed if slot.has_won() => {
+                    // The others are cancelled: their outcome is `Cancelled`.
+                    let _ = self.stop(End::Failed);
+                    return Poll::Ready(Some(index));
+                }
+                SlotPoll::Done | SlotPoll::Failed => {}
+            }
+        }
+        if all_done {
+            let _ = self.stop(End::AllDone);
+            return Poll::Ready(None);
         }
         Poll::Pending
     }
@@ -845,10 +925,12 @@ impl<F: Future> Future for Entry<F> {
 /// });
 /// assert_eq!(doubled.unwrap(), [0, 2, 4, 6]);
 /// ```
+#[derive(Clone)]
 pub struct Spawner {
     runtime: tokio::runtime::Handle,
-    /// The tasks aborted so far, each waiting for its end.
-    aborted: Mutex<Vec<Aborted>>,
+    /// The tasks aborted so far, each waiting for its end (shared with the
+    /// clones of this spawner and with its tasks' futures).
+    aborted: Arc<Mutex<Vec<Aborted>>>,
 }
 
 /// The end of an aborted task.
@@ -864,7 +946,7 @@ impl Spawner {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => Spawner {
                 runtime,
-                aborted: Mutex::new(Vec::new()),
+                aborted: Arc::new(Mutex::new(Vec::new())),
             },
             Err(_) => no_runtime("spawn", Location::caller()),
         }
@@ -875,16 +957,29 @@ impl Spawner {
     /// The returned future resolves to the task's output; a panic in the
     /// task is carried over (with its message) to whoever polls it.
     /// Dropping it aborts the task, which [`Spawner::join_aborted`] awaits.
-    pub fn spawn<F>(&self, name: WorkerName, future: F) -> Spawned<'_, F::IntoFuture>
+    pub fn spawn<F>(&self, name: WorkerName, future: F) -> Spawned<F::IntoFuture>
     where
         F: IntoFuture,
         F::IntoFuture: Send + 'static,
         F::Output: Send + 'static,
     {
         Spawned {
-            spawner: self,
+            runtime: self.runtime.clone(),
+            aborted: Arc::clone(&self.aborted),
             state: SpawnState::Waiting(name, future.into_future()),
         }
+    }
+
+    /// [`Spawner::spawn`] as a function of `(name, future)` that owns this
+    /// spawner: the loop form of a streaming `gather!(...; stream, spawn)`,
+    /// whose futures outlive the block that made them.
+    pub fn spawn_each<F>(self) -> impl FnMut((WorkerName, F)) -> Spawned<F::IntoFuture>
+    where
+        F: IntoFuture,
+        F::IntoFuture: Send + 'static,
+        F::Output: Send + 'static,
+    {
+        move |(name, future)| self.spawn(name, future)
     }
 
     /// Waits until every task aborted so far has ended: once it returns, no
@@ -901,8 +996,32 @@ impl Spawner {
     }
 
     fn aborted(&self) -> std::sync::MutexGuard<'_, Vec<Aborted>> {
-        self.aborted.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_aborted(&self.aborted)
     }
+
+    /// Polls the ends of the tasks aborted so far (`ending` holds those
+    /// being awaited): ready once none runs. [`Spawner::join_aborted`] for a
+    /// stream, which cannot hold a future that borrows its own spawner.
+    fn poll_join_aborted(
+        &self,
+        ending: &mut FuturesUnordered<Aborted>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        loop {
+            if ending.is_empty() {
+                let aborted = std::mem::take(&mut *self.aborted());
+                if aborted.is_empty() {
+                    return Poll::Ready(());
+                }
+                ending.extend(aborted);
+            }
+            while std::task::ready!(ending.poll_next_unpin(cx)).is_some() {}
+        }
+    }
+}
+
+fn lock_aborted(aborted: &Mutex<Vec<Aborted>>) -> std::sync::MutexGuard<'_, Vec<Aborted>> {
+    aborted.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for Spawner {
@@ -915,12 +1034,14 @@ impl std::fmt::Debug for Spawner {
 
 /// The future of a task of [`Spawner::spawn`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Spawned<'a, F>
+pub struct Spawned<F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawner: &'a Spawner,
+    runtime: tokio::runtime::Handle,
+    /// The aborted tasks of its [`Spawner`].
+    aborted: Arc<Mutex<Vec<Aborted>>>,
     state: SpawnState<F>,
 }
 
@@ -932,14 +1053,14 @@ enum SpawnState<F: Future> {
 }
 
 // The future is never pinned here: it moves into its Tokio task to start.
-impl<F> Unpin for Spawned<'_, F>
+impl<F> Unpin for Spawned<F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
 }
 
-impl<F> Future for Spawned<'_, F>
+impl<F> Future for Spawned<F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -954,7 +1075,7 @@ where
             else {
                 unreachable!("fanout: the state was just matched")
             };
-            let handle = this.spawner.runtime.spawn(Named::new(name, future));
+            let handle = this.runtime.spawn(Named::new(name, future));
             this.state = SpawnState::Running(handle);
         }
         let SpawnState::Running(handle) = &mut this.state else {
@@ -973,7 +1094,7 @@ where
     }
 }
 
-impl<F> Drop for Spawned<'_, F>
+impl<F> Drop for Spawned<F>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -990,6 +1111,850 @@ where
         let ending: Aborted = Box::pin(async move {
             let _ = handle.await;
         });
-        self.spawner.aborted().push(ending);
+        lock_aborted(&self.aborted).push(ending);
+    }
+}
+
+// Streams and races: `gather!(for x in items => task(x); stream)`,
+// `...; unordered)` and `gather!(a(), b(); race)`.
+
+/// How a streaming gather turns each item's outcome into what it yields, by
+/// the `catch` and `try` options: one of the markers of [`yields`].
+pub trait Yields<T> {
+    /// What the stream yields for one item.
+    type Item;
+    /// What to do with the outcome of one item.
+    fn step(outcome: Result<T, Error>) -> Step<Self::Item>;
+    /// Whether `outcome` will end the stream once it is yielded: then no
+    /// later item is ever yielded, so none needs to start.
+    fn ends(outcome: &Result<T, Error>) -> bool;
+}
+
+/// What a stream does with the outcome of one item.
+#[derive(Debug)]
+pub enum Step<T> {
+    /// Yield it and go on.
+    Yield(T),
+    /// Yield it, then end: no new item starts (`try` met an error).
+    YieldAndEnd(T),
+    /// Without `catch`, a failed item: once the running items ended, the
+    /// stream panics with it.
+    Fail(Error),
+}
+
+/// The markers of [`Yields`], one per combination of `catch` and `try`.
+pub mod yields {
+    use super::{Error, Step, Yields};
+
+    /// Neither `catch` nor `try`: the outputs; a failure makes the stream panic.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Outputs;
+    /// `catch`: `Result<T, fanout::Error>` per item.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Caught;
+    /// `try`: the tasks' `Result<T, E>`; the stream ends after the first `Err`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Tried;
+    /// `try` and `catch`: a failure becomes `E::from(fanout::Error)` and ends
+    /// the stream too.
+    #[derive(Clone, Copy, Debug)]
+    pub struct TriedCaught;
+
+    impl<T> Yields<T> for Outputs {
+        type Item = T;
+        fn step(outcome: Result<T, Error>) -> Step<T> {
+            match outcome {
+                Ok(output) => Step::Yield(output),
+                Err(failure) => Step::Fail(failure),
+            }
+        }
+        fn ends(outcome: &Result<T, Error>) -> bool {
+            outcome.is_err()
+        }
+    }
+
+    impl<T> Yields<T> for Caught {
+        type Item = Result<T, Error>;
+        fn step(outcome: Result<T, Error>) -> Step<Result<T, Error>> {
+            Step::Yield(outcome)
+        }
+        fn ends(_: &Result<T, Error>) -> bool {
+            false
+        }
+    }
+
+    impl<T, E> Yields<Result<T, E>> for Tried {
+        type Item = Result<T, E>;
+        fn step(outcome: Result<Result<T, E>, Error>) -> Step<Result<T, E>> {
+            match outcome {
+                Ok(Ok(output)) => Step::Yield(Ok(output)),
+                Ok(Err(error)) => Step::YieldAndEnd(Err(error)),
+                Err(failure) => Step::Fail(failure),
+            }
+        }
+        fn ends(outcome: &Result<Result<T, E>, Error>) -> bool {
+            !matches!(outcome, Ok(Ok(_)))
+        }
+    }
+
+    impl<T, E: From<Error>> Yields<Result<T, E>> for TriedCaught {
+        type Item = Result<T, E>;
+        fn step(outcome: Result<Result<T, E>, Error>) -> Step<Result<T, E>> {
+            match outcome {
+                Ok(Ok(output)) => Step::Yield(Ok(output)),
+                Ok(Err(error)) => Step::YieldAndEnd(Err(error)),
+                Err(failure) => Step::YieldAndEnd(Err(E::from(failure))),
+            }
+        }
+        fn ends(outcome: &Result<Result<T, E>, Error>) -> bool {
+            !matches!(outcome, Ok(Ok(_)))
+        }
+    }
+}
+
+/// The output of the futures that the iterator `I` gives.
+type OutputOf<I> = <<I as Iterator>::Item as Future>::Output;
+
+/// The outcome of item `index` of a stream or a race.
+type IndexedOutcome<I> = (usize, Result<OutputOf<I>, Error>);
+
+/// The futures of a stream or a race, taken from their iterator only when
+/// one may start (so an endless iterator works), and polled together.
+struct LazyFutures<I: Iterator> {
+    /// `None` once exhausted, or once no new item may start.
+    items: Option<I>,
+    base: WorkerName,
+    running: FuturesUnordered<Entry<I::Item>>,
+    /// How many items were taken so far: the index of the next one.
+    taken: usize,
+    limit: usize,
+    report: Report,
+    /// Start times of the running items, with the timeline only.
+    starts: std::collections::HashMap<usize, Started>,
+    /// With `spawn`, to await the tasks aborted when the stream ends early.
+    spawner: Option<Spawner>,
+    ending: FuturesUnordered<Aborted>,
+    /// Whether the report was finished (the bar cleared, the chart printed).
+    reported: bool,
+}
+
+impl<I> LazyFutures<I>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    fn new(options: &GatherOptions, base: WorkerName, items: I) -> Self {
+        let report = Report::new(options.timeline, options.progress);
+        match items.size_hint() {
+            (low, Some(high)) if low == high => report.expect(low),
+            _ => report.expect_unknown(),
+        }
+        LazyFutures {
+            items: Some(items),
+            base,
+            running: FuturesUnordered::new(),
+            taken: 0,
+            limit: options.limit.unwrap_or(usize::MAX),
+            report,
+            starts: std::collections::HashMap::new(),
+            spawner: None,
+            ending: FuturesUnordered::new(),
+            reported: false,
+        }
+    }
+
+    /// Takes and starts items while fewer than `limit` run and `room` allows.
+    fn start_more(&mut self, mut room: usize) {
+        while room > 0 && self.running.len() < self.limit {
+            let Some(items) = self.items.as_mut() else {
+                return;
+            };
+            let Some(future) = items.next() else {
+                self.items = None;
+                return;
+            };
+            let index = self.taken;
+            self.taken += 1;
+            room -= 1;
+            if self.report.timeline_enabled() {
+                let started = self.report.start(self.base.with_index(index));
+                self.starts.insert(index, started);
+            }
+            self.running.push(Entry {
+                base: self.base.base(),
+                index,
+                future,
+            });
+        }
+    }
+
+    /// Whether every item was taken (or no new one may start).
+    fn exhausted(&self) -> bool {
+        self.items.is_none()
+    }
+
+    /// The next outcome of a running item; `None` when none runs.
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<IndexedOutcome<I>>> {
+        let done = std::task::ready!(self.running.poll_next_unpin(cx));
+        if let Some((index, _)) = &done {
+            let started = self.starts.remove(index).unwrap_or_else(Started::none);
+            self.report.end(started);
+        }
+        Poll::Ready(done)
+    }
+
+    /// No new item starts; the running ones go on.
+    fn stop_starting(&mut self) {
+        self.items = None;
+    }
+
+    /// No new item starts, and the running ones are dropped (cancelled;
+    /// spawned tasks are aborted).
+    fn stop(&mut self) {
+        self.items = None;
+        self.running = FuturesUnordered::new();
+        self.starts.clear();
+    }
+
+    /// Ready once the tasks aborted by [`stop`](Self::stop) ended (with
+    /// `spawn`); finishes the report.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(spawner) = &self.spawner {
+            std::task::ready!(spawner.poll_join_aborted(&mut self.ending, cx));
+        }
+        self.finish_report();
+        Poll::Ready(())
+    }
+
+    fn finish_report(&mut self) {
+        if !self.reported {
+            self.reported = true;
+            self.report.finish("gather!");
+        }
+    }
+}
+
+impl<I: Iterator> Drop for LazyFutures<I> {
+    fn drop(&mut self) {
+        // Dropped early (cancelled): the bar is cleared and the chart of
+        // what ran so far is printed.
+        if !self.reported {
+            self.reported = true;
+            self.report.finish("gather!");
+        }
+    }
+}
+
+/// Where a stream is.
+enum StreamState {
+    Running,
+    /// Without `catch`, an item failed: no new item starts, the running ones
+    /// are polled to the end, then the stream panics with every failure.
+    Failing(Vec<(usize, Error)>),
+    /// Awaiting the aborted tasks (with `spawn`) before the end.
+    Ending,
+    Done,
+}
+
+/// The stream of `gather!(for x in items => task(x); stream)`: every output
+/// in input order, as soon as it and those before it are ready.
+///
+/// Items are taken from the iterator lazily: at most `buffer` are taken and
+/// not yet yielded (default: `limit`, or unbounded), at most `limit` run.
+/// Dropping the stream cancels it: no new item starts, the running futures
+/// are dropped (spawned tasks aborted).
+///
+/// ```
+/// use futures::StreamExt;
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let squares: Vec<u64> = fanout::run(async {
+///     let options = gather::GatherOptions::new().limit(4);
+///     let futures = (0..).map(|i: u64| async move { i * i });
+///     let stream = gather::stream_in_order(options, WorkerName::new("square"), futures, gather::yields::Outputs);
+///     stream.take(5).collect().await
+/// });
+/// assert_eq!(squares, [0, 1, 4, 9, 16]);
+/// ```
+///
+/// # Panics
+/// Without `catch`, when the next item to yield failed (its future
+/// panicked): once the futures still running have been polled to their end.
+#[must_use = "streams do nothing unless polled"]
+pub struct StreamInOrder<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    futures: LazyFutures<I>,
+    buffer: usize,
+    /// The outcomes of items `next..taken`, those that arrived.
+    held: std::collections::VecDeque<Option<Result<<I::Item as Future>::Output, Error>>>,
+    /// The index of the next item to yield.
+    next: usize,
+    state: StreamState,
+    yields: std::marker::PhantomData<fn() -> M>,
+}
+
+/// The stream of `gather!(for x in items => task(x); unordered)`:
+/// `(index, output)` in completion order (Python's `asyncio.as_completed`,
+/// with the index). Lazy and cancelled on drop as [`StreamInOrder`].
+///
+/// ```
+/// use futures::StreamExt;
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let done: Vec<(usize, u32)> = fanout::run(async {
+///     let futures = [30, 10, 20].map(|ms| async move {
+///         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+///         ms as u32
+///     });
+///     let options = gather::GatherOptions::new();
+///     gather::stream_unordered(options, WorkerName::new("nap"), futures, gather::yields::Outputs).collect().await
+/// });
+/// assert_eq!(done, [(1, 10), (2, 20), (0, 30)]);
+/// ```
+///
+/// # Panics
+/// As [`StreamInOrder`], when it would yield a failed item.
+#[must_use = "streams do nothing unless polled"]
+pub struct StreamUnordered<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    futures: LazyFutures<I>,
+    buffer: usize,
+    state: StreamState,
+    yields: std::marker::PhantomData<fn() -> M>,
+}
+
+// Nothing in them is pinned: the futures sit in a `FuturesUnordered`, which
+// pins each in its own allocation; the iterator and the outcomes move freely.
+impl<I, M> Unpin for StreamInOrder<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+}
+
+impl<I, M> Unpin for StreamUnordered<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+}
+
+/// The stream of the outputs of `futures` in input order; see [`StreamInOrder`].
+pub fn stream_in_order<I, M>(
+    options: GatherOptions,
+    base: WorkerName,
+    futures: I,
+    yields: M,
+) -> StreamInOrder<I::IntoIter, M>
+where
+    I: IntoIterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    let _ = yields;
+    StreamInOrder {
+        futures: LazyFutures::new(&options, base, futures.into_iter()),
+        buffer: options.buffer.or(options.limit).unwrap_or(usize::MAX),
+        held: std::collections::VecDeque::new(),
+        next: 0,
+        state: StreamState::Running,
+        yields: std::marker::PhantomData,
+    }
+}
+
+/// The stream of the outputs of `futures` in completion order; see
+/// [`StreamUnordered`].
+pub fn stream_unordered<I, M>(
+    options: GatherOptions,
+    base: WorkerName,
+    futures: I,
+    yields: M,
+) -> StreamUnordered<I::IntoIter, M>
+where
+    I: IntoIterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    let _ = yields;
+    StreamUnordered {
+        futures: LazyFutures::new(&options, base, futures.into_iter()),
+        buffer: options.buffer.or(options.limit).unwrap_or(usize::MAX),
+        state: StreamState::Running,
+        yields: std::marker::PhantomData,
+    }
+}
+
+impl<I, M> StreamInOrder<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    /// With `spawn`: the futures are tasks of `spawner`, and those aborted
+    /// when the stream ends early are awaited before it ends.
+    pub fn joining(mut self, spawner: Spawner) -> Self {
+        self.futures.spawner = Some(spawner);
+        self
+    }
+}
+
+impl<I, M> StreamUnordered<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    /// See [`StreamInOrder::joining`].
+    pub fn joining(mut self, spawner: Spawner) -> Self {
+        self.futures.spawner = Some(spawner);
+        self
+    }
+}
+
+/// The `Failing` state of a stream: polls the running futures to their end,
+/// collecting failures, then panics with all of them in input order.
+fn poll_failing<I>(
+    futures: &mut LazyFutures<I>,
+    failures: &mut Vec<(usize, Error)>,
+    cx: &mut Context<'_>,
+) -> Poll<std::convert::Infallible>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    while let Some((index, outcome)) = std::task::ready!(futures.poll_outcome(cx)) {
+        if let Err(failure) = outcome {
+            failures.push((index, failure));
+        }
+    }
+    std::task::ready!(futures.poll_end(cx));
+    failures.sort_by_key(|(index, _)| *index);
+    let failures = std::mem::take(failures);
+    crate::outcome::raise(failures.into_iter().map(|(_, failure)| Some(failure)))
+}
+
+impl<I, M> futures::Stream for StreamInOrder<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    type Item = M::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<M::Item>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                StreamState::Done => return Poll::Ready(None),
+                StreamState::Ending => {
+                    std::task::ready!(this.futures.poll_end(cx));
+                    this.state = StreamState::Done;
+                    return Poll::Ready(None);
+                }
+                StreamState::Failing(failures) => {
+                    // Outcomes taken but never to be yielded: their failures
+                    // are reported too.
+                    for (offset, outcome) in this.held.drain(..).enumerate() {
+                        if let Some(Err(failure)) = outcome {
+                            failures.push((this.next + offset, failure));
+                        }
+                    }
+                    match poll_failing(&mut this.futures, failures, cx) {
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                StreamState::Running => {}
+            }
+            if let Some(Some(_)) = this.held.front() {
+                let Some(Some(outcome)) = this.held.pop_front() else {
+                    unreachable!("fanout: the front outcome was just matched")
+                };
+                let index = this.next;
+                this.next += 1;
+                match M::step(outcome) {
+                    Step::Yield(item) => return Poll::Ready(Some(item)),
+                    Step::YieldAndEnd(item) => {
+                        this.futures.stop();
+                        this.held.clear();
+                        this.state = StreamState::Ending;
+                        return Poll::Ready(Some(item));
+                    }
+                    Step::Fail(failure) => {
+                        this.futures.stop_starting();
+                        this.state = StreamState::Failing(vec![(index, failure)]);
+                        continue;
+                    }
+                }
+            }
+            let held = this.futures.taken - this.next;
+            this.futures.start_more(this.buffer.saturating_sub(held));
+            match this.futures.poll_outcome(cx) {
+                Poll::Ready(Some((index, outcome))) => {
+                    // Nothing after an item that ends the stream is yielded.
+                    if M::ends(&outcome) {
+                        this.futures.stop_starting();
+                    }
+                    let offset = index - this.next;
+                    if this.held.len() <= offset {
+                        this.held.resize_with(offset + 1, || None);
+                    }
+                    this.held[offset] = Some(outcome);
+                }
+                Poll::Ready(None) if this.futures.exhausted() && this.held.is_empty() => {
+                    this.state = StreamState::Ending;
+                }
+                // Nothing runs, but items remain: start them.
+                Poll::Ready(None) => {}
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<I, M> futures::Stream for StreamUnordered<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    type Item = (usize, M::Item);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                StreamState::Done => return Poll::Ready(None),
+                StreamState::Ending => {
+                    std::task::ready!(this.futures.poll_end(cx));
+                    this.state = StreamState::Done;
+                    return Poll::Ready(None);
+                }
+                StreamState::Failing(failures) => {
+                    match poll_failing(&mut this.futures, failures, cx) {
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                StreamState::Running => {}
+            }
+            let held = this.futures.running.len();
+            this.futures.start_more(this.buffer.saturating_sub(held));
+            match this.futures.poll_outcome(cx) {
+                Poll::Ready(Some((index, outcome))) => match M::step(outcome) {
+                    Step::Yield(item) => return Poll::Ready(Some((index, item))),
+                    Step::YieldAndEnd(item) => {
+                        this.futures.stop();
+                        this.state = StreamState::Ending;
+                        return Poll::Ready(Some((index, item)));
+                    }
+                    Step::Fail(failure) => {
+                        this.futures.stop_starting();
+                        this.state = StreamState::Failing(vec![(index, failure)]);
+                    }
+                },
+                Poll::Ready(None) if this.futures.exhausted() => {
+                    this.state = StreamState::Ending;
+                }
+                Poll::Ready(None) => {}
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<I, M> futures::stream::FusedStream for StreamInOrder<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, StreamState::Done)
+    }
+}
+
+impl<I, M> futures::stream::FusedStream for StreamUnordered<I, M>
+where
+    I: Iterator,
+    I::Item: Future,
+    M: Yields<<I::Item as Future>::Output>,
+{
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, StreamState::Done)
+    }
+}
+
+/// How a race ended: the winner's output, or (no task won) every outcome in
+/// task order, what the `race_*` functions make the macro's value of.
+#[derive(Debug)]
+pub enum RaceEnd<T> {
+    /// The output of the first task to finish (with `try`: the first `Ok`).
+    Won(T),
+    /// No task won: every task failed or timed out. Outcomes in task order.
+    Lost(Vec<Result<T, Error>>),
+}
+
+impl<T> RaceEnd<T> {
+    /// The end of a fixed-list race (`gather!(a(), b(); race)`): the winner's
+    /// index, if any, and every task's outcome.
+    pub fn of_list<const N: usize>(winner: Option<usize>, outcomes: [Result<T, Error>; N]) -> Self {
+        let mut outcomes = Vec::from(outcomes);
+        match winner {
+            Some(index) if index < outcomes.len() => match outcomes.swap_remove(index) {
+                Ok(output) => RaceEnd::Won(output),
+                Err(failure) => {
+                    unreachable!("fanout: the winner of a race failed: {failure}")
+                }
+            },
+            _ => RaceEnd::Lost(outcomes),
+        }
+    }
+}
+
+/// The loop form of a race, `gather!(for m in mirrors => fetch(m); race)`:
+/// ready with the output of the first future to finish (with
+/// [`try_race_each`], the first `Ok`); the others are dropped then.
+///
+/// ```
+/// use std::time::Duration;
+/// use fanout::__private::{WorkerName, gather};
+///
+/// let fastest = fanout::run(async {
+///     let options = gather::GatherOptions::new();
+///     let naps = [30, 10, 20].map(|ms| async move {
+///         tokio::time::sleep(Duration::from_millis(ms)).await;
+///         ms
+///     });
+///     gather::race_output(gather::race_each(&options, WorkerName::new("nap"), naps).await)
+/// });
+/// assert_eq!(fastest, 10);
+/// ```
+#[track_caller]
+pub fn race_each<I>(
+    options: &GatherOptions,
+    base: WorkerName,
+    futures: I,
+) -> RaceEach<'_, I::IntoIter>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    RaceEach {
+        options,
+        at: Location::caller(),
+        futures: LazyFutures::new(options, base, futures.into_iter()),
+        deadline: None,
+        started: false,
+        is_failure: None,
+        lost: Vec::new(),
+    }
+}
+
+/// [`race_each`] for `try`: an `Err` output does not win.
+#[track_caller]
+pub fn try_race_each<I>(
+    options: &GatherOptions,
+    base: WorkerName,
+    futures: I,
+) -> RaceEach<'_, I::IntoIter>
+where
+    I: IntoIterator,
+    I::Item: Future,
+    <I::Item as Future>::Output: TryOutcome,
+{
+    let mut race = race_each(options, base, futures);
+    race.is_failure = Some(|output: &<I::Item as Future>::Output| output.is_failure());
+    race
+}
+
+/// The future of [`race_each`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct RaceEach<'a, I>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    options: &'a GatherOptions,
+    at: &'static Location<'static>,
+    futures: LazyFutures<I>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    started: bool,
+    is_failure: Option<fn(&OutputOf<I>) -> bool>,
+    /// The outcomes of the tasks that finished without winning.
+    lost: Vec<IndexedOutcome<I>>,
+}
+
+impl<I> Unpin for RaceEach<'_, I>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+}
+
+impl<I> Future for RaceEach<'_, I>
+where
+    I: Iterator,
+    I::Item: Future,
+{
+    type Output = RaceEnd<<I::Item as Future>::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if !this.started {
+            this.started = true;
+            this.deadline = this.options.timeout.map(|t| start_deadline(t, this.at));
+        }
+        let end = loop {
+            if let Some(deadline) = this.deadline.as_mut()
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                break End::TimedOut;
+            }
+            this.futures.start_more(usize::MAX);
+            match this.futures.poll_outcome(cx) {
+                Poll::Ready(Some((index, outcome))) => {
+                    let won = match (&outcome, this.is_failure) {
+                        (Ok(output), Some(is_failure)) => !is_failure(output),
+                        (Ok(_), None) => true,
+                        (Err(_), _) => false,
+                    };
+                    match outcome {
+                        Ok(output) if won => {
+                            this.futures.stop();
+                            this.futures.finish_report();
+                            return Poll::Ready(RaceEnd::Won(output));
+                        }
+                        outcome => this.lost.push((index, outcome)),
+                    }
+                }
+                Poll::Ready(None) if this.futures.exhausted() => break End::AllDone,
+                Poll::Ready(None) => {}
+                Poll::Pending => return Poll::Pending,
+            }
+        };
+        this.futures.stop();
+        this.futures.finish_report();
+        this.deadline = None;
+        let mut outcomes: Vec<Option<Result<_, Error>>> = std::iter::repeat_with(|| None)
+            .take(this.futures.taken)
+            .collect();
+        for (index, outcome) in this.lost.drain(..) {
+            outcomes[index] = Some(outcome);
+        }
+        let base = this.futures.base;
+        let outcomes = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| {
+                outcome
+                    .unwrap_or_else(|| Err(unfinished(this.options, base.with_index(index), end)))
+            })
+            .collect();
+        Poll::Ready(RaceEnd::Lost(outcomes))
+    }
+}
+
+/// The panic of a race that no task won, without `catch`.
+#[cold]
+#[track_caller]
+fn no_winner(failures: &[&Error]) -> ! {
+    if failures.is_empty() {
+        panic!("gather!(...; race): there was no task to race");
+    }
+    if let Some(timeout) = failures.iter().find_map(|f| match f.kind() {
+        ErrorKind::Timeout(timeout) => Some(*timeout),
+        _ => None,
+    }) && failures.iter().all(|f| f.is_timeout())
+    {
+        panic!(
+            "gather!(...; race): no task finished within the timeout of {timeout:?}; add `catch` to get `Err(fanout::Error)` (timed out) instead of this panic, or allow more time"
+        );
+    }
+    let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    panic!(
+        "gather!(...; race): no task won, every one failed: {}; add `catch` to get the error as an `Err` instead of this panic",
+        listed.join("; ")
+    )
+}
+
+/// A race without `catch` or `try`: the winner's output.
+///
+/// # Panics
+/// If no task won (every one panicked or timed out), with a message that
+/// says how to get an `Err` instead.
+#[track_caller]
+pub fn race_output<T>(end: RaceEnd<T>) -> T {
+    match end {
+        RaceEnd::Won(output) => output,
+        RaceEnd::Lost(outcomes) => {
+            let failures: Vec<&Error> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+            no_winner(&failures)
+        }
+    }
+}
+
+/// A race with `catch`: the winner's output, or the failure of the lowest
+/// index (timed out, with a `timeout` that passed).
+///
+/// # Panics
+/// If there was no task at all.
+#[track_caller]
+pub fn race_caught<T>(end: RaceEnd<T>) -> Result<T, Error> {
+    match end {
+        RaceEnd::Won(output) => Ok(output),
+        RaceEnd::Lost(outcomes) => match outcomes.into_iter().next() {
+            Some(outcome) => outcome,
+            None => no_winner(&[]),
+        },
+    }
+}
+
+/// A race with `try`: the first `Ok`, or the task error of the lowest index.
+///
+/// # Panics
+/// If no task won and one panicked (all panics are listed), or if every
+/// task timed out (naming `catch` as the fix).
+#[track_caller]
+pub fn race_tried<T, E>(end: RaceEnd<Result<T, E>>) -> Result<T, E> {
+    match end {
+        RaceEnd::Won(output) => output,
+        RaceEnd::Lost(outcomes) => {
+            let panicked: Vec<&Error> = outcomes
+                .iter()
+                .filter_map(|o| o.as_ref().err())
+                .filter(|f| f.is_panic())
+                .collect();
+            if !panicked.is_empty() {
+                no_winner(&panicked);
+            }
+            if let Some(error) = outcomes.iter().position(|o| matches!(o, Ok(Err(_)))) {
+                return outcomes
+                    .into_iter()
+                    .nth(error)
+                    .and_then(Result::ok)
+                    .unwrap_or_else(|| unreachable!("fanout: the task error was just found"));
+            }
+            let failures: Vec<&Error> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+            no_winner(&failures)
+        }
+    }
+}
+
+/// A race with `try` and `catch`: the first `Ok`, or the error of the
+/// lowest index (a failure as `E::from(fanout::Error)`).
+///
+/// # Panics
+/// If there was no task at all.
+#[track_caller]
+pub fn race_tried_caught<T, E: From<Error>>(end: RaceEnd<Result<T, E>>) -> Result<T, E> {
+    match end {
+        RaceEnd::Won(output) => output,
+        RaceEnd::Lost(outcomes) => match outcomes.into_iter().next() {
+            Some(outcome) => crate::outcome::flatten(outcome),
+            None => no_winner(&[]),
+        },
     }
 }

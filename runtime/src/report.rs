@@ -67,6 +67,18 @@ impl Report {
         let _ = total;
     }
 
+    /// For a stream whose total is not known (an endless iterator): the
+    /// progress bar becomes a counter of the tasks done, with their rate.
+    pub fn expect_unknown(&self) {
+        #[cfg(feature = "progress")]
+        if let Some(bar) = &self.progress
+            && let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} {pos} tasks done, {per_sec}")
+        {
+            bar.set_style(style);
+        }
+    }
+
     /// Notes that the task `name` starts now.
     #[inline]
     pub fn start(&self, name: WorkerName) -> Started {

@@ -34,13 +34,26 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let helper = Ident::new("__FanoutGather", Span::call_site());
     // Only the functions this expansion calls: no `allow(dead_code)`, which
     // a crate that forbids dead code would refuse.
-    let mut functions = if cx.options.spawn {
+    let mut functions = if cx.options.spawn && is_stream(cx) {
+        quote! {
+            fn spawn_each<F: #rt::gather::GatherTask>(
+                spawner: &#rt::gather::Spawner,
+            ) -> impl ::core::ops::FnMut((#rt::WorkerName, F))
+                -> #rt::gather::Spawned<<F as ::core::future::IntoFuture>::IntoFuture> + use<F>
+            where
+                F::IntoFuture: ::core::marker::Send + 'static,
+                F::Output: ::core::marker::Send + 'static,
+            {
+                #rt::gather::Spawner::spawn_each(::core::clone::Clone::clone(spawner))
+            }
+        }
+    } else if cx.options.spawn {
         quote! {
             fn spawn<F: #rt::gather::GatherTask>(
                 spawner: &#rt::gather::Spawner,
                 name: #rt::WorkerName,
                 task: F,
-            ) -> #rt::gather::Spawned<'_, <F as ::core::future::IntoFuture>::IntoFuture>
+            ) -> #rt::gather::Spawned<<F as ::core::future::IntoFuture>::IntoFuture>
             where
                 F::IntoFuture: ::core::marker::Send + 'static,
                 F::Output: ::core::marker::Send + 'static,
@@ -78,6 +91,8 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 ::std::boxed::Box::pin(#rt::gather::Slot::new(name, future))
             }
         },
+        // A stream is returned, not awaited.
+        _ if is_stream(cx) => TokenStream::new(),
         _ => quote! {
             fn boxed<F: ::core::future::Future>(future: F) -> ::core::pin::Pin<::std::boxed::Box<F>> {
                 ::std::boxed::Box::pin(future)
@@ -105,6 +120,35 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
             #functions
         }
     }
+}
+
+/// Whether the gather returns a stream (`stream` or `unordered`) rather
+/// than awaiting its outputs.
+fn is_stream(cx: &Cx<'_>) -> bool {
+    cx.options.stream || cx.options.unordered
+}
+
+/// `race`'s value from its `RaceEnd`, by the `catch` and `try` options.
+fn finish_race(cx: &Cx<'_>, end: TokenStream) -> TokenStream {
+    let rt = cx.rt();
+    match (cx.options.catch, cx.options.try_) {
+        (false, false) => quote!(#rt::gather::race_output(#end)),
+        (true, false) => quote!(#rt::gather::race_caught(#end)),
+        (false, true) => quote!(#rt::gather::race_tried(#end)),
+        (true, true) => cx.at_catch(quote!(#rt::gather::race_tried_caught), end),
+    }
+}
+
+/// The marker of what a stream yields, by the `catch` and `try` options.
+fn yields(cx: &Cx<'_>) -> TokenStream {
+    let rt = cx.rt();
+    let marker = match (cx.options.catch, cx.options.try_) {
+        (false, false) => quote!(Outputs),
+        (true, false) => quote!(Caught),
+        (false, true) => quote!(Tried),
+        (true, true) => quote!(TriedCaught),
+    };
+    quote!(#rt::gather::yields::#marker)
 }
 
 /// The loop form's task when it is an `async { }` block (not `async move`)
@@ -160,6 +204,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let mut builders = common_builders(cx);
     builders.extend(timeout_builder(cx));
     builders.extend(count_builder("limit", &cx.options.limit));
+    builders.extend(count_builder("buffer", &cx.options.buffer));
     let helpers = helpers(cx, body);
     let mut setup = quote! {
         #helpers
@@ -224,6 +269,30 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                         site.exact_call(quote!(#rt::gather::Group::take), quote!(&#group, #slot));
                     quote!(let #outcome = #take;)
                 });
+            if cx.options.race {
+                let winner = local1("winner");
+                // Each outcome in the array is located at its task, so that
+                // a task of another output type is the one blamed.
+                let located = outcomes.iter().zip(&sites).map(|(outcome, site)| {
+                    let mut outcome = outcome.clone();
+                    outcome.set_span(outcome.span().located_at(site.first()));
+                    outcome
+                });
+                let end = quote!(#rt::gather::RaceEnd::of_list(#winner, [#(#located),*]));
+                let finish = finish_race(cx, end);
+                return quote! {{
+                    #setup
+                    let (#winner, #(#outcomes,)*) = {
+                        let mut #group = #rt::gather::Group::new(&#opts);
+                        #(#pins)*
+                        let #winner = ::core::future::poll_fn(|#context| #group.poll_race(#context, &mut [#(#pinned),*])).await;
+                        #(#takes)*
+                        (#winner, #(#outcomes,)*)
+                    };
+                    #join_aborted
+                    #finish
+                }};
+            }
             let finish = finish_list(cx, &outcomes);
             let run = quote! {
                 let mut #group = #rt::gather::Group::new(&#opts);
@@ -269,22 +338,63 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             } else {
                 (iter, quote!(#pat))
             };
-            let closure = match loop_async_block(cx, body) {
-                Some(block) => async_closure(pat, block),
-                None => site.closure_around(params, future_of(cx, task, &indexed)),
-            };
-            let futures = site.exact_call(
-                quote!(::core::iter::Iterator::map),
-                quote!(#items, #closure),
-            );
-            let function = if cx.options.try_ {
-                quote!(try_gather_each)
+            let futures = if cx.options.spawn && is_stream(cx) {
+                // The stream outlives this block: each future is spawned by
+                // a function that owns a clone of the spawner.
+                let task = match task {
+                    Expr::Closure(closure) if closure.inputs.is_empty() => quote!((#closure)()),
+                    _ => quote!(#task),
+                };
+                let named = site.closure_around(params, quote!((#indexed, #task)));
+                let named =
+                    site.exact_call(quote!(::core::iter::Iterator::map), quote!(#items, #named));
+                let spawner = local1("spawner");
+                let spawn_each = site.exact_call(helper("spawn_each"), quote!(&#spawner));
+                site.exact_call(
+                    quote!(::core::iter::Iterator::map),
+                    quote!(#named, #spawn_each),
+                )
             } else {
-                quote!(gather_each)
+                let closure = match loop_async_block(cx, body) {
+                    Some(block) => async_closure(pat, block),
+                    None => site.closure_around(params, future_of(cx, task, &indexed)),
+                };
+                site.exact_call(
+                    quote!(::core::iter::Iterator::map),
+                    quote!(#items, #closure),
+                )
+            };
+            if is_stream(cx) {
+                let function = if cx.options.stream {
+                    quote!(stream_in_order)
+                } else {
+                    quote!(stream_unordered)
+                };
+                let yields = yields(cx);
+                let stream = site.exact_call(
+                    quote!(#rt::gather::#function),
+                    quote!(#opts, #name, #futures, #yields),
+                );
+                let stream = if cx.options.spawn {
+                    quote!(#stream.joining(#spawner))
+                } else {
+                    stream
+                };
+                return quote! {{
+                    #setup
+                    #stream
+                }};
+            }
+            let race = cx.options.race;
+            let function = match (race, cx.options.try_) {
+                (true, true) => quote!(try_race_each),
+                (true, false) => quote!(race_each),
+                (false, true) => quote!(try_gather_each),
+                (false, false) => quote!(gather_each),
             };
             // Without `catch` or `try`, the outputs alone (no `Result` per
             // future).
-            let outputs_only = !cx.options.catch && !cx.options.try_;
+            let outputs_only = !cx.options.catch && !cx.options.try_ && !race;
             let function = if outputs_only {
                 quote!(gather_outputs)
             } else {
@@ -304,7 +414,9 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             let poll = site.exact_call(helper("poll"), quote!(#borrow #each, #context));
             let awaited = quote!(::core::future::poll_fn(|#context| #poll).await);
             let finish = |awaited: TokenStream| {
-                if outputs_only {
+                if race {
+                    finish_race(cx, awaited)
+                } else if outputs_only {
                     quote! {
                     match #awaited {
                         ::core::result::Result::Ok(outputs) => outputs,
@@ -342,5 +454,92 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             }
         }
         Body::Map { .. } | Body::Broken => quote!(::core::panic!("fanout: invalid macro input")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The expansions of `stream`, `unordered` and `race`, on tokens.
+
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use crate::ast::MacroKind::Gather;
+    use crate::expand::entry;
+
+    fn expand(input: TokenStream) -> String {
+        entry(Gather, quote!([::fanout] #input)).to_string()
+    }
+
+    #[test]
+    fn stream_and_unordered_return_a_stream_of_the_right_items() {
+        let out = expand(quote!(for url in &urls => fetch(&client, url); stream, limit = 8));
+        assert!(out.contains("gather :: stream_in_order"), "{out}");
+        assert!(out.contains("yields :: Outputs"), "{out}");
+        assert!(out.contains(". limit ("), "{out}");
+        // Returned, not awaited.
+        assert!(!out.contains(". await"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+
+        let out = expand(quote!(for i in 0.. => work(i); unordered, try, catch, buffer = 4));
+        assert!(out.contains("gather :: stream_unordered"), "{out}");
+        assert!(out.contains("yields :: TriedCaught"), "{out}");
+        assert!(out.contains(". buffer ("), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn a_spawned_stream_owns_its_spawner() {
+        let out = expand(quote!(for i in 0.. => work(i); stream, spawn, catch));
+        assert!(out.contains("spawn_each"), "{out}");
+        assert!(out.contains(". joining (__fanout_spawner)"), "{out}");
+        assert!(out.contains("yields :: Caught"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn race_polls_until_a_winner_and_finishes_by_mode() {
+        let out = expand(quote!(mirror_a(), mirror_b(); race));
+        assert!(out.contains("poll_race"), "{out}");
+        assert!(out.contains("RaceEnd :: of_list"), "{out}");
+        assert!(out.contains("race_output"), "{out}");
+
+        let out = expand(quote!(for m in mirrors => fetch(m); race, try, spawn));
+        assert!(out.contains("try_race_each"), "{out}");
+        assert!(out.contains("race_tried"), "{out}");
+        assert!(out.contains("join_aborted"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+
+        let out = expand(quote!(a(), b(); race, catch));
+        assert!(out.contains("race_caught"), "{out}");
+    }
+
+    #[test]
+    fn options_that_do_not_go_together_are_refused() {
+        let refused = |input: TokenStream, expected: &str| {
+            let out = expand(input);
+            assert!(out.contains("compile_error"), "{out}");
+            assert!(out.contains(expected), "{expected}: {out}");
+        };
+        refused(
+            quote!(for i in 0..9 => f(i); buffer = 2),
+            "`buffer` bounds how many items",
+        );
+        refused(
+            quote!(for i in 0..9 => f(i); stream, unordered),
+            "choose one",
+        );
+        refused(
+            quote!(for i in 0..9 => f(i); unordered, race),
+            "`race` returns",
+        );
+        refused(
+            quote!(f(0), f(1); stream),
+            "yields the outputs of the loop form",
+        );
+        refused(
+            quote!(for i in 0..9 => f(i); stream, timeout = d),
+            "`timeout` is not available with `stream`",
+        );
     }
 }
