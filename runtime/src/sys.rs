@@ -161,7 +161,8 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// A pipe whose two ends are closed on `exec`: `(read end, write end)`.
+/// A pipe whose two ends are closed on `exec` and never fds 0–2 (see
+/// [`above_stdio`]): `(read end, write end)`.
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -181,10 +182,11 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         set_cloexec(&ends.0)?;
         set_cloexec(&ends.1)?;
     }
-    Ok(ends)
+    Ok((above_stdio(ends.0)?, above_stdio(ends.1)?))
 }
 
-/// A connected pair of Unix stream sockets, closed on `exec`; writing to one
+/// A connected pair of Unix stream sockets, closed on `exec` and never fds
+/// 0–2 (see [`above_stdio`]); writing to one
 /// whose peer is gone fails with `EPIPE` instead of raising `SIGPIPE` (see
 /// [`send_all`]).
 pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -197,6 +199,7 @@ pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     check(unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) })?;
     // SAFETY: on success both descriptors are new and owned by nobody else.
     let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let ends = (above_stdio(ends.0)?, above_stdio(ends.1)?);
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     for end in [&ends.0, &ends.1] {
         set_cloexec(end)?;
@@ -214,6 +217,20 @@ pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
         })?;
     }
     Ok(ends)
+}
+
+/// `fd`, or, if it is 0, 1 or 2 (free because the program closed its stdin,
+/// stdout or stderr), a close-on-exec copy of it at 3 or above: a channel on
+/// fd 1 would receive a child's `println!`.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > libc::STDERR_FILENO {
+        return Ok(fd);
+    }
+    // SAFETY: fcntl on an open descriptor (borrowed for the call).
+    let copy = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: on success the copy is new and owned by nobody else; `fd` is
+    // closed when dropped here.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
