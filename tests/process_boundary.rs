@@ -491,3 +491,43 @@ fn a_panicking_serialize_is_the_tasks_panic() {
     let bad = bad.unwrap_err();
     assert_eq!(bad.panic_message(), Some("cannot serialize this"), "{bad}");
 }
+
+/// Builds examples/panic_abort_child.rs with `panic = "abort"` (all of
+/// fanout's dependencies too, in `target/panic-abort`: about half a minute on
+/// two cores, so not run by default) and runs it: the child's panic hook sends
+/// the message before the child aborts. (A test binary cannot be built with
+/// `panic = "abort"` on stable Rust.)
+#[test]
+#[ignore = "builds fanout again with panic = \"abort\"; run with --ignored"]
+fn under_panic_abort_the_childs_panic_message_still_arrives() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("target").join("panic-abort");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--example", "panic_abort_child", "--target-dir"])
+        .arg(&target)
+        .args(["--config", "profile.dev.panic=\"abort\""])
+        .current_dir(root)
+        .status()
+        .expect("cannot run cargo");
+    assert!(status.success(), "the panic = \"abort\" build failed");
+    let run = Command::new(
+        target
+            .join("debug")
+            .join("examples")
+            .join("panic_abort_child"),
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("panic = abort: worker `task` (pid "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("panicked: lost under abort"),
+        "{stdout}"
+    );
+}
