@@ -44,7 +44,13 @@
 //!
 //! A lock taken long-term *after* the probe, while the group still forks, can
 //! still block the forking thread until it is released; the probe makes that
-//! a race, not the rule.
+//! a race, not the rule. A lock held by the forking thread itself (std's
+//! stdio locks are reentrant) also reads as `Held`, after the full wait.
+//!
+//! Cost, measured in release on the 2-core machine: about 3.5 µs per group in
+//! a single-threaded process (reading `/proc/self/stat`), about 60 µs per
+//! group otherwise (the helper thread); nothing per fork. [`ForkLock::fork`]
+//! probes on every call: groups should probe once and use `fork_with`.
 //!
 //! # A child's first steps
 //!
