@@ -80,8 +80,11 @@ use std::time::Duration;
 /// The exit code of a child whose task (or the runtime code around it) panicked.
 pub(crate) const PANIC_EXIT: i32 = 101;
 
-/// How long [`StdioLocks::probe`] waits for the stdio locks.
-pub(crate) const PROBE_LIMIT: Duration = Duration::from_millis(50);
+/// How long [`StdioLocks::probe`] waits for the stdio locks. Generous, so
+/// that a helper thread scheduled late on a loaded machine does not read as
+/// a held lock (whose children could not print): a held lock costs this wait
+/// once, since later probes see the helper still blocked.
+pub(crate) const PROBE_LIMIT: Duration = Duration::from_millis(100);
 
 /// The stack of the thread that runs a child's work in [`run_outside_runtime`]:
 /// as large as a main thread's, since the forking thread may be one.

@@ -46,7 +46,7 @@
 //! their own data rather than locks other threads use.
 //!
 //! fanout never waits long for the stdio locks: once per group it checks, on
-//! a helper thread, that they can be taken within 50 ms. If another thread
+//! a helper thread, that they can be taken within 100 ms. If another thread
 //! holds one of them long-term (`let out = stdout().lock();` around a
 //! `spawn_threads!` that forks), the group forks without them, and its
 //! children **cannot print**: a `print!` there waits forever for a lock whose
