@@ -531,3 +531,60 @@ fn under_panic_abort_the_childs_panic_message_still_arrives() {
         "{stdout}"
     );
 }
+
+// ---------------------------------------------------------------- panic reports
+
+fn child_panics(i: u32) -> u32 {
+    panic!("child {i}")
+}
+
+#[test]
+fn scenario_panics_reported_while_forking() {
+    if !scenario("scenario_panics_reported_while_forking") {
+        return;
+    }
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let panicker = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            // Each report holds std's backtrace lock while it resolves the
+            // backtrace (RUST_BACKTRACE=1): long enough for forks to land in.
+            while !stop.load(Ordering::Relaxed) {
+                let _ = catch_unwind(|| panic!("a report in the parent"));
+            }
+        })
+    };
+    for _ in 0..20 {
+        let each = spawn_processes!(for i in 0..4 => child_panics(i);
+            catch, timeout = Duration::from_secs(10));
+        for (i, outcome) in each.iter().enumerate() {
+            let failure = outcome.as_ref().unwrap_err();
+            assert_eq!(
+                failure.panic_message(),
+                Some(format!("child {i}").as_str()),
+                "{failure}"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    panicker.join().unwrap();
+}
+
+#[test]
+fn a_child_forked_while_the_parent_reports_a_panic_can_panic() {
+    let run = run_scenario(
+        "scenario_panics_reported_while_forking",
+        &[],
+        &[("RUST_BACKTRACE", "1")],
+        Duration::from_secs(60),
+    );
+    assert!(run.succeeded(), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("test scenario_panics_reported_while_forking ... ok"),
+        "{}",
+        run.describe()
+    );
+}

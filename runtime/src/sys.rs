@@ -52,6 +52,14 @@
 //! group otherwise (the helper thread); nothing per fork. [`ForkLock::fork`]
 //! probes on every call: groups should probe once and use `fork_with`.
 //!
+//! # Panic reports
+//!
+//! std's default panic hook holds a private lock of std while it writes a
+//! report (for long when `RUST_BACKTRACE` is set): a child forked meanwhile
+//! would hang at its first panic. fanout wraps the panic hook once, at its
+//! first group, so that reports and forks wait for each other, each for a
+//! bounded time; see [`PanicGate`].
+//!
 //! # A child's first steps
 //!
 //! On Linux the child asks for `SIGKILL` when its parent dies
@@ -111,6 +119,7 @@ impl ForkGroup {
     /// Probes the stdio locks ([`StdioLocks::probe`]) and whether the caller
     /// is inside an async runtime; call it on the thread that will fork.
     pub(crate) fn probe() -> Self {
+        PanicGate::install();
         ForkGroup {
             stdio: StdioLocks::probe(),
             in_runtime: inside_async_runtime(),
@@ -268,6 +277,7 @@ impl ForkLock {
         C: FnOnce(E) -> i32,
     {
         let parent = std::process::id();
+        let gate = PanicGate::close();
         let (forked, locks) = match group.stdio {
             StdioLocks::Free => {
                 // stdout before stderr: a thread that holds stdout and
@@ -283,6 +293,7 @@ impl ForkLock {
         };
         let forked = match forked {
             Some(Ok(0)) => {
+                PanicGate::reset_in_child(gate);
                 enter_child(parent);
                 drop(locks);
                 drop(self);
@@ -296,8 +307,87 @@ impl ForkLock {
         // can copy them.
         drop(ends);
         drop(locks);
+        drop(gate);
         drop(self);
         (forked, child)
+    }
+}
+
+/// Keeps forks and panic reports apart. std's default panic hook holds a
+/// private lock of std (the backtrace lock) while it writes the report, for
+/// long when `RUST_BACKTRACE` is set: a child forked meanwhile would hang at
+/// its first panic. fanout wraps the panic hook (once, in the parent, at its
+/// first group) so that a report waits while a fork is about to happen, and a
+/// fork waits for the reports in progress. Every wait is bounded, so neither
+/// can deadlock the other (a report from a thread that holds a lock the fork
+/// needs goes ahead after [`GATE_PATIENCE`]). A hook set by the program after
+/// that replaces the wrapper, and with it this protection.
+struct PanicGate {
+    _closed: (),
+}
+
+/// The most a fork waits for panic reports in progress, and a panic report
+/// for a fork about to happen.
+const GATE_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Whether a fork is about to happen (set under the fork lock).
+static FORKING: AtomicBool = AtomicBool::new(false);
+/// Panic reports in progress (in the wrapped hook).
+static REPORTING: AtomicUsize = AtomicUsize::new(0);
+/// Whether the hook is wrapped.
+static GATE_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+impl PanicGate {
+    /// Wraps the panic hook, unless done already (or this thread is
+    /// panicking, when the hook cannot be changed: the next group tries again).
+    fn install() {
+        if GATE_INSTALLED.load(Ordering::Acquire) || std::thread::panicking() {
+            return;
+        }
+        static INSTALL: Mutex<()> = Mutex::new(());
+        let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+        if GATE_INSTALLED.load(Ordering::Acquire) {
+            return;
+        }
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let start = std::time::Instant::now();
+            REPORTING.fetch_add(1, Ordering::SeqCst);
+            while FORKING.load(Ordering::SeqCst) && start.elapsed() < GATE_PATIENCE {
+                REPORTING.fetch_sub(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_micros(100));
+                REPORTING.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+            REPORTING.fetch_sub(1, Ordering::SeqCst);
+        }));
+        GATE_INSTALLED.store(true, Ordering::Release);
+    }
+
+    /// Tells reports that a fork is about to happen, and waits (boundedly)
+    /// for those in progress. Call it before taking any other lock: a report
+    /// may need them.
+    fn close() -> Self {
+        FORKING.store(true, Ordering::SeqCst);
+        if REPORTING.load(Ordering::SeqCst) != 0 {
+            let start = std::time::Instant::now();
+            while REPORTING.load(Ordering::SeqCst) != 0 && start.elapsed() < GATE_PATIENCE {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+        PanicGate { _closed: () }
+    }
+
+    /// In the child: no fork is under way there, and no report runs.
+    fn reset_in_child(gate: Self) {
+        REPORTING.store(0, Ordering::SeqCst);
+        drop(gate);
+    }
+}
+
+impl Drop for PanicGate {
+    fn drop(&mut self) {
+        FORKING.store(false, Ordering::SeqCst);
     }
 }
 
