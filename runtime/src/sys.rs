@@ -8,10 +8,72 @@
 //! that instant (a `Mutex` of the program, a logger's buffer, ...) is held in
 //! the child forever, by a thread that does not exist there: a child that
 //! takes it hangs. glibc and the macOS libc re-initialise their allocator
-//! locks in the child, and [`ForkLock::fork`] makes the std stdout and stderr
-//! locks (and the test harness's output capture) safe by holding them across
-//! the fork. Nothing can do the same for the program's own locks, so a task
-//! run in a child should not wait on a lock that other threads also use.
+//! locks in the child. Nothing can do the same for the program's own locks, so
+//! a task run in a child should not wait on a lock that other threads also use.
+//!
+//! # Printing: the std stdio locks
+//!
+//! Three locks guard printing: std's stdout and stderr locks, and, under
+//! `cargo test`, the harness's output capture (a mutex that `print!` holds
+//! while it formats). A child can print only if no *other* thread held them
+//! at the fork, so [`ForkLock::fork_with`] takes them on the forking thread
+//! (after flushing stdout, so that text buffered by `print!` appears once)
+//! and forks while holding them; the fork itself happens inside a `print!` of
+//! an empty value, the only way to hold the capture.
+//!
+//! Taking them must not hang the caller: a thread may hold `stdout().lock()`
+//! for a long time while it waits for the thread that forks
+//! (`let out = stdout().lock(); spawn_threads!(.. spawn_processes!(..))`).
+//! std has no `try_lock` for them, so [`ForkGroup::probe`], once per group
+//! of forks (a `spawn_processes!` scope, a process pool), tries to take each
+//! of them on a short-lived helper thread and waits at most [`PROBE_LIMIT`]
+//! (no helper in a single-threaded process: nobody else can hold them):
+//!
+//! - [`StdioLocks::Free`] (the common case): each fork of the group takes the
+//!   locks on the forking thread, flushes and forks inside `print!`, as above.
+//!   A helper that took the locks released them before saying so.
+//! - [`StdioLocks::Held`]: someone holds a lock long-term. The forks of the
+//!   group touch none of them (no flush, no `print!`), and the child knows its
+//!   stdio may be locked: it does not flush at exit (which would hang). Such a
+//!   child **cannot print**: a `print!` in it waits forever for a lock whose
+//!   owner does not exist there (a `timeout` still ends it). The helper stays
+//!   blocked until the lock is released, then releases it at once; until
+//!   then, later probes answer `Held` without a helper (no pile of blocked
+//!   threads), and so does every probe in such a child (its locks stay held
+//!   for ever), for its own forks.
+//!
+//! A lock taken long-term *after* the probe, while the group still forks, can
+//! still block the forking thread until it is released; the probe makes that
+//! a race, not the rule. A lock held by the forking thread itself (std's
+//! stdio locks are reentrant) also reads as `Held`, after the full wait.
+//!
+//! Cost, measured in release on the 2-core machine: about 3.5 µs per group in
+//! a single-threaded process (reading `/proc/self/stat`), about 60 µs per
+//! group otherwise (the helper thread); nothing per fork. [`ForkLock::fork`]
+//! probes on every call: groups should probe once and use `fork_with`.
+//!
+//! # Panic reports
+//!
+//! std's default panic hook holds a private lock of std while it writes a
+//! report (for long when `RUST_BACKTRACE` is set): a child forked meanwhile
+//! would hang at its first panic. fanout wraps the panic hook once, at its
+//! first group, so that reports and forks wait for each other, each for a
+//! bounded time; see [`PanicGate`].
+//!
+//! # A child's first steps
+//!
+//! On Linux the child asks for `SIGKILL` when its parent dies
+//! (`PR_SET_PDEATHSIG`) and exits at once if the parent died before that
+//! call, so that no child outlives a parent killed by `SIGKILL`, `SIGTERM` or
+//! `SIGINT`. The kernel sends that signal when the *thread* that forked
+//! exits, not the whole process: fanout forks only from the thread that waits
+//! for its children (a scope, a pool), which lives until they ended.
+//!
+//! A child forked inside a Tokio runtime (Tokio marks the runtime's threads
+//! in a thread-local; the parent asks once per group) runs its work on a
+//! fresh thread, on which it may start a runtime of its own (`fanout::run`,
+//! `Runtime::new`); see [`run_outside_runtime`]. Other children run it on the
+//! forking thread's copy, at no cost.
 
 use std::cell::Cell;
 use std::fmt;
@@ -19,8 +81,8 @@ use std::io::{self, Write as _};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub(crate) mod ring;
@@ -29,10 +91,156 @@ pub(crate) mod slots;
 /// The exit code of a child whose task (or the runtime code around it) panicked.
 pub(crate) const PANIC_EXIT: i32 = 101;
 
+/// How long [`StdioLocks::probe`] waits for the stdio locks. Generous, so
+/// that a helper thread scheduled late on a loaded machine does not read as
+/// a held lock (whose children could not print): a held lock costs this wait
+/// once, since later probes see the helper still blocked.
+pub(crate) const PROBE_LIMIT: Duration = Duration::from_millis(100);
+
+/// The stack of the thread that runs a child's work in [`run_outside_runtime`]:
+/// as large as a main thread's, since the forking thread may be one.
+const FRESH_THREAD_STACK: usize = 8 << 20;
+
 /// Serialises fanout's forks: pipes are created and the child's ends closed
 /// in the parent under this lock, so that no other fanout fork (from another
 /// thread) inherits a pipe end it has no business holding.
 static FORK_LOCK: Mutex<()> = Mutex::new(());
+
+/// What the forks of one group (a `spawn_processes!` scope, a process pool)
+/// share, found once for the group by [`ForkGroup::probe`] and passed to
+/// each [`ForkLock::fork_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ForkGroup {
+    stdio: StdioLocks,
+    /// Whether the forking thread is inside an async runtime (see
+    /// [`run_outside_runtime`]); asked in the parent, where Tokio's code is
+    /// warm, not in each child, where the first call costs tens of µs.
+    in_runtime: bool,
+}
+
+impl ForkGroup {
+    /// Probes the stdio locks ([`StdioLocks::probe`]) and whether the caller
+    /// is inside an async runtime; call it on the thread that will fork.
+    pub(crate) fn probe() -> Self {
+        PanicGate::install();
+        ForkGroup {
+            stdio: StdioLocks::probe(),
+            in_runtime: inside_async_runtime(),
+        }
+    }
+}
+
+/// Whether the forks of a group may take the std stdio locks (see the module
+/// documentation): the outcome of [`StdioLocks::probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StdioLocks {
+    /// Each could be taken within [`PROBE_LIMIT`]: forks hold them, and the
+    /// children may print.
+    Free,
+    /// One of them is held by another thread: forks do not touch them, and
+    /// the children must not print (nor flush at exit).
+    Held,
+}
+
+/// Helpers of [`StdioLocks::probe`] that gave up waiting for a lock and are
+/// still blocked on it. While one is, the lock is still held: later probes
+/// answer [`StdioLocks::Held`] at once, rather than pile up blocked threads.
+static STUCK_PROBES: AtomicUsize = AtomicUsize::new(0);
+
+/// Set in a child forked while the stdio locks were held by other threads:
+/// they stay held there for ever, so the child's own forks must not take them.
+static STDIO_LOCKED_FOR_EVER: AtomicBool = AtomicBool::new(false);
+
+/// A probe's state, shared with its helper.
+const WAITING: u8 = 0;
+const TAKEN: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl StdioLocks {
+    /// Tries, on a helper thread, to take the stdout lock, the stderr lock
+    /// and the test harness's output capture, one after the other, and waits
+    /// at most [`PROBE_LIMIT`] for it to succeed. Costs a thread (once per
+    /// group of forks), except in a process whose only thread is the caller:
+    /// no other thread can hold a lock there, and spawning one would make the
+    /// C library treat the process as multi-threaded from then on.
+    fn probe() -> Self {
+        if STDIO_LOCKED_FOR_EVER.load(Ordering::Relaxed) || STUCK_PROBES.load(Ordering::Acquire) > 0
+        {
+            return StdioLocks::Held;
+        }
+        if only_thread() {
+            return StdioLocks::Free;
+        }
+        let state = Arc::new(AtomicU8::new(WAITING));
+        let prober = std::thread::current();
+        let helper = {
+            let state = Arc::clone(&state);
+            std::thread::Builder::new()
+                .name("fanout-stdio-probe".to_owned())
+                .stack_size(64 << 10)
+                .spawn(move || {
+                    // Each released before the next is taken: never two at
+                    // once, so no lock order to get wrong.
+                    drop(io::stdout().lock());
+                    drop(io::stderr().lock());
+                    // The capture (a thread spawned by a test inherits it),
+                    // or the stdout lock again without one.
+                    print!("");
+                    if state
+                        .compare_exchange(WAITING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        prober.unpark();
+                    } else {
+                        STUCK_PROBES.fetch_sub(1, Ordering::AcqRel);
+                    }
+                })
+        };
+        if helper.is_err() {
+            // No thread to probe with: do not risk hanging on the locks.
+            return StdioLocks::Held;
+        }
+        let deadline = std::time::Instant::now() + PROBE_LIMIT;
+        loop {
+            if state.load(Ordering::Acquire) == TAKEN {
+                return StdioLocks::Free;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+        // Counted before the helper can see ABANDONED (and uncount itself).
+        STUCK_PROBES.fetch_add(1, Ordering::AcqRel);
+        match state.compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => StdioLocks::Held,
+            Err(_) => {
+                // Taken just now.
+                STUCK_PROBES.fetch_sub(1, Ordering::AcqRel);
+                StdioLocks::Free
+            }
+        }
+    }
+}
+
+/// Whether the caller is the process's only thread (Linux: from
+/// `/proc/self/stat`; elsewhere never known).
+fn only_thread() -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return false;
+        };
+        // `pid (comm) state ...`: comm may hold spaces; `num_threads` is the
+        // 20th field, the 18th after the comm.
+        stat.rfind(')')
+            .and_then(|end| stat[end + 1..].split_ascii_whitespace().nth(17))
+            .is_some_and(|threads| threads == "1")
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    false
+}
 
 /// The right to fork; see [`ForkLock::fork`]. Create the pipes a child needs
 /// while holding it.
@@ -55,28 +263,35 @@ impl ForkLock {
     /// to drop once no lock is held (its captures' destructors may print, or
     /// even fork).
     ///
-    /// Before forking, stdout is flushed (so that text buffered by `print!`
-    /// appears once, not once per process), and the stdout and stderr locks
-    /// are held across the fork so that no other thread holds them in the
-    /// child. The fork itself happens inside a `print!` of an empty value: the
-    /// test harness captures `print!` into a buffer behind a lock that the
-    /// stdout lock does not cover, and `print!` holds that lock while it
-    /// formats.
-    pub(crate) fn fork<E, C>(self, ends: E, child: C) -> (io::Result<u32>, C)
+    /// If the group's stdio locks are free, stdout is flushed and the stdio
+    /// locks are held across the fork; otherwise none is touched (see the
+    /// module documentation).
+    pub(crate) fn fork_with<E, C>(self, group: ForkGroup, ends: E, child: C) -> (io::Result<u32>, C)
     where
         C: FnOnce(E) -> i32,
     {
-        let stderr = io::stderr().lock();
-        let mut stdout = io::stdout().lock();
-        let _ = stdout.flush();
-        let point = ForkPoint(Cell::new(None));
-        print!("{point}");
-        let forked = match point.0.take() {
+        let parent = std::process::id();
+        let gate = PanicGate::close();
+        let (forked, locks) = match group.stdio {
+            StdioLocks::Free => {
+                // stdout before stderr: a thread that holds stdout and
+                // prints to stderr (the likely nesting) waits for nothing.
+                let mut stdout = io::stdout().lock();
+                let _ = stdout.flush();
+                let stderr = io::stderr().lock();
+                let point = ForkPoint(Cell::new(None));
+                print!("{point}");
+                (point.0.take(), Some((stdout, stderr)))
+            }
+            StdioLocks::Held => (Some(fork_now()), None),
+        };
+        let forked = match forked {
             Some(Ok(0)) => {
-                drop(stdout);
-                drop(stderr);
+                PanicGate::reset_in_child(gate);
+                enter_child(parent);
+                drop(locks);
                 drop(self);
-                run_child(move || child(ends))
+                run_child(group, move || child(ends))
             }
             Some(Ok(pid)) => Ok(pid.unsigned_abs()),
             Some(Err(errno)) => Err(io::Error::from_raw_os_error(errno)),
@@ -85,10 +300,88 @@ impl ForkLock {
         // The child's ends, closed in the parent while no other fanout fork
         // can copy them.
         drop(ends);
-        drop(stdout);
-        drop(stderr);
+        drop(locks);
+        drop(gate);
         drop(self);
         (forked, child)
+    }
+}
+
+/// Keeps forks and panic reports apart. std's default panic hook holds a
+/// private lock of std (the backtrace lock) while it writes the report, for
+/// long when `RUST_BACKTRACE` is set: a child forked meanwhile would hang at
+/// its first panic. fanout wraps the panic hook (once, in the parent, at its
+/// first group) so that a report waits while a fork is about to happen, and a
+/// fork waits for the reports in progress. Every wait is bounded, so neither
+/// can deadlock the other (a report from a thread that holds a lock the fork
+/// needs goes ahead after [`GATE_PATIENCE`]). A hook set by the program after
+/// that replaces the wrapper, and with it this protection.
+struct PanicGate {
+    _closed: (),
+}
+
+/// The most a fork waits for panic reports in progress, and a panic report
+/// for a fork about to happen.
+const GATE_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Whether a fork is about to happen (set under the fork lock).
+static FORKING: AtomicBool = AtomicBool::new(false);
+/// Panic reports in progress (in the wrapped hook).
+static REPORTING: AtomicUsize = AtomicUsize::new(0);
+/// Whether the hook is wrapped.
+static GATE_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+impl PanicGate {
+    /// Wraps the panic hook, unless done already (or this thread is
+    /// panicking, when the hook cannot be changed: the next group tries again).
+    fn install() {
+        if GATE_INSTALLED.load(Ordering::Acquire) || std::thread::panicking() {
+            return;
+        }
+        static INSTALL: Mutex<()> = Mutex::new(());
+        let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+        if GATE_INSTALLED.load(Ordering::Acquire) {
+            return;
+        }
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let start = std::time::Instant::now();
+            REPORTING.fetch_add(1, Ordering::SeqCst);
+            while FORKING.load(Ordering::SeqCst) && start.elapsed() < GATE_PATIENCE {
+                REPORTING.fetch_sub(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_micros(100));
+                REPORTING.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+            REPORTING.fetch_sub(1, Ordering::SeqCst);
+        }));
+        GATE_INSTALLED.store(true, Ordering::Release);
+    }
+
+    /// Tells reports that a fork is about to happen, and waits (boundedly)
+    /// for those in progress. Call it before taking any other lock: a report
+    /// may need them.
+    fn close() -> Self {
+        FORKING.store(true, Ordering::SeqCst);
+        if REPORTING.load(Ordering::SeqCst) != 0 {
+            let start = std::time::Instant::now();
+            while REPORTING.load(Ordering::SeqCst) != 0 && start.elapsed() < GATE_PATIENCE {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+        PanicGate { _closed: () }
+    }
+
+    /// In the child: no fork is under way there, and no report runs.
+    fn reset_in_child(gate: Self) {
+        REPORTING.store(0, Ordering::SeqCst);
+        drop(gate);
+    }
+}
+
+impl Drop for PanicGate {
+    fn drop(&mut self) {
+        FORKING.store(false, Ordering::SeqCst);
     }
 }
 
@@ -98,40 +391,121 @@ struct ForkPoint(Cell<Option<Result<libc::pid_t, i32>>>);
 impl fmt::Display for ForkPoint {
     fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.get().is_none() {
-            // SAFETY: the child is a copy of this process with only this
-            // thread. It runs nothing but `run_child`: it releases the locks
-            // this thread holds (stdout, stderr, the output capture, the fork
-            // lock, all taken before the fork so no other thread holds them),
-            // runs the task, and leaves with `_exit` without returning into
-            // the caller's code or running its destructors. The caveat for
-            // locks held by other threads is documented on this module and on
-            // `spawn_processes!`.
-            let pid = unsafe { libc::fork() };
-            let outcome = if pid < 0 {
-                Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
-            } else {
-                Ok(pid)
-            };
-            self.0.set(Some(outcome));
+            self.0.set(Some(fork_now()));
         }
         Ok(())
     }
 }
 
-/// The child's life after `fork`: `child`, then flush and `_exit`.
-fn run_child<C: FnOnce() -> i32>(child: C) -> ! {
+/// `fork`: the child's pid (0 in the child) or the errno.
+fn fork_now() -> Result<libc::pid_t, i32> {
+    // SAFETY: the child is a copy of this process with only this thread. It
+    // runs nothing but `enter_child` and `run_child` (called by
+    // `ForkLock::fork_with`): it releases the locks this thread holds (the
+    // fork lock, and the stdio locks if they were taken before the fork so no
+    // other thread holds them), runs the task, and leaves with `_exit`
+    // without returning into the caller's code or running its destructors.
+    // The caveat for locks held by other threads is documented on this module
+    // and on `spawn_processes!`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        Ok(pid)
+    }
+}
+
+/// The child's first step: die with the parent (see the module
+/// documentation), and exit at once if it is already gone.
+fn enter_child(parent: u32) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let kill = libc::SIGKILL as libc::c_ulong;
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number by value; the other
+        // arguments are unused.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, kill, 0, 0, 0) };
+        // SAFETY: getppid takes nothing and cannot fail.
+        let now = unsafe { libc::getppid() };
+        // Reparented (to init or a subreaper) before the call above: the
+        // parent died and the signal will never come.
+        if now.unsigned_abs() != parent {
+            exit_now(PANIC_EXIT);
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = parent;
+}
+
+/// The child's life after `fork`: `child` (on a fresh thread inside an async
+/// runtime), then flush (unless its stdio may be locked) and `_exit`.
+fn run_child<C: FnOnce() -> i32>(group: ForkGroup, child: C) -> ! {
     default_fault_signals();
-    let code = match catch_unwind(AssertUnwindSafe(child)) {
+    if group.stdio == StdioLocks::Held {
+        STDIO_LOCKED_FOR_EVER.store(true, Ordering::Relaxed);
+    }
+    let code = if group.in_runtime {
+        run_outside_runtime(child)
+    } else {
+        run_caught(child)
+    };
+    if group.stdio == StdioLocks::Free {
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
+    }
+    exit_now(code)
+}
+
+/// `child()`, or [`PANIC_EXIT`] if it panicked.
+fn run_caught<C: FnOnce() -> i32>(child: C) -> i32 {
+    match catch_unwind(AssertUnwindSafe(child)) {
         Ok(code) => code,
         Err(payload) => {
             // Dropping a payload may panic again: leave it.
             std::mem::forget(payload);
             PANIC_EXIT
         }
-    };
-    let _ = io::stdout().flush();
-    let _ = io::stderr().flush();
-    exit_now(code)
+    }
+}
+
+/// Whether this thread is inside a Tokio runtime (its worker, its
+/// `block_on`, or an `enter` guard): a runtime cannot be started on it.
+fn inside_async_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// Runs `child` on a fresh thread of this child process and waits for it: a
+/// fresh thread has none of the forking thread's thread-locals, so no
+/// "inside a runtime" mark, and may start a runtime. The work sees the
+/// default value of every other thread-local too (fanout sets the worker
+/// name in `child`, so it has it).
+fn run_outside_runtime<C: FnOnce() -> i32>(child: C) -> i32 {
+    /// `child`, moved to the fresh thread although it may not be `Send`.
+    struct OnlyOneRuns<C>(C);
+    // SAFETY: the child process has one thread, this one, which blocks in
+    // `join` from the spawn until the fresh thread ended. So at every moment
+    // exactly one thread touches what `C` owns or borrows (`Rc` counts,
+    // `RefCell` flags, ...), and spawn and join order the two threads'
+    // accesses. The forking thread is alive (blocked), so its thread-locals,
+    // which a `C` may point into, stay valid.
+    unsafe impl<C> Send for OnlyOneRuns<C> {}
+    impl<C> OnlyOneRuns<C> {
+        // A method, so that the thread's closure captures the whole wrapper
+        // (a closure that names `.0` captures only the field).
+        fn into_inner(self) -> C {
+            self.0
+        }
+    }
+    let child = OnlyOneRuns(child);
+    std::thread::scope(|scope| {
+        let fresh = std::thread::Builder::new()
+            .stack_size(FRESH_THREAD_STACK)
+            .spawn_scoped(scope, move || run_caught(child.into_inner()));
+        match fresh {
+            Ok(fresh) => fresh.join().unwrap_or(PANIC_EXIT),
+            // The work was dropped unrun; the exit code says something failed.
+            Err(_) => PANIC_EXIT,
+        }
+    })
 }
 
 /// Gives `SIGSEGV` and `SIGBUS` their default action (end the process).
@@ -164,7 +538,8 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// A pipe whose two ends are closed on `exec`: `(read end, write end)`.
+/// A pipe whose two ends are closed on `exec` and never fds 0–2 (see
+/// [`above_stdio`]): `(read end, write end)`.
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -184,12 +559,12 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         set_cloexec(&ends.0)?;
         set_cloexec(&ends.1)?;
     }
-    Ok(ends)
+    Ok((above_stdio(ends.0)?, above_stdio(ends.1)?))
 }
 
-/// A connected pair of Unix stream sockets, closed on `exec`; writing to one
-/// whose peer is gone fails with `EPIPE` instead of raising `SIGPIPE` (see
-/// [`send_all`]).
+/// A connected pair of Unix stream sockets, closed on `exec` and never fds
+/// 0–2 (see [`above_stdio`]); writing to one whose peer is gone fails with
+/// `EPIPE` instead of raising `SIGPIPE` (see [`send_all`]).
 pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -200,6 +575,7 @@ pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     check(unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) })?;
     // SAFETY: on success both descriptors are new and owned by nobody else.
     let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let ends = (above_stdio(ends.0)?, above_stdio(ends.1)?);
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     for end in [&ends.0, &ends.1] {
         set_cloexec(end)?;
@@ -217,6 +593,20 @@ pub(crate) fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
         })?;
     }
     Ok(ends)
+}
+
+/// `fd`, or, if it is 0, 1 or 2 (free because the program closed its stdin,
+/// stdout or stderr), a close-on-exec copy of it at 3 or above: a channel on
+/// fd 1 would receive a child's `println!`.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > libc::STDERR_FILENO {
+        return Ok(fd);
+    }
+    // SAFETY: fcntl on an open descriptor (borrowed for the call).
+    let copy = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: on success the copy is new and owned by nobody else; `fd` is
+    // closed when dropped here.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]

@@ -38,7 +38,7 @@ use crate::name::{self, WorkerName};
 use crate::process::{ItemCursor, ItemSource, ProcessOutput};
 use crate::report::{Report, Span};
 use crate::sys::ring::{Published, Ring};
-use crate::sys::{self, ForkLock, SharedCounters, Status};
+use crate::sys::{self, ForkGroup, ForkLock, SharedCounters, Status};
 
 /// Bytes of each worker's ring.
 const RING: usize = 1 << 20;
@@ -134,6 +134,7 @@ where
             items: &mut items,
             f,
             stop: SharedCounters::new(1, 0).ok(),
+            group: ForkGroup::probe(),
             slots: (0..plan.workers)
                 .map(|_| WorkerProcess::default())
                 .collect(),
@@ -160,6 +161,8 @@ struct Pool<'a, M: Mode<U>, U, S, F> {
     /// start no new item. `None` if it could not be mapped (then no worker
     /// can be started either).
     stop: Option<SharedCounters>,
+    /// How this pool's forks treat the std stdio locks, probed once.
+    group: ForkGroup,
     slots: Vec<WorkerProcess<'a, M, U>>,
     /// Runs whose worker died, for the next worker that takes work.
     retry: VecDeque<ChunkSink<'a, M, U>>,
@@ -349,7 +352,7 @@ where
         let (slots, items, f) = (&mut self.slots, &mut *self.items, self.f);
         let ring_ref = &ring;
         // The closure only borrows: nothing to drop with care in the parent.
-        let (pid, _) = lock.fork(child_end, |child_end| {
+        let (pid, _) = lock.fork_with(self.group, child_end, |child_end| {
             // The parent's ends of every worker's socket, this one's included:
             // a worker must see the end of its commands when the parent is gone.
             drop(parent_end.take());

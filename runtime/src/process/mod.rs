@@ -44,6 +44,35 @@
 //! own locks. Other locks (a `Mutex` shared with a thread that keeps running,
 //! a logger's buffer) are not protected: keep child tasks simple, and give them
 //! their own data rather than locks other threads use.
+//!
+//! fanout never waits long for the stdio locks: once per group it checks, on
+//! a helper thread, that they can be taken within 100 ms. If another thread
+//! holds one of them long-term (`let out = stdout().lock();` around a
+//! `spawn_threads!` that forks), the group forks without them, and its
+//! children **cannot print**: a `print!` there waits forever for a lock whose
+//! owner does not exist in the child (a `timeout` still ends it).
+//!
+//! # What a child cannot escape
+//!
+//! - Its channel to the parent is never fd 0, 1 or 2, also in a program that
+//!   closed its stdin or stdout: `println!` in a child never reaches it.
+//! - The `timeout` holds whatever the child does: one that closed its pipe
+//!   or `exec`ed another program and runs on is killed at the deadline,
+//!   reaped, and reported as timed out.
+//! - No child outlives the macro that started it: if the caller panics while
+//!   children run (a task's capture whose `Drop` panics, say), they are killed
+//!   and reaped before the panic goes on. On Linux a child dies with its
+//!   parent (`PR_SET_PDEATHSIG`), so `SIGKILL`, `SIGTERM` or `SIGINT` to the
+//!   parent alone ends its children too. (The kernel sends that signal when
+//!   the *thread* that forked ends: the macro's thread, which waits for its
+//!   children.)
+//! - A child forked inside a Tokio runtime runs its task on a fresh thread,
+//!   so that it may start a runtime of its own (`fanout::run`,
+//!   `Runtime::new`). That thread sees the default value of the caller's
+//!   other thread-locals.
+//! - A panic while serializing the output is reported as the task's panic;
+//!   under `panic = "abort"`, a panic hook set in the child sends the panic
+//!   message to the parent before the child aborts.
 
 mod scope;
 mod wire;

@@ -1,9 +1,10 @@
 //! `spawn_processes!`: one forked child per task, in a scope that reaps every
 //! child before it returns.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, PipeReader, PipeWriter, Read as _, Write as _};
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use super::{CHECK_EVERY, ProcessOptions, ProcessOutput};
 use crate::error::{Error, ErrorKind, panic_message};
 use crate::name::{self, WorkerName};
 use crate::report::{Report, Span};
-use crate::sys::{self, ForkLock, Status};
+use crate::sys::{self, ForkGroup, ForkLock, Status};
 use crate::task::Task;
 
 /// A scope in which tasks are spawned in child processes; see [`scope`].
@@ -48,9 +49,11 @@ pub struct Scope<'scope, 'env: 'scope> {
 ///
 /// # Panics
 ///
-/// If `body` panics, the panic is carried on once every child ended and was
-/// reaped. A failing child never makes `scope` panic: its failure is the
-/// `Err` of its [`Worker::join`].
+/// If `body` panics (a task's capture whose `Drop` panics in the parent, a
+/// panic while reading an output back, ...), the children still running are
+/// killed, every child is reaped, and then the panic is carried on: no child
+/// outlives the scope. A failing child never makes `scope` panic: its failure
+/// is the `Err` of its [`Worker::join`].
 pub fn scope<'env, F, R>(options: &ProcessOptions, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
@@ -66,11 +69,15 @@ where
                 polled: Vec::new(),
             }),
             report,
+            group: Cell::new(None),
         },
         _scope: PhantomData,
         _env: PhantomData,
     };
     let result = catch_unwind(AssertUnwindSafe(|| body(&scope)));
+    if result.is_err() {
+        scope.inner.children.borrow_mut().kill_running();
+    }
     scope.inner.wait_all();
     scope.inner.report.finish("spawn_processes!");
     match result {
@@ -111,24 +118,35 @@ impl<'scope> Scope<'scope, '_> {
 struct Inner {
     children: RefCell<Children>,
     report: Report,
+    /// What the forks share (the state of the stdio locks, ...), probed at
+    /// the first fork.
+    group: Cell<Option<ForkGroup>>,
 }
 
 impl Inner {
     /// Forks a child that runs `child` with the write end of its pipe.
     fn launch(&self, name: WorkerName, child: impl FnOnce(OwnedFd) -> i32) -> usize {
+        let group = match self.group.get() {
+            Some(group) => group,
+            None => {
+                let group = ForkGroup::probe();
+                self.group.set(Some(group));
+                group
+            }
+        };
         let lock = ForkLock::acquire();
-        let forked = match sys::pipe() {
+        let (forked, task) = match sys::pipe() {
             Ok((read, write)) => {
                 let forked_at = Instant::now();
-                let (pid, child) = lock.fork(write, child);
-                // The task's captures are dropped here, in the parent, with
-                // no lock held.
-                drop(child);
-                pid.map(|pid| (pid, read, forked_at))
+                let (pid, task) = lock.fork_with(group, write, child);
+                (pid.map(|pid| (pid, read, forked_at)), task)
             }
-            Err(error) => Err(error),
+            Err(error) => {
+                drop(lock);
+                (Err(error), child)
+            }
         };
-        let child = match forked {
+        let record = match forked {
             Ok((pid, read, forked_at)) => {
                 // The pipe stays blocking: it is read once per `poll` that
                 // found it ready, which does not block (see `Child::read`).
@@ -149,9 +167,16 @@ impl Inner {
                 Child::failed(name, Error::new(name, ErrorKind::Spawn(error.to_string())))
             }
         };
-        let mut children = self.children.borrow_mut();
-        children.list.push(child);
-        children.list.len() - 1
+        let index = {
+            let mut children = self.children.borrow_mut();
+            children.list.push(record);
+            children.list.len() - 1
+        };
+        // The task's captures are dropped in the parent with no lock held,
+        // and only once the child is recorded: if a destructor panics, the
+        // scope kills and reaps the child before carrying the panic on.
+        drop(task);
+        index
     }
 
     /// Reads every child's pipe until all ended, then reaps them.
@@ -185,27 +210,61 @@ where
     W::Output: ProcessOutput,
 {
     let _name = name::enter(name);
+    // Never closed: the end of the pipe, at `_exit`, tells the parent that
+    // the child is exiting, and may be reaped without waiting long. (On the
+    // stack: a child that allocates nothing copies fewer pages.)
+    let mut pipe = ManuallyDrop::new(PipeWriter::from(pipe));
+    if cfg!(panic = "abort")
+        && let Ok(copy) = pipe.try_clone()
+    {
+        send_panics_before_abort(copy);
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| task.run()));
     let mut message = Vec::with_capacity(256);
     let code = match outcome {
         Ok(output) => {
-            wire::put_output(&mut message, &output);
+            // A `Serialize` impl may panic too: that is the task's panic.
+            let sent = catch_unwind(AssertUnwindSafe(|| {
+                wire::put_output(&mut message, &output);
+            }));
             // The parent has its own copy; the process ends now.
             std::mem::forget(output);
-            0
+            match sent {
+                Ok(()) => 0,
+                Err(payload) => {
+                    message = panic_frame(&panic_message(&*payload));
+                    std::mem::forget(payload);
+                    sys::PANIC_EXIT
+                }
+            }
         }
         Err(payload) => {
-            wire::put_text(&mut message, wire::PANIC, &panic_message(&*payload));
+            message = panic_frame(&panic_message(&*payload));
             std::mem::forget(payload);
             sys::PANIC_EXIT
         }
     };
-    let mut pipe = PipeWriter::from(pipe);
     let _ = pipe.write_all(&message);
-    // Left open until `_exit`: the end of the pipe tells the parent that the
-    // child is exiting, and may be reaped without waiting long.
-    std::mem::forget(pipe);
     code
+}
+
+/// The message that tells the parent the task panicked with `text`.
+fn panic_frame(text: &str) -> Vec<u8> {
+    let mut message = Vec::with_capacity(text.len() + 1);
+    wire::put_text(&mut message, wire::PANIC, text);
+    message
+}
+
+/// Under `panic = "abort"` a panic ends the child before `run_child` can send
+/// its message: a panic hook, set in the child only, sends it to the parent
+/// first, then runs the hook that was set before (which prints it).
+fn send_panics_before_abort(pipe: PipeWriter) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = panic_message(info.payload());
+        let _ = (&pipe).write_all(&panic_frame(&text));
+        previous(info);
+    }));
 }
 
 /// A task running in a child process; [`join`](Worker::join) waits for its
@@ -425,12 +484,52 @@ impl Children {
         }
     }
 
-    /// Reaps every child. Each one's output ended (the child keeps its pipe
-    /// open until `_exit`) or it was killed, so none of them takes long.
+    /// Reaps every child. Each one's output ended or it was killed. A child
+    /// that keeps its pipe open until `_exit` ends soon after, but one may
+    /// have closed its pipe (or `exec`ed another program) and run on: with a
+    /// deadline, such a child is waited for without blocking until then, and
+    /// killed and reported as timed out at it.
     fn reap_all(&mut self) {
+        let deadline = self.deadline;
+        for child in &mut self.list {
+            if child.status.is_some() {
+                continue;
+            }
+            let Some((deadline, limit)) = deadline else {
+                // No deadline: waiting for as long as the child runs is what
+                // was asked for.
+                child.status = Some(sys::wait(child.pid, true).unwrap_or(Status::Lost));
+                continue;
+            };
+            // Short at first: a child that closed its pipe at `_exit` is a
+            // zombie within microseconds.
+            let mut pause = Duration::from_micros(20);
+            loop {
+                if let Some(status) = sys::wait(child.pid, false) {
+                    child.status = Some(status);
+                    break;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    sys::kill(child.pid);
+                    child.timed_out = Some(limit);
+                    child.ended_at.get_or_insert(now);
+                    // Killed: it ends now.
+                    child.status = Some(sys::wait(child.pid, true).unwrap_or(Status::Lost));
+                    break;
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(CHECK_EVERY / 10);
+            }
+        }
+    }
+
+    /// Kills every child not reaped yet (the scope's body panicked); they are
+    /// reaped by `wait_all`.
+    fn kill_running(&mut self) {
         for child in &mut self.list {
             if child.status.is_none() {
-                child.status = Some(sys::wait(child.pid, true).unwrap_or(Status::Lost));
+                sys::kill(child.pid);
             }
         }
     }
@@ -483,4 +582,31 @@ where
             .collect();
         workers.into_iter().map(Worker::join).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hook that `panic = "abort"` builds install (tests run with
+    /// unwinding, so the hook runs and then the panic is caught), set in a
+    /// child so that the test harness's own hook stays as it is.
+    #[test]
+    fn the_abort_hook_sends_the_panic_message_before_the_default_hook() {
+        let sent = scope(&ProcessOptions::new(), |s| {
+            s.spawn(WorkerName::new("hook"), || {
+                let (mut read, write) = io::pipe().unwrap();
+                send_panics_before_abort(write);
+                let _ = catch_unwind(|| panic!("lost under {}", "abort"));
+                let mut bytes = vec![0; 4096];
+                let n = read.read(&mut bytes).unwrap();
+                match wire::only::<u32>(&bytes[..n]) {
+                    Some(Message::Failed(ErrorKind::Panic(text))) => text,
+                    _ => format!("not a panic message: {:?}", &bytes[..n]),
+                }
+            })
+            .join()
+        });
+        assert_eq!(sent.unwrap(), "lost under abort");
+    }
 }
