@@ -1,0 +1,18 @@
+// pool_map!(square, 0..10; processes)
+fn main() {
+    let _ = {
+        use ::fanout::__private as __fanout_rt;
+        {
+            let __fanout_options = __fanout_rt::pool::PoolOptions::new();
+            #[allow(unused_imports)]
+            use __fanout_rt::process::{SelectCollected as _, SelectRange as _};
+            (&&__fanout_rt::process::Items::new(0..10))
+                .process_select()
+                .map_unwrap(
+                    &__fanout_options,
+                    __fanout_rt::WorkerName::new("square"),
+                    square,
+                )
+        }
+    };
+}
