@@ -109,7 +109,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                     task @ (Expr::Path(_) | Expr::Closure(_)) => {
                         site.closure(params, task_body(cx, &task))
                     }
-                    task => site.closure_around(params, closure_body(&task)),
+                    task => site.closure_around(params, closure_body(&task, Some(pat))),
                 }
             } else {
                 match races::assignment(task, &bound) {
@@ -118,7 +118,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                         Expr::Path(_) | Expr::Closure(_) => {
                             site.closure(params, task_body(cx, task))
                         }
-                        _ => site.closure_around(params, closure_body(task)),
+                        _ => site.closure_around(params, closure_body(task, Some(pat))),
                     },
                 }
             };

@@ -103,16 +103,32 @@ pub fn without_lost_writes(task: &Expr, bound: &[Ident]) -> Expr {
     writes::scan(task, bound).1.unwrap_or_else(|| task.clone())
 }
 
-/// The body of a task's closure, spanned as the user's code: a call goes
-/// through `identity`, located at the task, so that clippy does not take
-/// `|i| worker(i)` (the user's tokens, in a closure the macro wrote) for a
-/// redundant closure to replace with `worker`, which the user cannot do.
-pub fn closure_body(task: &Expr) -> TokenStream {
-    match task {
-        Expr::Call(_) | Expr::MethodCall(_) => {
-            Site::of(task).call(quote!(::core::convert::identity), task.to_token_stream())
-        }
-        _ => task.to_token_stream(),
+/// The body of a task's closure, spanned as the user's code. A call that
+/// clippy would take for a redundant closure (`|| worker()`, `|i| worker(i)`,
+/// `|s| s.len()`: the user's tokens, in a closure the macro wrote, and one
+/// that the user cannot replace with `worker`) goes through `identity`,
+/// located at the task. Only those: a body located at the task rather than
+/// spanned as it is no longer the user's code to the borrow checker, which
+/// then says "value" for the variables it names.
+pub fn closure_body(task: &Expr, pat: Option<&syn::Pat>) -> TokenStream {
+    let param = match pat {
+        Some(syn::Pat::Ident(ident)) if ident.subpat.is_none() => Some(&ident.ident),
+        _ => None,
+    };
+    let is_param = |expr: &Expr| match (expr, param) {
+        (Expr::Path(path), Some(param)) => path.qself.is_none() && path.path.is_ident(param),
+        _ => false,
+    };
+    let eta_reducible = match (task, pat) {
+        (Expr::Call(call), None) => call.args.is_empty(),
+        (Expr::Call(call), Some(_)) => call.args.len() == 1 && is_param(&call.args[0]),
+        (Expr::MethodCall(call), Some(_)) => call.args.is_empty() && is_param(&call.receiver),
+        _ => false,
+    };
+    if eta_reducible {
+        Site::of(task).call(quote!(::core::convert::identity), task.to_token_stream())
+    } else {
+        task.to_token_stream()
     }
 }
 
@@ -233,7 +249,7 @@ pub fn task_worker(task: &Expr) -> TokenStream {
             Site::of(task).closure(TokenStream::new(), body)
         }
         Expr::Path(_) | Expr::Closure(_) => task.to_token_stream(),
-        _ => Site::of(task).closure_around(TokenStream::new(), closure_body(task)),
+        _ => Site::of(task).closure_around(TokenStream::new(), closure_body(task, None)),
     }
 }
 

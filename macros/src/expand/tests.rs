@@ -38,13 +38,21 @@ fn threads_list_spawns_named_workers() {
     // any other expression becomes the body of a closure.
     assert!(out.contains("Scope :: spawn"), "{out}");
     assert!(out.contains(", print_numbers)"), "{out}");
-    // A call goes through `identity` (so that clippy does not see `|| f()`).
-    assert!(
-        out.contains("| | :: core :: convert :: identity (worker (i))"),
-        "{out}"
-    );
+    // Only a call clippy would call a redundant closure goes through
+    // `identity` (`|| f()`, `|i| f(i)`, `|s| s.len()`).
+    assert!(out.contains("| | worker (i)"), "{out}");
     assert!(out.contains("outcome :: raise"), "{out}");
     assert!(!out.contains("compile_error"), "{out}");
+    let out = expand(Threads, quote!(print_numbers(), other));
+    assert!(
+        out.contains("| | :: core :: convert :: identity (print_numbers ())"),
+        "{out}"
+    );
+    let out = expand(Threads, quote!(for s in texts => s.len()));
+    assert!(
+        out.contains("| s | :: core :: convert :: identity (s . len ())"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -55,10 +63,7 @@ fn loop_form_calls_spawn_each_with_the_pattern() {
     );
     assert!(out.contains("threads :: spawn_each"), "{out}");
     assert!(out.contains("WorkerName :: new (\"io\")"), "{out}");
-    assert!(
-        out.contains("| (k , v) | :: core :: convert :: identity (work (k , v))"),
-        "{out}"
-    );
+    assert!(out.contains("| (k , v) | work (k , v)"), "{out}");
     assert!(out.contains("unwrap_all"), "{out}");
 }
 

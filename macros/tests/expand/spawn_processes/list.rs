@@ -15,7 +15,7 @@ fn main() {
                     let __fanout_worker1 = __fanout_rt::process::Scope::spawn(
                         __fanout_scope,
                         __fanout_rt::WorkerName::new("worker"),
-                        || ::core::convert::identity(worker(3)),
+                        || worker(3),
                     );
                     (
                         __fanout_rt::process::Worker::join(

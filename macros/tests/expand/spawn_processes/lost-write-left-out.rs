@@ -25,18 +25,16 @@ fn main() {
                         let __fanout_worker1 = __fanout_rt::process::Scope::spawn(
                             __fanout_scope,
                             __fanout_rt::WorkerName::new("fill"),
-                            || ::core::convert::identity(
-                                fill({
-                                    fn __fanout_own_copy<T: ?::core::marker::Sized>(
-                                        _: &T,
-                                    ) -> &mut T {
-                                        ::core::panic!(
-                                            "fanout: a write that a child process cannot send back"
-                                        )
-                                    }
-                                    __fanout_own_copy(&buf)
-                                }),
-                            ),
+                            || fill({
+                                fn __fanout_own_copy<T: ?::core::marker::Sized>(
+                                    _: &T,
+                                ) -> &mut T {
+                                    ::core::panic!(
+                                        "fanout: a write that a child process cannot send back"
+                                    )
+                                }
+                                __fanout_own_copy(&buf)
+                            }),
                         );
                         (
                             __fanout_rt::process::Worker::join(

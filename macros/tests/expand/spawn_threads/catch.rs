@@ -15,7 +15,7 @@ fn main() {
                     let __fanout_worker1 = __fanout_rt::threads::Scope::spawn(
                         __fanout_scope,
                         __fanout_rt::WorkerName::new("worker"),
-                        || ::core::convert::identity(worker(i)),
+                        || worker(i),
                     );
                     (
                         __fanout_rt::threads::Worker::join(

@@ -10,12 +10,12 @@ fn main() {
                     let __fanout_worker0 = __fanout_rt::threads::Scope::spawn(
                         __fanout_scope,
                         __fanout_rt::WorkerName::new("parse"),
-                        || ::core::convert::identity(parse(a)),
+                        || parse(a),
                     );
                     let __fanout_worker1 = __fanout_rt::threads::Scope::spawn(
                         __fanout_scope,
                         __fanout_rt::WorkerName::new("parse"),
-                        || ::core::convert::identity(parse(b)),
+                        || parse(b),
                     );
                     (
                         __fanout_rt::threads::Worker::join(
