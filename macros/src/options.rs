@@ -285,9 +285,10 @@ fn check_tasks(invocation: &Invocation, options: &Options, errors: &mut Vec<syn:
         }
         (Body::Map { func, items }, Backend::Processes(_)) => {
             lost_items(kind, backend, items, errors);
-            if let Expr::Closure(closure) = func {
-                let bound = races::idents(&closure.inputs);
-                lost_writes(kind, backend, &closure.body, &bound, true, errors);
+            // The whole closure: its parameters bind names, and a `move`
+            // closure's captures are its own.
+            if let Expr::Closure(_) = func {
+                lost_writes(kind, backend, func, &[], true, errors);
             }
         }
         _ => {}

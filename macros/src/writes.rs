@@ -12,7 +12,10 @@
 //! The check is on tokens, so it is best effort: an assignment, a compound
 //! assignment or a `&mut` borrow whose place starts at a variable the task
 //! does not bind itself (by its pattern, the closure's parameters, or a
-//! `let`, a closure, a `for` or a `match` inside it). Methods that take
+//! `let`, a closure, a `for` or a `match` inside it). Inside a `move`
+//! closure (or `async move` block) a variable written as a whole is the
+//! closure's own copy (`move || { n += 1; n }` returns it), so only writes
+//! through a place (`rows[0] = 1`, `*r = 1`) count there. Methods that take
 //! `&mut self` (`v.push(x)`) cannot be told from the tokens.
 
 use proc_macro2::{Span, TokenStream};
@@ -53,6 +56,7 @@ pub fn scan(task: &Expr, bound: &[Ident]) -> (Vec<Found>, Option<Expr>) {
     let mut rewrite = Rewrite {
         bound: &bound,
         found: Vec::new(),
+        moved: 0,
     };
     let mut fixed = task.clone();
     rewrite.visit_expr_mut(&mut fixed);
@@ -125,6 +129,9 @@ impl<'ast> Visit<'ast> for Bindings<'_> {
 struct Rewrite<'a> {
     bound: &'a [Ident],
     found: Vec<Found>,
+    /// Inside a `move` closure or `async move` block: a variable written
+    /// as a whole there is the closure's own (`move || { n += 1; n }`).
+    moved: usize,
 }
 
 impl Rewrite<'_> {
@@ -147,6 +154,9 @@ impl Rewrite<'_> {
         };
         let target = self.target(left)?;
         let whole = matches!(left, Expr::Path(_));
+        if whole && self.moved > 0 {
+            return None;
+        }
         self.found.push(Found {
             write: Write::Assign { target, op, whole },
             tokens: expr.to_token_stream(),
@@ -161,6 +171,9 @@ impl Rewrite<'_> {
         };
         reference.mutability?;
         let target = self.target(&reference.expr)?;
+        if self.moved > 0 && matches!(&*reference.expr, Expr::Path(_)) {
+            return None;
+        }
         self.found.push(Found {
             write: Write::Borrow { target },
             tokens: expr.to_token_stream(),
@@ -197,6 +210,20 @@ impl VisitMut for Rewrite<'_> {
         if let Some(fixed) = self.assignment(expr).or_else(|| self.borrow(expr)) {
             *expr = fixed;
         }
+    }
+
+    fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
+        let moved = usize::from(closure.capture.is_some());
+        self.moved += moved;
+        syn::visit_mut::visit_expr_closure_mut(self, closure);
+        self.moved -= moved;
+    }
+
+    fn visit_expr_async_mut(&mut self, block: &mut syn::ExprAsync) {
+        let moved = usize::from(block.capture.is_some());
+        self.moved += moved;
+        syn::visit_mut::visit_expr_async_mut(self, block);
+        self.moved -= moved;
     }
 
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
@@ -279,6 +306,10 @@ mod tests {
         assert!(found("total + i", "i").is_empty());
         assert!(found("v.push(i)", "i").is_empty());
         assert!(found("println!(\"{}\", { x = 1; x })", "i").is_empty());
+        // A `move` closure's captures are its own; a write through one is not.
+        assert!(found("move || { n += 1; fill(&mut n); n }", "_").is_empty());
+        assert_eq!(found("move || rows[0] = 1", "_"), ["rows ="]);
+        assert_eq!(found("|| n += 1", "_"), ["n +="]);
     }
 
     #[test]

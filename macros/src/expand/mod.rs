@@ -81,16 +81,14 @@ fn pool_function(cx: &Cx<'_>, func: &Expr) -> Expr {
     let Expr::Closure(closure) = func else {
         return func.clone();
     };
+    if let Backend::Processes(_) = Backend::of(cx.kind, cx.options) {
+        return without_lost_writes(func, &[]);
+    }
     let bound = races::idents(&closure.inputs);
-    let body = match Backend::of(cx.kind, cx.options) {
-        Backend::Processes(_) => writes::scan(&closure.body, &bound).1,
-        Backend::Threads => races::assignment(&closure.body, &bound)
-            .map(|race| Expr::Verbatim(races::neutralize(&race))),
-    };
-    match body {
-        Some(body) => {
+    match races::assignment(&closure.body, &bound) {
+        Some(race) => {
             let mut fixed = closure.clone();
-            fixed.body = Box::new(body);
+            fixed.body = Box::new(Expr::Verbatim(races::neutralize(&race)));
             Expr::Closure(fixed)
         }
         None => func.clone(),

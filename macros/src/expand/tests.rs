@@ -296,6 +296,17 @@ fn writes_a_child_cannot_send_back_are_reported_once_each() {
     assert!(!out.contains("& mut buf"), "{out}");
     let mpi = errors(Pool, quote!(|x: u32| total += x, 0..4; mpi));
     assert!(mpi[0].contains("MPI rank"), "{mpi:?}");
+    // A pool function of processes is checked whole: its parameters bind
+    // names, and a `move` closure's captures are its own.
+    let pool = errors(Pool, quote!(|x: u32| { total += x; }, 0..4; processes));
+    assert!(pool[0].contains("`let values = pool_map!"), "{pool:?}");
+    assert!(
+        errors(
+            Pool,
+            quote!(move |x: u32| { base += x; base }, 0..4; processes)
+        )
+        .is_empty()
+    );
     // The task's own locals, and threads, are fine.
     assert!(
         errors(
