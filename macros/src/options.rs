@@ -176,7 +176,6 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         option_span(invocation, "mpi"),
         option_span(invocation, "processes"),
     ) {
-        // Both names underlined, from the first written to the second.
         let (first, second) = if invocation.options.iter().position(|o| o.name == "mpi")
             < invocation
                 .options
@@ -269,7 +268,7 @@ fn check_tasks(invocation: &Invocation, options: &Options, errors: &mut Vec<syn:
                 errors.push(racy_assignment(kind, &closure.body, &race));
             }
         }
-        (Body::List(tasks), Backend::Processes(_)) => {
+        (Body::List(tasks), Backend::Processes { .. }) => {
             for task in tasks {
                 lost_writes(kind, backend, task, &[], false, errors);
             }
@@ -278,12 +277,12 @@ fn check_tasks(invocation: &Invocation, options: &Options, errors: &mut Vec<syn:
             Body::Loop {
                 pat, iter, task, ..
             },
-            Backend::Processes(_),
+            Backend::Processes { .. },
         ) => {
             lost_items(kind, backend, iter, errors);
             lost_writes(kind, backend, task, &races::idents(pat), true, errors);
         }
-        (Body::Map { func, items }, Backend::Processes(_)) => {
+        (Body::Map { func, items }, Backend::Processes { .. }) => {
             lost_items(kind, backend, items, errors);
             // The whole closure: its parameters bind names, and a `move`
             // closure's captures are its own.
@@ -300,16 +299,18 @@ fn check_tasks(invocation: &Invocation, options: &Options, errors: &mut Vec<syn:
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Threads,
-    /// `true` for MPI ranks.
-    Processes(bool),
+    /// Forked processes, or the ranks of an MPI job.
+    Processes {
+        mpi: bool,
+    },
 }
 
 impl Backend {
     pub fn of(kind: MacroKind, options: &Options) -> Backend {
         match kind {
-            Processes => Backend::Processes(false),
-            Pool if options.mpi => Backend::Processes(true),
-            Pool if options.processes => Backend::Processes(false),
+            Processes => Backend::Processes { mpi: false },
+            Pool if options.mpi => Backend::Processes { mpi: true },
+            Pool if options.processes => Backend::Processes { mpi: false },
             _ => Backend::Threads,
         }
     }
@@ -317,7 +318,7 @@ impl Backend {
     /// Where a process task runs, for messages.
     fn place(self) -> &'static str {
         match self {
-            Backend::Processes(true) => "an MPI rank (a process of its own)",
+            Backend::Processes { mpi: true } => "an MPI rank (a process of its own)",
             _ => "a child process",
         }
     }
@@ -325,7 +326,7 @@ impl Backend {
     /// The option of pool_map! that picks this backend.
     fn option(self) -> &'static str {
         match self {
-            Backend::Processes(true) => "mpi",
+            Backend::Processes { mpi: true } => "mpi",
             _ => "processes",
         }
     }

@@ -81,7 +81,7 @@ fn pool_function(cx: &Cx<'_>, func: &Expr) -> Expr {
     let Expr::Closure(closure) = func else {
         return func.clone();
     };
-    if let Backend::Processes(_) = Backend::of(cx.kind, cx.options) {
+    if let Backend::Processes { .. } = Backend::of(cx.kind, cx.options) {
         return without_lost_writes(func, &[]);
     }
     let bound = races::idents(&closure.inputs);
