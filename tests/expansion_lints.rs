@@ -2,8 +2,11 @@
 //! errors land there), so lints see it as the user's code. It must stay clean
 //! under strict settings: this file uses every form of every macro under
 //! `deny(warnings)`, a few allow-by-default lints, and, in `cargo clippy
-//! --all-targets -- -D warnings`, clippy's pedantic group.
-#![forbid(unsafe_code)]
+//! --all-targets -- -D warnings`, clippy's pedantic group. It also *forbids*
+//! the lints an expansion could be tempted to `allow`: under `forbid`, any
+//! `#[allow]` of them in generated code is an error (E0453), so no expansion
+//! may carry one.
+#![forbid(unused_imports, unreachable_patterns, unsafe_code)]
 #![deny(
     warnings,
     rust_2018_idioms,
@@ -66,18 +69,23 @@ fn threads_and_processes() {
     assert_eq!((sum.ok(), doubled.ok()), (Some(45), Some(6)));
 }
 
+/// Calls as tasks: the closures the macros wrap around them are spanned as
+/// the user's code, and must not read to clippy as redundant closures
+/// (`|i| worker(i)` for `worker`, `|s| s.len()` for `str::len`).
 #[test]
-fn pools() {
-    let words = vec!["a", "bb", "ccc"];
-    let lengths = fanout::pool_map!(|w: &&str| w.len(), &words; workers = 2, chunksize = 1);
-    assert_eq!(lengths, [1, 2, 3]);
-    let doubled = fanout::pool_map!(worker, 0..4; catch);
-    assert_eq!(doubled.len(), 4);
-    let parsed = fanout::pool_map!(parse, ["1", "2"]; try, name = "parse");
+fn calls_as_tasks() {
+    let (sum, doubled) = fanout::spawn_threads!(print_numbers(), worker(2));
+    assert_eq!((sum, doubled), (45, 4));
+    let lengths = fanout::spawn_threads!(for s in ["a", "bb"] => s.len(); timeline);
+    assert_eq!(lengths, [1, 2]);
+    let parsed = fanout::spawn_threads!(for s in ["1", "2"] => parse(s); try, catch);
     assert_eq!(parsed.ok(), Some(vec![1, 2]));
-    let in_processes =
-        fanout::pool_map!(worker, 0..4; processes, timeout = Duration::from_secs(30));
-    assert_eq!(in_processes, [0, 2, 4, 6]);
+    let both = fanout::spawn_threads!(parse("1"), parse("2"); try, catch);
+    assert_eq!(both.ok(), Some((1, 2)));
+    let in_children = fanout::spawn_processes!(print_numbers(), worker(2));
+    assert_eq!(in_children, (45, 4));
+    let each = fanout::spawn_processes!(for i in 0..2 => worker(i); catch);
+    assert!(each.iter().all(Result::is_ok));
 }
 
 #[test]
@@ -98,4 +106,20 @@ fn gathers() {
             fanout::gather!(for text in ["1", "x"] => async move { parse(text) }; try, catch);
         assert!(caught.is_err());
     });
+}
+
+#[test]
+fn pools_on_every_backend() {
+    let words = vec!["a", "bb", "ccc"];
+    let lengths = fanout::pool_map!(|w: &&str| w.len(), &words; workers = 2, chunksize = 1);
+    assert_eq!(lengths, [1, 2, 3]);
+    let doubled = fanout::pool_map!(worker, 0..4; catch);
+    assert_eq!(doubled.len(), 4);
+    let parsed = fanout::pool_map!(parse, ["1", "2"]; try, name = "parse");
+    assert_eq!(parsed.ok(), Some(vec![1, 2]));
+    let in_processes =
+        fanout::pool_map!(worker, 0..4; processes, timeout = Duration::from_secs(30));
+    assert_eq!(in_processes, [0, 2, 4, 6]);
+    let on_threads = fanout::pool_map!(worker, 0..4; timeout = Duration::from_secs(30), catch);
+    assert_eq!(on_threads.len(), 4);
 }

@@ -61,6 +61,15 @@ fn corpus() -> Vec<(MacroKind, TokenStream)> {
         ),
         (Processes, quote!(job; stack_size = 1 << 20)),
         (Processes, quote!(for i in 0..5 => total += i)),
+        (Processes, quote!(counter += 1)),
+        (
+            Processes,
+            quote!(for row in pixels.chunks_mut(w) => fill(row)),
+        ),
+        (
+            Processes,
+            quote!(for i in 0..4 => { let mut n = 0; n += i; fill(&mut buf, n); buf[0] = 1 }),
+        ),
         (Pool, quote!(square, 0..10; workers = 5)),
         (Pool, quote!(square, 0..10; workers = 5, processes)),
         (Pool, quote!(|w: &&str| w.len(), &words)),
@@ -73,6 +82,15 @@ fn corpus() -> Vec<(MacroKind, TokenStream)> {
             quote!(square, 0..10; workers = 0, chunksize = 2, timeout = d, mpi),
         ),
         (Pool, quote!(|x: i32| total += x, 0..10)),
+        (
+            Pool,
+            quote!(|(y, row)| render(y, row), pixels.chunks_mut(w).enumerate(); processes),
+        ),
+        (Pool, quote!(|x: u32| { *slot = x; }, 0..4; mpi, processes)),
+        (
+            Pool,
+            quote!(square, 0..10; timeout = Duration::from_secs(1)),
+        ),
         (Pool, quote!(for i in 0..5 => worker(i))),
         (Pool, quote!(square)),
         (Gather, quote!(task("Task 1", 0.2), task("Task 2", 0.1))),

@@ -12,9 +12,12 @@
 //!
 //! Errors point at the user's tokens: `expand::site` places generated code
 //! on them, and `races` spots the data races the tokens show (a loop-form
-//! task that assigns to a variable of the caller). No input makes a macro
-//! panic: the `fuzz` tests feed the entry point thousands of mutated
-//! invocations.
+//! task that assigns to a variable of the caller), and `writes` the writes a
+//! child process would make to its own copy of the caller's memory. No input
+//! makes a macro panic: the `fuzz` tests feed the entry point thousands of
+//! mutated invocations. The code each form generates is kept, pretty-printed, in
+//! `tests/expand/` and compared by `expand::golden`
+//! (`FANOUT_BLESS=1 cargo test -p fanout-macros golden` rewrites it).
 
 mod ast;
 mod expand;
@@ -23,6 +26,7 @@ mod fuzz;
 mod naming;
 mod options;
 mod races;
+mod writes;
 
 use proc_macro::TokenStream;
 

@@ -8,6 +8,7 @@ use syn::{Expr, Lit, LitStr};
 
 use crate::ast::{Body, Invocation, MacroKind, RawOption};
 use crate::races;
+use crate::writes;
 
 /// The options of one invocation, checked.
 #[derive(Default)]
@@ -195,7 +196,36 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
             errors.push(error);
         }
     }
-    check_tasks(invocation, errors);
+    if let (true, true, Some(mpi), Some(processes)) = (
+        options.mpi,
+        options.processes,
+        option_span(invocation, "mpi"),
+        option_span(invocation, "processes"),
+    ) {
+        let (first, second) = if invocation.options.iter().position(|o| o.name == "mpi")
+            < invocation
+                .options
+                .iter()
+                .position(|o| o.name == "processes")
+        {
+            (mpi, processes)
+        } else {
+            (processes, mpi)
+        };
+        // One error, underlined from the first name written to the second.
+        let both: proc_macro2::TokenStream = [first, second]
+            .into_iter()
+            .map(|span| proc_macro2::TokenTree::Ident(syn::Ident::new("backend", span)))
+            .collect();
+        let error = syn::Error::new_spanned(
+            both,
+            "`mpi` and `processes` are two backends of pool_map!, and one pool runs on one of them; pick one: `processes` forks worker processes on this machine (`pool_map!(f, items; processes)`), `mpi` spreads the items over the ranks of an MPI job started with `mpirun` (`pool_map!(f, items; mpi)`)",
+        );
+        errors.push(error);
+        // The best-effort expansion keeps `processes`, which needs no feature.
+        options.mpi = false;
+    }
+    check_tasks(invocation, &options, errors);
     check_gather_streams(invocation, &mut options, errors);
     if invocation.no_fork && (kind == Processes || options.processes) {
         let span =
@@ -293,7 +323,7 @@ fn check_gather_streams(
 
 /// Mistakes in the tasks themselves that the macro can explain better than
 /// the compiler would.
-fn check_tasks(invocation: &Invocation, errors: &mut Vec<syn::Error>) {
+fn check_tasks(invocation: &Invocation, options: &Options, errors: &mut Vec<syn::Error>) {
     let kind = invocation.kind;
     let tasks: Vec<&Expr> = match &invocation.body {
         Body::List(tasks) => tasks.iter().collect(),
@@ -322,34 +352,174 @@ fn check_tasks(invocation: &Invocation, errors: &mut Vec<syn::Error>) {
             }
         }
     }
-    match &invocation.body {
-        Body::Loop { pat, task, .. } if matches!(kind, Threads | Processes) => {
+    let backend = Backend::of(kind, options);
+    match (&invocation.body, backend) {
+        (Body::Loop { pat, task, .. }, Backend::Threads) if kind == Threads => {
             if let Some(race) = races::assignment(task, &races::idents(pat)) {
                 errors.push(racy_assignment(kind, task, &race));
             }
         }
-        Body::Map {
-            func: Expr::Closure(closure),
-            ..
-        } => {
-            if let Some(race) = races::assignment(&closure.body, &races::idents(&closure.inputs)) {
-                let in_processes = invocation.options.iter().any(|o| o.name == "processes");
-                let kind = if in_processes { Processes } else { kind };
+        (Body::Map { func, .. }, Backend::Threads) => {
+            if let Expr::Closure(closure) = func
+                && let Some(race) =
+                    races::assignment(&closure.body, &races::idents(&closure.inputs))
+            {
                 errors.push(racy_assignment(kind, &closure.body, &race));
+            }
+        }
+        (Body::List(tasks), Backend::Processes { .. }) => {
+            for task in tasks {
+                lost_writes(kind, backend, task, &[], false, errors);
+            }
+        }
+        (
+            Body::Loop {
+                pat, iter, task, ..
+            },
+            Backend::Processes { .. },
+        ) => {
+            lost_items(kind, backend, iter, errors);
+            lost_writes(kind, backend, task, &races::idents(pat), true, errors);
+        }
+        (Body::Map { func, items }, Backend::Processes { .. }) => {
+            lost_items(kind, backend, items, errors);
+            // The whole closure: its parameters bind names, and a `move`
+            // closure's captures are its own.
+            if let Expr::Closure(_) = func {
+                lost_writes(kind, backend, func, &[], true, errors);
             }
         }
         _ => {}
     }
 }
 
-/// `total += i` in a task that runs once per item, all at the same time.
+/// Where the tasks of an invocation run: threads share the caller's memory,
+/// processes (and MPI ranks) have a copy of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Threads,
+    /// Forked processes, or the ranks of an MPI job.
+    Processes {
+        mpi: bool,
+    },
+}
+
+impl Backend {
+    pub fn of(kind: MacroKind, options: &Options) -> Backend {
+        match kind {
+            Processes => Backend::Processes { mpi: false },
+            Pool if options.mpi => Backend::Processes { mpi: true },
+            Pool if options.processes => Backend::Processes { mpi: false },
+            _ => Backend::Threads,
+        }
+    }
+
+    /// Where a process task runs, for messages.
+    fn place(self) -> &'static str {
+        match self {
+            Backend::Processes { mpi: true } => "an MPI rank (a process of its own)",
+            _ => "a child process",
+        }
+    }
+
+    /// The option of pool_map! that picks this backend.
+    fn option(self) -> &'static str {
+        match self {
+            Backend::Processes { mpi: true } => "mpi",
+            _ => "processes",
+        }
+    }
+}
+
+/// Writes in a process task that go to the child's own copy of the caller's
+/// memory: `counter += 1`, `fill(&mut buf)`.
+fn lost_writes(
+    kind: MacroKind,
+    backend: Backend,
+    task: &Expr,
+    bound: &[syn::Ident],
+    looped: bool,
+    errors: &mut Vec<syn::Error>,
+) {
+    let (found, _) = writes::scan(task, bound);
+    let place = backend.place();
+    for found in found {
+        let (what, target, op) = match &found.write {
+            writes::Write::Assign {
+                target,
+                op,
+                whole: true,
+            } => (format!("`{target} {op} ...`"), target, op.as_str()),
+            writes::Write::Assign { target, op, .. } => (
+                format!("this assignment to `{target}`"),
+                target,
+                op.as_str(),
+            ),
+            writes::Write::Borrow { target } => (format!("`&mut {target}`"), target, "="),
+        };
+        let rewrite = match kind {
+            Processes if !looped => {
+                format!("let value = spawn_processes!(work()); {target} {op} value;")
+            }
+            Processes => format!(
+                "let values = spawn_processes!(for i in items => work(i)); for value in values {{ {target} {op} value }}"
+            ),
+            _ => format!(
+                "let values = pool_map!(|x| work(x), items; {}); for value in values {{ {target} {op} value }}",
+                backend.option()
+            ),
+        };
+        let wrong = match found.write {
+            writes::Write::Assign { .. } => {
+                format!("{what} runs in {place}, which writes to its own copy of `{target}`")
+            }
+            writes::Write::Borrow { .. } => format!(
+                "{what} runs in {place}, where it borrows the child's own copy of `{target}`, and what is written through it goes to that copy"
+            ),
+        };
+        let message = format!(
+            "{wrong}: the copy is lost when the child exits, and the caller's `{target}` does not change. Return the value instead and let the caller write it: `{rewrite}`"
+        );
+        errors.push(syn::Error::new_spanned(found.tokens, message));
+    }
+}
+
+/// Items that lend the caller's memory mutably to process tasks:
+/// `pixels.chunks_mut(w)`.
+fn lost_items(kind: MacroKind, backend: Backend, items: &Expr, errors: &mut Vec<syn::Error>) {
+    let Some(lent) = writes::mut_items(items) else {
+        return;
+    };
+    let target = lent
+        .target
+        .map_or_else(|| "the caller's data".to_owned(), |t| format!("`{t}`"));
+    let how = if lent.how == "&mut" {
+        "`&mut`".to_owned()
+    } else {
+        format!("`{}`", lent.how)
+    };
+    let rewrite = match kind {
+        Processes => "let rows = spawn_processes!(for y in 0..h => render(y)); for (row, out) in pixels.chunks_mut(w).zip(rows) { row.copy_from_slice(&out) }".to_owned(),
+        _ => format!(
+            "let rows = pool_map!(|y| render(y), 0..h; {}); for (row, out) in pixels.chunks_mut(w).zip(rows) {{ row.copy_from_slice(&out) }}",
+            backend.option()
+        ),
+    };
+    let place = backend.place();
+    errors.push(syn::Error::new_spanned(
+        lent.tokens,
+        format!(
+            "{how} lends each task a part of {target} to write to, but a task runs in {place}, which writes to its own copy of the caller's memory: the copy is lost when the child exits, and {target} does not change. Return the values instead and let the caller write them: `{rewrite}`"
+        ),
+    ));
+}
+
+/// `total += i` in a task that runs once per item on threads, all at the
+/// same time.
 fn racy_assignment(kind: MacroKind, task: &Expr, race: &races::Assignment<'_>) -> syn::Error {
     let target = race.target;
     let op = &race.op;
     let message = match kind {
-        Processes => format!(
-            "each task runs in a child process, on a copy of the caller's memory: `{target} {op} ...` would change the child's copy of `{target}` and be lost. Return the value instead; the outputs come back to the caller in order, to be combined there (`outputs.iter().sum()`)"
-        ),
         Pool => format!(
             "the function runs on several threads at once: `{target} {op} ...` from all of them would be a data race on `{target}`. Return the value instead and combine the outputs, which come back in order: `pool_map!(|x| work(x), items).iter().sum()`; or share an atomic (`AtomicUsize::fetch_add`) or a `Mutex`"
         ),

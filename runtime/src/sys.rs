@@ -49,7 +49,7 @@
 //!
 //! Cost, measured in release on the 2-core machine: about 3.5 µs per group in
 //! a single-threaded process (reading `/proc/self/stat`), about 60 µs per
-//! group otherwise (the helper thread); nothing per fork. [`ForkLock::fork`]
+//! group otherwise (the helper thread); nothing per fork. [`ForkLock::fork_with`]
 //! probes on every call: groups should probe once and use `fork_with`.
 //!
 //! # Panic reports
@@ -242,7 +242,7 @@ fn only_thread() -> bool {
     false
 }
 
-/// The right to fork; see [`ForkLock::fork`]. Create the pipes a child needs
+/// The right to fork; see [`ForkLock::fork_with`]. Create the pipes a child needs
 /// while holding it.
 pub(crate) struct ForkLock {
     _guard: MutexGuard<'static, ()>,

@@ -7,8 +7,8 @@ use syn::Expr;
 
 use super::site::Site;
 use super::{
-    Cx, common_builders, finish_each, finish_list, local, local1, task_body, task_worker,
-    timeout_builder,
+    Cx, closure_body, common_builders, finish_each, finish_list, local, local1, task_body,
+    task_worker, timeout_builder, without_lost_writes,
 };
 use crate::ast::{Body, MacroKind};
 use crate::races;
@@ -25,6 +25,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     } else {
         builders.extend(timeout_builder(cx));
     }
+    let in_processes = cx.kind == MacroKind::Processes;
     let opts = local1("options");
     let scope = local1("scope");
     let setup = quote!(let #opts = #rt::#module::#options_type::new() #builders;);
@@ -38,17 +39,18 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             let spawns = tasks.iter().zip(&workers).map(|(task, worker)| {
                 let site = Site::of(task);
                 let name = cx.worker_name(task);
-                let work = task_worker(task);
+                // In a child process, the writes that validation reported
+                // as lost are left out (see `writes`).
+                let work = if in_processes {
+                    task_worker(&without_lost_writes(task, &[]))
+                } else {
+                    task_worker(task)
+                };
                 let spawn = site.call(
                     quote!(#rt::#module::Scope::spawn),
                     quote!(#scope, #name, #work),
                 );
-                // The task's closure is spanned as the user's code (see
-                // `Site::closure`), so clippy would suggest `f` for `|| f()`.
-                quote! {
-                    #[allow(clippy::redundant_closure)]
-                    let #worker = #spawn;
-                }
+                quote!(let #worker = #spawn;)
             });
             // `Worker::join` spanned exactly like its task: a process task
             // whose output is not serializable is then reported once, by
@@ -99,13 +101,26 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             let base = cx.base_name(task);
             let site = Site::of(task);
             let params = pat.to_token_stream();
-            let closure = match races::assignment(task, &races::idents(pat)) {
-                // Reported by validation; not reported again by the compiler.
-                Some(race) => site.closure(params, races::neutralize(&race)),
-                None => match task {
-                    Expr::Path(_) | Expr::Closure(_) => site.closure(params, task_body(cx, task)),
-                    _ => site.closure_around(params, task.to_token_stream()),
-                },
+            let bound = races::idents(pat);
+            // Reported by validation (a race on threads, a write lost in a
+            // child process); not reported again by the compiler.
+            let closure = if in_processes {
+                match without_lost_writes(task, &bound) {
+                    task @ (Expr::Path(_) | Expr::Closure(_)) => {
+                        site.closure(params, task_body(cx, &task))
+                    }
+                    task => site.closure_around(params, closure_body(&task, Some(pat))),
+                }
+            } else {
+                match races::assignment(task, &bound) {
+                    Some(race) => site.closure(params, races::neutralize(&race)),
+                    None => match task {
+                        Expr::Path(_) | Expr::Closure(_) => {
+                            site.closure(params, task_body(cx, task))
+                        }
+                        _ => site.closure_around(params, closure_body(task, Some(pat))),
+                    },
+                }
             };
             let each = Site::of(for_token).to(site).call(
                 quote!(#rt::#module::spawn_each),
@@ -115,8 +130,6 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             let finish = finish_each(cx, quote!(#outcomes));
             quote! {{
                 #setup
-                // As in the list form: `|i| worker(i)` is the user's code.
-                #[allow(clippy::redundant_closure)]
                 let #outcomes = #each;
                 #finish
             }}

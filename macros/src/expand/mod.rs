@@ -13,8 +13,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
 use crate::ast::{self, Body, Invocation, MacroKind};
-use crate::options::{self, Options};
-use crate::races;
+use crate::options::{self, Backend, Options};
+use crate::{races, writes};
 use site::Site;
 
 /// Parse → validate → expand, with every error turned into `compile_error!`.
@@ -28,10 +28,13 @@ pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
     }
     let errors = errors.iter().map(syn::Error::to_compile_error);
     let rejected = &options.rejected;
+    // No `allow` here either: a crate that forbids a lint refuses any
+    // `allow` of it (E0453), which would be a second error for one mistake.
+    // The best-effort expansion diverges only where the whole invocation is
+    // unusable (`broken`).
     quote! {{
         #(#errors)*
         let _ = || { #(let _ = #rejected;)* };
-        #[allow(unreachable_code)]
         #expansion
     }}
 }
@@ -46,7 +49,9 @@ pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
         _ if no_processes => broken(),
         (body, kind) => {
             let code = match (body, kind) {
-                (Body::Map { func, items }, _) => pool::expand(&cx, &pool_function(func), items),
+                (Body::Map { func, items }, _) => {
+                    pool::expand(&cx, &pool_function(&cx, func), items)
+                }
                 (body, MacroKind::Gather) => gather::expand(&cx, body),
                 (body, _) => groups::expand(&cx, body),
             };
@@ -69,17 +74,60 @@ fn broken() -> TokenStream {
 }
 
 /// The function of `pool_map!`, except that a closure assigning to a captured
-/// variable (reported by validation) no longer does, so that the compiler
-/// does not report it a second time.
-fn pool_function(func: &Expr) -> Expr {
-    if let Expr::Closure(closure) = func
-        && let Some(race) = races::assignment(&closure.body, &races::idents(&closure.inputs))
-    {
-        let mut fixed = closure.clone();
-        fixed.body = Box::new(Expr::Verbatim(races::neutralize(&race)));
-        return Expr::Closure(fixed);
+/// variable (reported by validation: a race on threads, a lost write in
+/// processes) no longer does, so that the compiler does not report it a
+/// second time.
+fn pool_function(cx: &Cx<'_>, func: &Expr) -> Expr {
+    let Expr::Closure(closure) = func else {
+        return func.clone();
+    };
+    if let Backend::Processes { .. } = Backend::of(cx.kind, cx.options) {
+        return without_lost_writes(func, &[]);
     }
-    func.clone()
+    let bound = races::idents(&closure.inputs);
+    match races::assignment(&closure.body, &bound) {
+        Some(race) => {
+            let mut fixed = closure.clone();
+            fixed.body = Box::new(Expr::Verbatim(races::neutralize(&race)));
+            Expr::Closure(fixed)
+        }
+        None => func.clone(),
+    }
+}
+
+/// A process task without the writes that validation reported as lost (see
+/// [`writes`]), or the task itself.
+pub fn without_lost_writes(task: &Expr, bound: &[Ident]) -> Expr {
+    writes::scan(task, bound).1.unwrap_or_else(|| task.clone())
+}
+
+/// The body of a task's closure, spanned as the user's code. A call that
+/// clippy would take for a redundant closure (`|| worker()`, `|i| worker(i)`,
+/// `|s| s.len()`: the user's tokens, in a closure the macro wrote, and one
+/// that the user cannot replace with `worker`) goes through `identity`,
+/// located at the task. Only those: a body located at the task rather than
+/// spanned as it is no longer the user's code to the borrow checker, which
+/// then says "value" for the variables it names.
+pub fn closure_body(task: &Expr, pat: Option<&syn::Pat>) -> TokenStream {
+    let param = match pat {
+        Some(syn::Pat::Ident(ident)) if ident.subpat.is_none() => Some(&ident.ident),
+        _ => None,
+    };
+    let is_param = |expr: &Expr| match (expr, param) {
+        (Expr::Path(path), Some(param)) => path.qself.is_none() && path.path.is_ident(param),
+        _ => false,
+    };
+    let eta_reducible = match (task, pat) {
+        (Expr::Call(call), None) => call.args.is_empty(),
+        (Expr::Call(call), Some(_)) => call.args.len() == 1 && is_param(&call.args[0]),
+        (Expr::MethodCall(call), Some(_)) => call.args.is_empty() && is_param(&call.receiver),
+        _ => false,
+    };
+    if eta_reducible {
+        Site::of(task).call(quote!(::core::convert::identity), task.to_token_stream())
+    } else {
+        task.to_token_stream()
+    }
 }
 
 /// `__fanout_rt`: the alias of `$crate::__private` in generated code.
@@ -186,10 +234,12 @@ pub fn task_worker(task: &Expr) -> TokenStream {
                 .iter()
                 .all(|input| matches!(input, syn::Pat::Type(_)));
             let body = if typed {
+                // Not `unreachable!()`: a diverging argument is an
+                // "unreachable call", a second report for one mistake.
                 let args = closure
                     .inputs
                     .iter()
-                    .map(|_| quote!(::core::unreachable!()));
+                    .map(|_| quote!(::core::option::Option::None.unwrap()));
                 quote!((#closure)(#(#args),*))
             } else {
                 quote!(::core::unreachable!())
@@ -197,12 +247,17 @@ pub fn task_worker(task: &Expr) -> TokenStream {
             Site::of(task).closure(TokenStream::new(), body)
         }
         Expr::Path(_) | Expr::Closure(_) => task.to_token_stream(),
-        _ => Site::of(task).closure_around(TokenStream::new(), task.to_token_stream()),
+        _ => Site::of(task).closure_around(TokenStream::new(), closure_body(task, None)),
     }
 }
 
 /// Combines the outcomes `outcomes` (locals holding `Result<T, Error>`) of a
 /// fixed list of tasks into what the macro returns, by the `catch`/`try` options.
+///
+/// The `match` needs no `allow(unreachable_patterns)`: its second arm is
+/// reachable whatever the tasks' types (every outcome can be an `Err` holding
+/// a `fanout::Error`), and rustc does not report the first arm when an output
+/// type is uninhabited (`Ok(v)` of a `Result<Infallible, _>`).
 pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
     let rt = cx.rt();
     let values: Vec<Ident> = (0..outcomes.len()).map(|k| local("v", k)).collect();
@@ -234,7 +289,6 @@ pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
             quote! {
                 match #outcome_tuple {
                     #patterns => #value_tuple,
-                    #[allow(unreachable_patterns)]
                     #outcome_tuple => #rt::outcome::raise([#(#outcomes.err()),*]),
                 }
             }
@@ -258,7 +312,6 @@ pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
             quote! {
                 match #outcome_tuple {
                     #patterns => #ok(#value_tuple),
-                    #[allow(unreachable_patterns)]
                     #outcome_tuple => #err(#combined),
                 }
             }
@@ -318,5 +371,7 @@ pub fn count_builder(method: &str, value: &Option<Expr>) -> TokenStream {
     }
 }
 
+#[cfg(test)]
+mod golden;
 #[cfg(test)]
 mod tests;

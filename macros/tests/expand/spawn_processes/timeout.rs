@@ -1,0 +1,20 @@
+// spawn_processes!(for i in 0..5 => worker(i); timeout = Duration::from_secs(5))
+fn main() {
+    let _ = {
+        use ::fanout::__private as __fanout_rt;
+        {
+            let __fanout_options = __fanout_rt::process::ProcessOptions::new()
+                .timeout({
+                    let timeout: ::core::time::Duration = Duration::from_secs(5);
+                    timeout
+                });
+            let __fanout_outcomes = __fanout_rt::process::spawn_each(
+                &__fanout_options,
+                __fanout_rt::WorkerName::new("worker"),
+                0..5,
+                |i| ::core::convert::identity(worker(i)),
+            );
+            __fanout_rt::outcome::unwrap_all(__fanout_outcomes)
+        }
+    };
+}

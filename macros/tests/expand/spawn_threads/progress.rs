@@ -1,0 +1,17 @@
+// spawn_threads!(for i in 0..100 => worker(i); progress)
+fn main() {
+    let _ = {
+        use ::fanout::__private as __fanout_rt;
+        {
+            let __fanout_options = __fanout_rt::threads::ThreadOptions::new()
+                .progress(true);
+            let __fanout_outcomes = __fanout_rt::threads::spawn_each(
+                &__fanout_options,
+                __fanout_rt::WorkerName::new("worker"),
+                0..100,
+                |i| ::core::convert::identity(worker(i)),
+            );
+            __fanout_rt::outcome::unwrap_all(__fanout_outcomes)
+        }
+    };
+}

@@ -1,0 +1,20 @@
+// spawn_threads!(for i in 0..2 => worker(i); stack_size = 1 << 20)
+fn main() {
+    let _ = {
+        use ::fanout::__private as __fanout_rt;
+        {
+            let __fanout_options = __fanout_rt::threads::ThreadOptions::new()
+                .stack_size({
+                    let count: usize = 1 << 20;
+                    count
+                });
+            let __fanout_outcomes = __fanout_rt::threads::spawn_each(
+                &__fanout_options,
+                __fanout_rt::WorkerName::new("worker"),
+                0..2,
+                |i| ::core::convert::identity(worker(i)),
+            );
+            __fanout_rt::outcome::unwrap_all(__fanout_outcomes)
+        }
+    };
+}

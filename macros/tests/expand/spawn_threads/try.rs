@@ -1,0 +1,46 @@
+// spawn_threads!(parse(a), parse(b); try)
+fn main() {
+    let _ = {
+        use ::fanout::__private as __fanout_rt;
+        {
+            let __fanout_options = __fanout_rt::threads::ThreadOptions::new();
+            let (__fanout_outcome0, __fanout_outcome1) = __fanout_rt::threads::scope(
+                &__fanout_options,
+                |__fanout_scope| {
+                    let __fanout_worker0 = __fanout_rt::threads::Scope::spawn(
+                        __fanout_scope,
+                        __fanout_rt::WorkerName::new("parse"),
+                        || parse(a),
+                    );
+                    let __fanout_worker1 = __fanout_rt::threads::Scope::spawn(
+                        __fanout_scope,
+                        __fanout_rt::WorkerName::new("parse"),
+                        || parse(b),
+                    );
+                    (
+                        __fanout_rt::threads::Worker::join(
+                            ::core::convert::identity(__fanout_worker0),
+                        ),
+                        __fanout_rt::threads::Worker::join(
+                            ::core::convert::identity(__fanout_worker1),
+                        ),
+                    )
+                },
+            );
+            match (__fanout_outcome0, __fanout_outcome1) {
+                (
+                    ::core::result::Result::Ok(::core::result::Result::Ok(__fanout_v0)),
+                    ::core::result::Result::Ok(::core::result::Result::Ok(__fanout_v1)),
+                ) => ::core::result::Result::Ok((__fanout_v0, __fanout_v1)),
+                (__fanout_outcome0, __fanout_outcome1) => {
+                    ::core::result::Result::Err(
+                        __fanout_rt::outcome::try_error([
+                            __fanout_rt::outcome::erase(__fanout_outcome0),
+                            __fanout_rt::outcome::erase(__fanout_outcome1),
+                        ]),
+                    )
+                }
+            }
+        }
+    };
+}
