@@ -96,7 +96,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ///
     /// A panic in the task is caught and becomes the handle's [`Error`]; the
     /// other threads keep running.
-    pub fn spawn<T, W>(&self, name: WorkerName, task: W) -> Worker<'scope, T>
+    pub fn spawn<T, W>(&self, name: WorkerName, task: W) -> ThreadHandle<'scope, T>
     where
         W: Task<Output = T> + Send + 'scope,
         T: Send + 'scope,
@@ -108,7 +108,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         self.spawn_boxed(name, Box::new(move || task.run()))
     }
 
-    fn spawn_boxed<T>(&self, name: WorkerName, task: BoxedTask<'scope, T>) -> Worker<'scope, T>
+    fn spawn_boxed<T>(
+        &self,
+        name: WorkerName,
+        task: BoxedTask<'scope, T>,
+    ) -> ThreadHandle<'scope, T>
     where
         T: Send + 'scope,
     {
@@ -118,7 +122,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         }
         let report = Arc::clone(&self.report);
         let spawned = builder.spawn_scoped(self.inner, move || run_named(name, &report, task));
-        Worker {
+        ThreadHandle {
             name,
             handle: spawned.map_err(|e| Error::new(name, ErrorKind::Spawn(e.to_string()))),
         }
@@ -142,13 +146,13 @@ pub(crate) fn run_named<W: Task>(
     outcome
 }
 
-/// A running worker thread; [`join`](Worker::join) waits for its outcome.
-pub struct Worker<'scope, T> {
+/// A running worker thread; [`join`](ThreadHandle::join) waits for its outcome.
+pub struct ThreadHandle<'scope, T> {
     name: WorkerName,
     handle: Result<ScopedJoinHandle<'scope, Result<T, Error>>, Error>,
 }
 
-impl<T> Worker<'_, T> {
+impl<T> ThreadHandle<'_, T> {
     /// The worker's name.
     pub fn name(&self) -> WorkerName {
         self.name
@@ -198,6 +202,6 @@ where
         for (index, item) in items.into_iter().enumerate() {
             workers.push(s.spawn(base.with_index(index), move || task(item)));
         }
-        workers.into_iter().map(Worker::join).collect()
+        workers.into_iter().map(ThreadHandle::join).collect()
     })
 }

@@ -15,9 +15,9 @@ use crate::races;
 
 pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let rt = cx.rt();
-    let (module, options_type) = match cx.kind {
-        MacroKind::Processes => (quote!(process), quote!(ProcessOptions)),
-        _ => (quote!(threads), quote!(ThreadOptions)),
+    let (module, options_type, handle) = match cx.kind {
+        MacroKind::Processes => (quote!(process), quote!(ProcessOptions), quote!(ChildHandle)),
+        _ => (quote!(threads), quote!(ThreadOptions), quote!(ThreadHandle)),
     };
     let mut builders = common_builders(cx);
     if cx.kind == MacroKind::Threads {
@@ -52,7 +52,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 );
                 quote!(let #worker = #spawn;)
             });
-            // `Worker::join` spanned exactly like its task: a process task
+            // `join` spanned exactly like its task: a process task
             // whose output is not serializable is then reported once, by
             // `spawn`, and not again by `join` (which needs the same bound).
             let joins: Vec<TokenStream> = tasks
@@ -64,7 +64,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                     // spans the task too.
                     let worker =
                         site.exact_call(quote!(::core::convert::identity), quote!(#worker));
-                    site.exact_call(quote!(#rt::#module::Worker::join), worker)
+                    site.exact_call(quote!(#rt::#module::#handle::join), worker)
                 })
                 .collect();
             let joins = if joins.len() == 1 {

@@ -43,7 +43,7 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// assert_ne!(pid.unwrap(), std::process::id());
 /// ```
 ///
-/// The first [`Worker::join`] reads the pipes of every child spawned so far,
+/// The first [`ChildHandle::join`] reads the pipes of every child spawned so far,
 /// until all of them ended (or the `timeout` passed), so that no child waits
 /// on a full pipe while the parent waits for another.
 ///
@@ -53,7 +53,7 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// panic while reading an output back, ...), the children still running are
 /// killed, every child is reaped, and then the panic is carried on: no child
 /// outlives the scope. A failing child never makes `scope` panic: its failure
-/// is the `Err` of its [`Worker::join`].
+/// is the `Err` of its [`ChildHandle::join`].
 pub fn scope<'env, F, R>(options: &ProcessOptions, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
@@ -88,12 +88,12 @@ where
 
 impl<'scope> Scope<'scope, '_> {
     /// Forks a child that runs `task` as the worker `name` and sends its
-    /// output back; returns the handle to [`join`](Worker::join).
+    /// output back; returns the handle to [`join`](ChildHandle::join).
     ///
     /// The task runs in the child at once, on a copy of the caller's memory,
     /// so it may borrow locals and capture values that are not `Send`. If the
     /// fork fails, the handle's outcome is an [`ErrorKind::Spawn`] error.
-    pub fn spawn<T, W>(&'scope self, name: WorkerName, task: W) -> Worker<'scope, T>
+    pub fn spawn<T, W>(&'scope self, name: WorkerName, task: W) -> ChildHandle<'scope, T>
     where
         W: Task<Output = T>,
         T: ProcessOutput,
@@ -101,7 +101,7 @@ impl<'scope> Scope<'scope, '_> {
         let index = self
             .inner
             .launch(name, move |pipe| run_child(name, task, pipe));
-        Worker {
+        ChildHandle {
             inner: &self.inner,
             index,
             outcome: Child::outcome::<T>,
@@ -267,9 +267,9 @@ fn send_panics_before_abort(pipe: PipeWriter) {
     }));
 }
 
-/// A task running in a child process; [`join`](Worker::join) waits for its
+/// A task running in a child process; [`join`](ChildHandle::join) waits for its
 /// outcome.
-pub struct Worker<'scope, T> {
+pub struct ChildHandle<'scope, T> {
     inner: &'scope Inner,
     index: usize,
     /// Decodes the output (a function pointer, so that `join` has no bound
@@ -277,7 +277,7 @@ pub struct Worker<'scope, T> {
     outcome: fn(&mut Child) -> Result<T, Error>,
 }
 
-impl<T> Worker<'_, T> {
+impl<T> ChildHandle<'_, T> {
     /// The worker's name.
     pub fn name(&self) -> WorkerName {
         self.inner.children.borrow().list[self.index].name
@@ -356,7 +356,7 @@ impl Child {
     /// ask the pipe's size: `statx` and `lseek` per child).
     fn read_some(&mut self, until_blocked: bool) {
         let Some(pipe) = &mut self.pipe else { return };
-        let mut chunk = [0u8; 4096];
+        let mut chunk = [0u8; 64 << 10];
         loop {
             match pipe.read(&mut chunk) {
                 Ok(0) => break,
@@ -575,12 +575,12 @@ where
     let task = &task;
     scope(options, |s| {
         s.expect(items.len());
-        let workers: Vec<Worker<'_, T>> = items
+        let workers: Vec<ChildHandle<'_, T>> = items
             .into_iter()
             .enumerate()
             .map(|(index, item)| s.spawn(base.with_index(index), move || task(item)))
             .collect();
-        workers.into_iter().map(Worker::join).collect()
+        workers.into_iter().map(ChildHandle::join).collect()
     })
 }
 

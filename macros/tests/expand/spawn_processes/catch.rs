@@ -18,10 +18,10 @@ fn main() {
                         || worker(3),
                     );
                     (
-                        __fanout_rt::process::Worker::join(
+                        __fanout_rt::process::ChildHandle::join(
                             ::core::convert::identity(__fanout_worker0),
                         ),
-                        __fanout_rt::process::Worker::join(
+                        __fanout_rt::process::ChildHandle::join(
                             ::core::convert::identity(__fanout_worker1),
                         ),
                     )

@@ -37,10 +37,10 @@ fn main() {
                             }),
                         );
                         (
-                            __fanout_rt::process::Worker::join(
+                            __fanout_rt::process::ChildHandle::join(
                                 ::core::convert::identity(__fanout_worker0),
                             ),
-                            __fanout_rt::process::Worker::join(
+                            __fanout_rt::process::ChildHandle::join(
                                 ::core::convert::identity(__fanout_worker1),
                             ),
                         )

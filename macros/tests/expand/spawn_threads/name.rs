@@ -18,10 +18,10 @@ fn main() {
                         || data.len(),
                     );
                     (
-                        __fanout_rt::threads::Worker::join(
+                        __fanout_rt::threads::ThreadHandle::join(
                             ::core::convert::identity(__fanout_worker0),
                         ),
-                        __fanout_rt::threads::Worker::join(
+                        __fanout_rt::threads::ThreadHandle::join(
                             ::core::convert::identity(__fanout_worker1),
                         ),
                     )

@@ -19,10 +19,10 @@ fn main() {
                         PrintLetters,
                     );
                     (
-                        __fanout_rt::threads::Worker::join(
+                        __fanout_rt::threads::ThreadHandle::join(
                             ::core::convert::identity(__fanout_worker0),
                         ),
-                        __fanout_rt::threads::Worker::join(
+                        __fanout_rt::threads::ThreadHandle::join(
                             ::core::convert::identity(__fanout_worker1),
                         ),
                     )
