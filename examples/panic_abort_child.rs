@@ -1,6 +1,7 @@
 //! Not a tutorial program: the check that a child's panic message reaches the
 //! parent when the program is built with `panic = "abort"` (the child's panic
-//! hook sends it before the child aborts). Run by the ignored test
+//! hook sends it before the child aborts), in `spawn_processes!` and in a
+//! process pool, whose other items still run. Run by the test
 //! `under_panic_abort_the_childs_panic_message_still_arrives` in
 //! tests/process_boundary.rs, or by hand:
 //!
@@ -21,4 +22,13 @@ fn main() {
         "unwind"
     };
     println!("panic = {strategy}: {error}");
+    let pool = fanout::pool_map!(|x: u32| {
+        assert!(x != 1, "pool lost under abort");
+        x
+    }, 0..3; processes, catch, workers = 1, chunksize = 3);
+    let pool: Vec<Result<u32, String>> = pool
+        .into_iter()
+        .map(|outcome| outcome.map_err(|e| e.panic_message().unwrap_or_default().to_owned()))
+        .collect();
+    println!("pool: {pool:?}");
 }

@@ -494,11 +494,10 @@ fn a_panicking_serialize_is_the_tasks_panic() {
 
 /// Builds examples/panic_abort_child.rs with `panic = "abort"` (all of
 /// fanout's dependencies too, in `target/panic-abort`: about half a minute on
-/// two cores, so not run by default) and runs it: the child's panic hook sends
-/// the message before the child aborts. (A test binary cannot be built with
-/// `panic = "abort"` on stable Rust.)
+/// two cores, the first time) and runs it: the child's panic hook sends the
+/// message before the child aborts, in spawn_processes! and in a process pool.
+/// (A test binary cannot be built with `panic = "abort"` on stable Rust.)
 #[test]
-#[ignore = "builds fanout again with panic = \"abort\"; run with --ignored"]
 fn under_panic_abort_the_childs_panic_message_still_arrives() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target").join("panic-abort");
@@ -526,8 +525,9 @@ fn under_panic_abort_the_childs_panic_message_still_arrives() {
         stdout.starts_with("panic = abort: worker `task` (pid "),
         "{stdout}"
     );
+    assert!(stdout.contains("panicked: lost under abort\n"), "{stdout}");
     assert!(
-        stdout.trim_end().ends_with("panicked: lost under abort"),
+        stdout.contains("pool: [Ok(0), Err(\"pool lost under abort\"), Ok(2)]"),
         "{stdout}"
     );
 }

@@ -493,6 +493,11 @@ where
             state.pending.drain(..state.parsed);
             state.parsed = 0;
         }
+        // A large answer's frame is not kept once it was decoded: the parent
+        // holds about one copy of an output and its frame, not more.
+        if state.pending.is_empty() && state.pending.capacity() > 1 << 20 {
+            state.pending = Vec::new();
+        }
     }
 
     /// Sleeps until the next check is due or a worker ends. Answers that
@@ -593,14 +598,18 @@ where
             sys::kill(pid);
         }
         let status = reap(pid);
+        let started = state.ring.as_ref().and_then(|ring| ring.started());
         if let Some(ring) = state.ring.take() {
             ring.recycle();
         }
         state.pending.clear();
         state.parsed = 0;
         let mut runs: VecDeque<ChunkSink<'a, M, U>> = std::mem::take(&mut state.runs);
+        // The item it was running fails; an item it never started (it died
+        // right after answering the one before) runs again elsewhere.
         if let Some(run) = runs.front_mut()
             && !run.is_done()
+            && (why.is_some() || started == Some(run.index() as u64))
         {
             let name = self.plan.base.with_index(run.index());
             let kind = match why {
@@ -788,6 +797,20 @@ impl WorkerLoop<'_> {
         let mut write = self.ring.start();
         let mut frame = Vec::new();
         let _name = name::enter(self.base);
+        if cfg!(panic = "abort") {
+            // A panic ends the process at once: the hook answers for the
+            // item first, so that its error still carries the message.
+            let hook = self.ring.hook();
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let message = panic_message(info.payload());
+                let mut frame = vec![PANIC];
+                frame.extend_from_slice(&(message.len() as u64).to_le_bytes());
+                frame.extend_from_slice(message.as_bytes());
+                hook.send(&frame);
+                previous(info);
+            }));
+        }
         loop {
             let mut command = [0u8; 16];
             if channel.read_exact(&mut command).is_err() {
@@ -833,6 +856,7 @@ impl WorkerLoop<'_> {
             return;
         };
         name::set_current_index(k);
+        self.ring.starting(k);
         let outcome = catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| {
             let message = panic_message(&*payload);
             std::mem::forget(payload);

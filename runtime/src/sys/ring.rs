@@ -27,6 +27,10 @@ struct Header {
     _pad2: [u8; 56],
     /// Set by the parent before it sleeps: the worker then sends a wake-up.
     parent_waiting: AtomicU32,
+    _pad3: [u8; 60],
+    /// The worker's item in progress, plus one (0: none yet): after the
+    /// worker died, whether the item the parent waits for had started.
+    started: AtomicU64,
 }
 
 /// A shared ring; see the [module](self). Made in the parent before the fork;
@@ -85,6 +89,7 @@ impl Ring {
             header.write.store(0, Ordering::Relaxed);
             header.read.store(0, Ordering::Relaxed);
             header.parent_waiting.store(0, Ordering::Relaxed);
+            header.started.store(0, Ordering::Relaxed);
             return Ok(ring);
         }
         let bytes = HEADER + capacity;
@@ -188,6 +193,29 @@ impl Ring {
         self.header().write.load(Ordering::Acquire)
     }
 
+    /// Notes that the worker starts item `index` (worker only).
+    #[inline]
+    pub(crate) fn starting(&self, index: usize) {
+        self.header()
+            .started
+            .store(index as u64 + 1, Ordering::Release);
+    }
+
+    /// The item the worker said it started last, if any (parent only; the
+    /// worker may have written anything there).
+    pub(crate) fn started(&self) -> Option<u64> {
+        self.header().started.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// A handle for a panic hook of the worker (under `panic = "abort"` a
+    /// panic ends the process before the worker can answer).
+    pub(crate) fn hook(&self) -> RingHook {
+        RingHook {
+            base: self.base,
+            capacity: self.capacity,
+        }
+    }
+
     // ---- the parent's side
 
     /// What the worker published since `read` (the parent's own position).
@@ -235,6 +263,36 @@ impl Ring {
     /// The parent woke up: no wake-up is needed any more.
     pub(crate) fn awake(&self) {
         self.header().parent_waiting.store(0, Ordering::SeqCst);
+    }
+}
+
+/// The ring of a worker process, as its panic hook reaches it; see
+/// [`Ring::hook`].
+pub(crate) struct RingHook {
+    base: NonNull<u8>,
+    capacity: usize,
+}
+
+// SAFETY: a worker process has one thread (the one that runs its items and
+// its panic hook), and its ring stays mapped until the process ends (a
+// worker never drops its parent's `Ring`).
+unsafe impl Send for RingHook {}
+// SAFETY: as above: only the worker's one thread uses it.
+unsafe impl Sync for RingHook {}
+
+impl RingHook {
+    /// Appends `frame` after what the worker published, and publishes it.
+    pub(crate) fn send(&self, frame: &[u8]) {
+        // Never dropped: the mapping belongs to the worker's `Ring`.
+        let ring = std::mem::ManuallyDrop::new(Ring {
+            base: self.base,
+            capacity: self.capacity,
+            owner: 0,
+        });
+        let write = ring.push(ring.start(), frame, &mut |_| {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        });
+        ring.publish(write);
     }
 }
 
