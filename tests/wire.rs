@@ -310,12 +310,12 @@ fn a_deep_value_fails_its_item_without_touching_the_callers_stack() {
 fn large_bytes_and_strings_move_as_bytes() {
     let _alone = alone();
     let start = Instant::now();
-    let out = pool_map!(|k: u8| vec![k; 64 << 20], 0..2u8; processes, workers = 2);
-    assert!(
-        out.iter()
-            .enumerate()
-            .all(|(k, v)| v.len() == 64 << 20 && v.iter().all(|&b| b == k as u8))
-    );
+    let out = pool_map!(|k: u8| vec![k; 256 << 20], 0..1u8; processes, workers = 1);
+    assert!(out[0].len() == 256 << 20 && out[0].iter().all(|&b| b == 0));
+    drop(out);
+    let bytes = spawn_processes!(|| vec![9u8; 256 << 20]);
+    assert!(bytes.len() == 256 << 20 && bytes.iter().all(|&b| b == 9));
+    drop(bytes);
     let text = spawn_processes!(|| "é".repeat(16 << 20));
     assert_eq!(text.len(), 32 << 20);
     assert!(
