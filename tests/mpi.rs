@@ -41,7 +41,7 @@ fn the_map_suite_holds_on_several_ranks() {
         let job = mpirun(
             size,
             &me,
-            &["mpi_suite::", "--test-threads=1"],
+            &["mpi_suite::", "--test-threads=1", "--color=never"],
             &[(SUITE, "1")],
             Duration::from_secs(300),
         );
