@@ -96,7 +96,7 @@ mod enabled {
     /// thread, inside items too.
     ///
     /// ```
-    /// assert!(fanout::mpi::rank() < fanout::mpi::size());
+    /// assert!(fanout_runtime::mpi::rank() < fanout_runtime::mpi::size());
     /// ```
     pub fn rank() -> usize {
         world::place().rank
@@ -118,7 +118,7 @@ mod enabled {
     ///
     /// ```
     /// let points = 48;
-    /// fanout::mpi::print_once(format_args!("sweeping {points} points"));
+    /// fanout_runtime::mpi::print_once(format_args!("sweeping {points} points"));
     /// ```
     pub fn print_once(text: impl Display) {
         if is_root() {
