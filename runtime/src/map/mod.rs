@@ -49,6 +49,8 @@ mod plan;
 #[cfg(unix)]
 pub(crate) mod processes;
 mod sink;
+mod stream;
+mod task;
 mod threads;
 
 pub use items::{Indexed, IndexedItems, Items, Sequential, autoref};
@@ -58,5 +60,9 @@ pub use mpi::MpiFeature;
 pub use mpi::on_mpi;
 pub use options::{MapOptions, default_workers};
 #[cfg(unix)]
-pub use processes::on_processes;
-pub use threads::on_threads;
+pub use processes::{on_processes, on_processes_with_init};
+pub use stream::{
+    StreamInOrder, StreamUnordered, stream_in_order, stream_in_order_with_init, stream_unordered,
+    stream_unordered_with_init,
+};
+pub use threads::{on_threads, on_threads_with_init};
