@@ -14,6 +14,8 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     builders.extend(count_builder("workers", &cx.options.workers));
     builders.extend(count_builder("chunksize", &cx.options.chunksize));
     builders.extend(timeout_builder(cx));
+    builders.extend(count_builder("buffer", &cx.options.buffer));
+    builders.extend(count_builder("recycle", &cx.options.recycle));
     let name = cx.worker_name(func);
     let options = cx.options;
     // The engine splits ranges, vectors, slices and arrays by index where
@@ -33,7 +35,27 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         (true, true) => quote!(TryCatch),
     };
     let mode = quote!(#rt::map::#mode);
-    let (setup, body) = if engine {
+    // `init = EXPR`: the state is built once per worker, and FUNC takes
+    // `(&mut state, item)`; the `_with_init` entries take it before FUNC, so
+    // that its type is known when FUNC's closure is checked.
+    let init = options.init.as_ref().map(|init| quote!(#init,));
+    let with_init = if init.is_some() { "_with_init" } else { "" };
+    let streaming = options.stream || options.unordered;
+    let (setup, body) = if streaming && threads {
+        // A stream outlives the line: it takes the items and FUNC by value,
+        // and its workers are its own threads.
+        let entry = if options.stream {
+            "stream_in_order"
+        } else {
+            "stream_unordered"
+        };
+        let entry = proc_macro2::Ident::new(&format!("{entry}{with_init}"), Span::call_site());
+        let call = site.call(
+            quote!(#rt::map::#entry),
+            quote!(&#opts, #mode, #name, #items, #init #func),
+        );
+        (TokenStream::new(), call)
+    } else if engine {
         // A glob import: one of the two traits is always used, so the import
         // never trips `unused_imports` (an `allow` would be refused by a
         // crate that forbids the lint).
@@ -44,12 +66,13 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         );
         receiver.set_span(Span::call_site().located_at(site.first()));
         let backend = if threads {
-            quote!(on_threads)
+            "on_threads"
         } else {
-            quote!(on_processes)
+            "on_processes"
         };
+        let backend = proc_macro2::Ident::new(&format!("{backend}{with_init}"), Span::call_site());
         let method = site.locate(quote!(.select().#backend));
-        let args = site.parens(quote!(&#opts, #mode, #name, #func));
+        let args = site.parens(quote!(&#opts, #mode, #name, #init #func));
         (setup, quote!(#receiver #method #args))
     } else {
         // MPI: every rank collects the items (they must be the same).

@@ -1,0 +1,329 @@
+//! pool_map!'s streams (`stream`, `unordered`), `init` and `recycle`:
+//! behaviour through the facade (issue 12).
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+/// The threads of this process named `name` (from /proc/self/task).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[test]
+fn stream_yields_in_input_order() {
+    let squares: Vec<u64> = fanout::pool_map!(square, 0..20u64; stream, workers = 4).collect();
+    assert_eq!(squares, (0..20u64).map(square).collect::<Vec<_>>());
+    // Staggered: early items are the slowest, yet come first.
+    let slow_first = fanout::pool_map!(
+        |i: u64| {
+            std::thread::sleep(Duration::from_millis(10 * (8 - i)));
+            i
+        },
+        0..8u64;
+        stream, workers = 8
+    );
+    assert_eq!(slow_first.collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+}
+
+#[test]
+fn unordered_yields_in_completion_order_with_the_index() {
+    let done: Vec<(usize, u64)> = fanout::pool_map!(
+        |i: u64| {
+            std::thread::sleep(Duration::from_millis(60 * (3 - i)));
+            i * 10
+        },
+        vec![0u64, 1, 2, 3];
+        unordered, workers = 4
+    )
+    .collect();
+    assert_eq!(done, [(3, 30), (2, 20), (1, 10), (0, 0)]);
+}
+
+#[test]
+fn an_endless_range_is_pulled_lazily() {
+    let taken = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&taken);
+    let items = (0u64..).inspect(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut stream = fanout::pool_map!(square, items; stream, buffer = 8, workers = 3);
+    for yielded in 1..=100u64 {
+        let square = stream.next().unwrap();
+        assert_eq!(square, (yielded - 1) * (yielded - 1));
+        std::thread::sleep(Duration::from_micros(200));
+        let taken = taken.load(Ordering::SeqCst) as u64;
+        assert!(taken <= yielded + 8, "{taken} taken, {yielded} yielded");
+    }
+    drop(stream);
+    assert!(taken.load(Ordering::SeqCst) <= 108);
+    // The documented shape: an endless range, `buffer = 64`.
+    let first: Vec<u64> = fanout::pool_map!(square, 0..; stream, buffer = 64)
+        .take(3)
+        .collect();
+    assert_eq!(first, [0, 1, 4]);
+}
+
+#[test]
+fn dropping_a_stream_early_joins_its_workers() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (r, f) = (Arc::clone(&ran), Arc::clone(&finished));
+    let mut stream = fanout::pool_map!(
+        move |i: u64| {
+            r.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            f.fetch_add(1, Ordering::SeqCst);
+            i
+        },
+        0u64..;
+        stream, workers = 4, buffer = 4, name = "dropjoin"
+    );
+    assert_eq!(stream.next(), Some(0));
+    assert_eq!(threads_named("fanout-dropjoin"), 4);
+    drop(stream);
+    // Every item that started has finished, and no new one starts.
+    let started = ran.load(Ordering::SeqCst);
+    assert_eq!(finished.load(Ordering::SeqCst), started);
+    assert!(started <= 1 + 4);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(ran.load(Ordering::SeqCst), started);
+    assert_eq!(threads_named("fanout-dropjoin"), 0);
+}
+
+#[test]
+fn catch_yields_each_result() {
+    let checked: Vec<Result<u32, fanout::Error>> = fanout::pool_map!(
+        |x: u32| {
+            assert!(x != 2, "two is not allowed");
+            x
+        },
+        0..5u32;
+        stream, catch
+    )
+    .collect();
+    assert_eq!(checked.len(), 5);
+    assert_eq!(checked[1].as_ref().ok(), Some(&1));
+    assert_eq!(
+        checked[2].as_ref().unwrap_err().to_string(),
+        "worker `task-2` panicked: two is not allowed"
+    );
+    assert_eq!(checked[4].as_ref().ok(), Some(&4));
+}
+
+#[test]
+fn try_ends_the_stream_after_the_first_error() {
+    let started = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&started);
+    let parsed: Vec<Result<u32, String>> = fanout::pool_map!(
+        move |x: u32| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if x == 3 { Err(format!("bad {x}")) } else { Ok(x) }
+        },
+        0u32..;
+        stream, try, workers = 2, buffer = 4
+    )
+    .collect();
+    // Outputs in order up to the error, which ends the stream; as in the
+    // collecting form, items that had not started when it was met never run.
+    let (error, outputs) = parsed.split_last().unwrap();
+    assert_eq!(error, &Err("bad 3".to_owned()));
+    assert!(outputs.iter().zip(0..).all(|(output, x)| output == &Ok(x)));
+    // No item started long after the error: at most a buffer's worth.
+    assert!(started.load(Ordering::SeqCst) <= 4 + 4);
+    let first_err: Vec<(usize, Result<u32, String>)> = fanout::pool_map!(
+        |x: u32| if x == 1 { Err("one".to_owned()) } else { Ok(x) },
+        vec![5u32, 1, 7];
+        unordered, try, workers = 1
+    )
+    .collect();
+    assert_eq!(first_err.last(), Some(&(1, Err("one".to_owned()))));
+}
+
+#[test]
+fn a_failure_panics_when_it_would_be_yielded() {
+    let mut stream = fanout::pool_map!(
+        |x: u32| {
+            assert!(x != 3, "three is not allowed");
+            x
+        },
+        0..10u32;
+        stream, workers = 2
+    );
+    let mut seen = Vec::new();
+    let failed = catch_unwind(AssertUnwindSafe(|| {
+        for x in &mut stream {
+            seen.push(x);
+        }
+    }));
+    let message = failed.unwrap_err();
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("three is not allowed"), "{message}");
+    assert_eq!(seen, [0, 1, 2]);
+    assert_eq!(stream.next(), None);
+}
+
+#[test]
+fn streams_may_name_the_function_and_move_owned_values_in() {
+    let offset = Arc::new(100u64);
+    let shifted: Vec<u64> =
+        fanout::pool_map!(move |x: u64| x + *offset, vec![1u64, 2, 3]; stream).collect();
+    assert_eq!(shifted, [101, 102, 103]);
+    let empty: Vec<u64> = fanout::pool_map!(square, Vec::<u64>::new(); stream).collect();
+    assert!(empty.is_empty());
+}
+
+#[test]
+fn init_builds_the_state_once_per_worker() {
+    static BUILT: AtomicUsize = AtomicUsize::new(0);
+    let rows: Vec<String> = fanout::pool_map!(
+        |db, id| format!("{db}:{id}"),
+        0..100u32;
+        workers = 3,
+        init = || {
+            BUILT.fetch_add(1, Ordering::SeqCst);
+            String::from("db")
+        }
+    );
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows[42], "db:42");
+    let built = BUILT.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&built), "{built} states for 3 workers");
+}
+
+#[test]
+fn init_state_is_mutable_and_per_worker() {
+    // Each worker counts its own items: the counts add up to the items.
+    let counts = fanout::pool_map!(
+        |seen: &mut usize, _x: u32| {
+            *seen += 1;
+            (std::thread::current().id(), *seen)
+        },
+        0..50u32;
+        workers = 2, chunksize = 5,
+        init = || 0usize
+    );
+    let mut last = std::collections::HashMap::new();
+    for (thread, seen) in counts {
+        let top = last.entry(thread).or_insert(0);
+        *top = (*top).max(seen);
+    }
+    assert_eq!(last.values().sum::<usize>(), 50);
+}
+
+#[test]
+fn init_works_with_stream() {
+    let built = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&built);
+    let out: Vec<u64> = fanout::pool_map!(
+        |base: &mut u64, x: u64| *base + x,
+        0u64..;
+        stream, workers = 2,
+        init = move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            1000
+        }
+    )
+    .take(10)
+    .collect();
+    assert_eq!(out, (1000..1010).collect::<Vec<_>>());
+    assert!(built.load(Ordering::SeqCst) <= 2);
+}
+
+#[test]
+fn a_panicking_init_fails_the_items_of_its_worker() {
+    let results = fanout::pool_map!(
+        |state: &mut u32, x: u32| *state + x,
+        0..4u32;
+        catch, workers = 1,
+        init = || -> u32 { panic!("no database") }
+    );
+    for result in &results {
+        let error = result.as_ref().unwrap_err();
+        assert!(matches!(error.kind(), fanout::ErrorKind::Init(why) if why == "no database"));
+        assert!(
+            error
+                .to_string()
+                .contains("`init` of its worker panicked: no database"),
+            "{error}"
+        );
+    }
+    let streamed: Vec<Result<u32, fanout::Error>> = fanout::pool_map!(
+        |state: &mut u32, x: u32| *state + x,
+        0..3u32;
+        stream, catch, workers = 1,
+        init = || -> u32 { panic!("no model") }
+    )
+    .collect();
+    assert_eq!(streamed.len(), 3);
+    assert!(streamed.iter().all(|r| r.is_err()));
+}
+
+#[cfg(unix)]
+#[test]
+fn init_runs_in_each_worker_process() {
+    let pids = fanout::pool_map!(
+        |pid: &mut u32, _x: u32| *pid,
+        0..40u32;
+        processes, workers = 2,
+        init = std::process::id
+    );
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    assert!(!distinct.contains(&std::process::id()));
+    assert!(distinct.len() <= 2);
+    let failed = fanout::pool_map!(
+        |state: &mut u32, x: u32| *state + x,
+        0..3u32;
+        processes, catch, workers = 1,
+        init = || -> u32 { panic!("no GPU") }
+    );
+    for result in &failed {
+        let error = result.as_ref().unwrap_err();
+        assert!(
+            matches!(error.kind(), fanout::ErrorKind::Init(why) if why == "no GPU"),
+            "{error}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn recycle_replaces_worker_processes() {
+    let pids = fanout::pool_map!(|x: u32| (x, std::process::id()), 0..25u32; processes, workers = 2, recycle = 4);
+    assert_eq!(
+        pids.iter().map(|(x, _)| *x).collect::<Vec<_>>(),
+        (0..25).collect::<Vec<_>>()
+    );
+    let distinct: HashSet<u32> = pids.iter().map(|(_, pid)| *pid).collect();
+    assert!(
+        distinct.len() >= 25usize.div_ceil(4),
+        "{} pids",
+        distinct.len()
+    );
+    // No worker ran more than 4 items.
+    for pid in &distinct {
+        assert!(pids.iter().filter(|(_, p)| p == pid).count() <= 4);
+    }
+    // With `init`, each fresh worker builds its own state.
+    let states = fanout::pool_map!(
+        |pid: &mut u32, _x: u32| *pid,
+        0..9u32;
+        processes, workers = 1, recycle = 3,
+        init = std::process::id
+    );
+    let distinct: HashSet<u32> = states.iter().copied().collect();
+    assert_eq!(distinct.len(), 3);
+}
