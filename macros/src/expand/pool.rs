@@ -89,3 +89,38 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         #body
     }}
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use crate::ast::MacroKind::Pool;
+    use crate::expand::entry;
+
+    fn expand(input: TokenStream) -> String {
+        entry(Pool, quote!([::fanout] #input)).to_string()
+    }
+
+    #[test]
+    fn stream_and_unordered_call_the_stream_entries() {
+        let out = expand(quote!(square, 0..; stream, buffer = 64));
+        assert!(out.contains("map :: stream_in_order ("), "{out}");
+        assert!(out.contains(". buffer ("), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+        let out = expand(quote!(fetch, urls; unordered, workers = 8));
+        assert!(out.contains("map :: stream_unordered ("), "{out}");
+    }
+
+    #[test]
+    fn init_goes_before_the_function() {
+        let out = expand(quote!(|db, id| db.lookup(id), ids; init = || connect()));
+        assert!(out.contains("on_threads_with_init"), "{out}");
+        assert!(out.contains("| | connect () , | db , id |"), "{out}");
+        let out = expand(quote!(f, 0..4; stream, init = make));
+        assert!(out.contains("stream_in_order_with_init"), "{out}");
+        let out = expand(quote!(simulate, params; processes, recycle = 100, init = make));
+        assert!(out.contains("on_processes_with_init"), "{out}");
+        assert!(out.contains(". recycle ("), "{out}");
+    }
+}
