@@ -327,3 +327,97 @@ fn recycle_replaces_worker_processes() {
     let distinct: HashSet<u32> = states.iter().copied().collect();
     assert_eq!(distinct.len(), 3);
 }
+
+#[cfg(unix)]
+#[test]
+fn process_streams_yield_in_input_and_completion_order() {
+    let squares: Vec<u64> =
+        fanout::pool_map!(square, 0..; processes, stream, workers = 2, buffer = 4)
+            .take(20)
+            .collect();
+    assert_eq!(squares, (0..20u64).map(square).collect::<Vec<_>>());
+    let done: Vec<(usize, u64)> = fanout::pool_map!(
+        |i: u64| {
+            std::thread::sleep(Duration::from_millis(60 * (3 - i)));
+            i * 10
+        },
+        vec![0u64, 1, 2, 3];
+        processes, unordered, workers = 4
+    )
+    .collect();
+    assert_eq!(done, [(3, 30), (2, 20), (1, 10), (0, 0)]);
+    let pids: HashSet<u32> =
+        fanout::pool_map!(|_: u32| std::process::id(), 0..8u32; processes, stream, workers = 2)
+            .collect();
+    assert!(!pids.contains(&std::process::id()));
+    assert!(pids.len() <= 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn process_streams_catch_try_and_init() {
+    let checked: Vec<Result<u32, fanout::Error>> = fanout::pool_map!(
+        |x: u32| {
+            assert!(x != 2, "two is not allowed");
+            x
+        },
+        0..4u32;
+        processes, stream, catch, workers = 2
+    )
+    .collect();
+    assert_eq!(checked.len(), 4);
+    assert!(
+        checked[2]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("two is not allowed")
+    );
+    assert_eq!(checked[3].as_ref().ok(), Some(&3));
+    let parsed: Vec<Result<u32, String>> = fanout::pool_map!(
+        |x: u32| if x == 3 { Err(format!("bad {x}")) } else { Ok(x) },
+        0u32..;
+        processes, stream, try, workers = 2, buffer = 4
+    )
+    .collect();
+    assert_eq!(parsed.last(), Some(&Err("bad 3".to_owned())));
+    let with_state: Vec<u32> = fanout::pool_map!(
+        |pid: &mut u32, _x: u32| *pid,
+        0..6u32;
+        processes, stream, workers = 1,
+        init = std::process::id
+    )
+    .collect();
+    assert!(
+        with_state
+            .iter()
+            .all(|pid| *pid == with_state[0] && *pid != std::process::id())
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn dropping_a_process_stream_kills_and_reaps_its_workers() {
+    // One worker: item 0 tells its pid, item 1 would run for 30 s.
+    let mut stream = fanout::pool_map!(
+        |i: u64| {
+            if i > 0 {
+                std::thread::sleep(Duration::from_secs(30));
+            }
+            std::process::id()
+        },
+        0u64..;
+        processes, stream, workers = 1, buffer = 2
+    );
+    let pid = stream.next().unwrap();
+    assert_ne!(pid, std::process::id());
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let started = std::time::Instant::now();
+    drop(stream);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the running item was killed"
+    );
+    // Reaped: not even a zombie is left.
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}

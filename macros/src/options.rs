@@ -267,16 +267,24 @@ fn check_pool_streams(
         ));
         options.rejected.extend(options.buffer.take());
     }
-    if streaming && (options.processes || options.mpi) {
-        let backend = if options.mpi { "mpi" } else { "processes" };
+    if streaming && options.mpi {
         errors.push(syn::Error::new(
             at(option),
             format!(
-                "`{option}` runs on threads only for now, not with `{backend}`: drop `{backend}` to stream on threads, or drop `{option}` to collect the outputs"
+                "`{option}` is not available with `mpi`: every rank takes its share of the items at once. Stream on threads (drop `mpi`) or in processes (`processes, {option}`), or drop `{option}` to collect the outputs"
             ),
         ));
         options.stream = false;
         options.unordered = false;
+    }
+    if streaming && options.processes && options.recycle.is_some() {
+        errors.push(syn::Error::new(
+            at("recycle"),
+            format!(
+                "`recycle` is not available with `{option}`: a stream's worker processes are forked when it starts and cannot be replaced later. Drop `recycle`, or drop `{option}` to collect with recycled workers"
+            ),
+        ));
+        options.rejected.extend(options.recycle.take());
     }
     if (options.stream || options.unordered) && options.timeout.is_some() {
         errors.push(syn::Error::new(

@@ -41,15 +41,17 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     let init = options.init.as_ref().map(|init| quote!(#init,));
     let with_init = if init.is_some() { "_with_init" } else { "" };
     let streaming = options.stream || options.unordered;
-    let (setup, body) = if streaming && threads {
-        // A stream outlives the line: it takes the items and FUNC by value,
-        // and its workers are its own threads.
+    let (setup, body) = if streaming && engine {
+        // A stream outlives the line: it takes the items (and on threads
+        // FUNC) by value; its workers are its own threads, or processes
+        // forked when it starts.
         let entry = if options.stream {
             "stream_in_order"
         } else {
             "stream_unordered"
         };
-        let entry = proc_macro2::Ident::new(&format!("{entry}{with_init}"), Span::call_site());
+        let on = if threads { "" } else { "_on_processes" };
+        let entry = proc_macro2::Ident::new(&format!("{entry}{on}{with_init}"), Span::call_site());
         let call = site.call(
             quote!(#rt::map::#entry),
             quote!(&#opts, #mode, #name, #items, #init #func),
@@ -113,12 +115,29 @@ mod tests {
     }
 
     #[test]
+    fn refused_stream_combinations_keep_the_collecting_form() {
+        let out = expand(quote!(square, 0..10; mpi, stream));
+        assert!(
+            out.contains("`stream` is not available with `mpi`"),
+            "{out}"
+        );
+        assert!(out.contains("map :: on_mpi"), "{out}");
+        let out = expand(quote!(square, 0..10; stream, timeout = d));
+        assert!(
+            out.contains("`timeout` is not available with `stream`"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn init_goes_before_the_function() {
         let out = expand(quote!(|db, id| db.lookup(id), ids; init = || connect()));
         assert!(out.contains("on_threads_with_init"), "{out}");
         assert!(out.contains("| | connect () , | db , id |"), "{out}");
         let out = expand(quote!(f, 0..4; stream, init = make));
         assert!(out.contains("stream_in_order_with_init"), "{out}");
+        let out = expand(quote!(f, 0..; processes, unordered));
+        assert!(out.contains("stream_unordered_on_processes ("), "{out}");
         let out = expand(quote!(simulate, params; processes, recycle = 100, init = make));
         assert!(out.contains("on_processes_with_init"), "{out}");
         assert!(out.contains(". recycle ("), "{out}");

@@ -61,6 +61,11 @@ pub use mpi::on_mpi;
 pub use options::{MapOptions, default_workers};
 #[cfg(unix)]
 pub use processes::{on_processes, on_processes_with_init};
+#[cfg(unix)]
+pub use stream::{
+    ProcessItem, stream_in_order_on_processes, stream_in_order_on_processes_with_init,
+    stream_unordered_on_processes, stream_unordered_on_processes_with_init,
+};
 pub use stream::{
     StreamInOrder, StreamUnordered, stream_in_order, stream_in_order_with_init, stream_unordered,
     stream_unordered_with_init,

@@ -779,7 +779,7 @@ impl<M: Mode<U>, U, S, F> Drop for Pool<'_, M, U, S, F> {
 
 /// Reaps `pid`, which was told to exit (or killed): it has [`GRACE`] to end,
 /// then it is killed. Never waits without a bound on a child that may not end.
-fn reap(pid: u32) -> Status {
+pub(crate) fn reap(pid: u32) -> Status {
     let until = Instant::now() + GRACE;
     loop {
         if let Some(status) = sys::wait(pid, false) {
@@ -794,7 +794,7 @@ fn reap(pid: u32) -> Status {
 }
 
 /// Why a worker that sent no answer for its item ended.
-fn cause(status: Status) -> ErrorKind {
+pub(crate) fn cause(status: Status) -> ErrorKind {
     match status {
         Status::Signaled(signal) => ErrorKind::Signal(signal),
         Status::Exited(0) => {

@@ -40,6 +40,10 @@ use crate::error::{Error, ErrorKind};
 use crate::name::{self, WorkerName};
 use crate::report::Report;
 
+#[cfg(unix)]
+#[path = "stream_processes.rs"]
+mod processes;
+
 /// The iterator of `pool_map!(f, items; stream)`: the outputs in input
 /// order, shaped by the mode (`T`, `Result<T, fanout::Error>` with `catch`,
 /// `Result<T, E>` with `try`).
@@ -181,6 +185,124 @@ where
     }
 }
 
+/// What the items of a stream in processes must be: serializable, as they
+/// travel to the worker processes (the same codec as the outputs).
+#[cfg(unix)]
+#[diagnostic::on_unimplemented(
+    message = "the items of `pool_map!(...; processes, stream)` are sent to the worker processes, so they must be serializable, but `{Self}` is not",
+    label = "these items cannot be sent to a worker process",
+    note = "derive them on the item type: `#[derive(serde::Serialize, serde::Deserialize)]`, or stream on threads (drop `processes`), which share the caller's memory"
+)]
+pub trait ProcessItem: serde::Serialize + serde::de::DeserializeOwned + 'static {}
+
+#[cfg(unix)]
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> ProcessItem for T {}
+
+/// Starts a stream of `f` over `items` in worker processes, in input
+/// order (`pool_map!(f, items; processes, stream)`): the workers are forked
+/// now, the items are pulled lazily and sent to them, so they must be
+/// serializable, as the outputs; `f` needs nothing. See the
+/// [module](self) for what a crash does.
+///
+/// ```
+/// use fanout::map::{self, MapOptions, Unwrap};
+/// use fanout::WorkerName;
+///
+/// let options = MapOptions::new().workers(2);
+/// let squares = map::stream_in_order_on_processes(&options, Unwrap, WorkerName::new("square"), 0u64.., |x| x * x);
+/// assert_eq!(squares.take(4).collect::<Vec<_>>(), [0, 1, 4, 9]);
+/// ```
+#[cfg(unix)]
+pub fn stream_in_order_on_processes<M, I, F, U>(
+    options: &MapOptions,
+    _mode: M,
+    name: WorkerName,
+    items: I,
+    f: F,
+) -> StreamInOrder<M, U>
+where
+    M: Mode<U>,
+    I: IntoIterator<IntoIter: Send + 'static, Item: ProcessItem + Send>,
+    F: Fn(I::Item) -> U,
+    U: crate::process::ProcessOutput + Send,
+{
+    let shared = Shared::new(options, name, true);
+    StreamInOrder {
+        inner: Stream::start_processes(shared, items.into_iter(), &Plain(f)),
+    }
+}
+
+/// [`stream_in_order_on_processes`] with a state built once per worker
+/// process by `init`.
+#[cfg(unix)]
+pub fn stream_in_order_on_processes_with_init<M, I, G, S, F, U>(
+    options: &MapOptions,
+    _mode: M,
+    name: WorkerName,
+    items: I,
+    init: G,
+    f: F,
+) -> StreamInOrder<M, U>
+where
+    M: Mode<U>,
+    I: IntoIterator<IntoIter: Send + 'static, Item: ProcessItem + Send>,
+    G: Fn() -> S,
+    F: Fn(&mut S, I::Item) -> U,
+    U: crate::process::ProcessOutput + Send,
+{
+    let shared = Shared::new(options, name, true);
+    StreamInOrder {
+        inner: Stream::start_processes(shared, items.into_iter(), &WithInit { init, f }),
+    }
+}
+
+/// As [`stream_in_order_on_processes`], in completion order
+/// (`pool_map!(f, items; processes, unordered)`).
+#[cfg(unix)]
+pub fn stream_unordered_on_processes<M, I, F, U>(
+    options: &MapOptions,
+    _mode: M,
+    name: WorkerName,
+    items: I,
+    f: F,
+) -> StreamUnordered<M, U>
+where
+    M: Mode<U>,
+    I: IntoIterator<IntoIter: Send + 'static, Item: ProcessItem + Send>,
+    F: Fn(I::Item) -> U,
+    U: crate::process::ProcessOutput + Send,
+{
+    let shared = Shared::new(options, name, false);
+    StreamUnordered {
+        inner: Stream::start_processes(shared, items.into_iter(), &Plain(f)),
+    }
+}
+
+/// [`stream_unordered_on_processes`] with a state built once per worker
+/// process by `init`.
+#[cfg(unix)]
+pub fn stream_unordered_on_processes_with_init<M, I, G, S, F, U>(
+    options: &MapOptions,
+    _mode: M,
+    name: WorkerName,
+    items: I,
+    init: G,
+    f: F,
+) -> StreamUnordered<M, U>
+where
+    M: Mode<U>,
+    I: IntoIterator<IntoIter: Send + 'static, Item: ProcessItem + Send>,
+    G: Fn() -> S,
+    F: Fn(&mut S, I::Item) -> U,
+    U: crate::process::ProcessOutput + Send,
+{
+    let shared = Shared::new(options, name, false);
+    StreamUnordered {
+        inner: Stream::start_processes(shared, items.into_iter(), &WithInit { init, f }),
+    }
+}
+
 impl<M: Mode<U>, U> Iterator for StreamInOrder<M, U> {
     type Item = M::Yielded;
 
@@ -235,6 +357,8 @@ struct Shared<U> {
     arrived: Condvar,
     /// The workers wait here for room (or the stream's end).
     room: Condvar,
+    /// On processes: the pids of the worker processes not reaped yet.
+    children: Mutex<Vec<u32>>,
 }
 
 /// The place of an item taken in an in-order stream.
@@ -369,21 +493,16 @@ impl<U> Shared<U> {
     }
 }
 
-impl<M: Mode<U>, U: Send + 'static> Stream<M, U> {
-    #[track_caller]
-    fn start<I, W>(options: &MapOptions, name: WorkerName, ordered: bool, items: I, task: W) -> Self
-    where
-        I: Iterator + Send + 'static,
-        I::Item: Send + 'static,
-        W: WorkerTask<I::Item, Output = U> + Send + Sync + 'static,
-    {
+impl<U> Shared<U> {
+    /// What the workers of a stream with `options` share.
+    fn new(options: &MapOptions, name: WorkerName, ordered: bool) -> Arc<Self> {
         let buffer = options.buffer_for_stream();
         let chunk = options.chunksize_option().unwrap_or(1).min(buffer);
         let plan = Plan::unbounded(options, name, chunk);
         let workers = plan.workers;
         let report = Report::new(options.timeline_enabled(), options.progress_enabled());
         report.expect_unknown();
-        let shared = Arc::new(Shared {
+        Arc::new(Shared {
             plan,
             buffer,
             ordered,
@@ -398,7 +517,20 @@ impl<M: Mode<U>, U: Send + 'static> Stream<M, U> {
             }),
             arrived: Condvar::new(),
             room: Condvar::new(),
-        });
+            children: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl<M: Mode<U>, U: Send + 'static> Stream<M, U> {
+    fn start<I, W>(options: &MapOptions, name: WorkerName, ordered: bool, items: I, task: W) -> Self
+    where
+        I: Iterator + Send + 'static,
+        I::Item: Send + 'static,
+        W: WorkerTask<I::Item, Output = U> + Send + Sync + 'static,
+    {
+        let shared = Shared::new(options, name, ordered);
+        let workers = shared.plan.workers;
         let items = Arc::new(Mutex::new(items));
         let task = Arc::new(task);
         let mut handles = Vec::with_capacity(workers);
@@ -554,6 +686,8 @@ impl<M, U> Drop for Stream<M, U> {
         if !self.ended {
             self.ended = true;
             self.shared.stop();
+            #[cfg(unix)]
+            self.shared.kill_children();
             for worker in self.workers.drain(..) {
                 let _ = worker.join();
             }
