@@ -421,3 +421,40 @@ fn dropping_a_process_stream_kills_and_reaps_its_workers() {
     // Reaped: not even a zombie is left.
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_crashed_worker_process_fails_its_item_and_the_others_go_on() {
+    let results: Vec<(usize, Result<u32, fanout::Error>)> = fanout::pool_map!(
+        |x: u32| {
+            if x == 1 {
+                std::process::abort();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            x
+        },
+        0..12u32;
+        processes, unordered, catch, workers = 2
+    )
+    .collect();
+    assert_eq!(results.len(), 12);
+    let crashed = &results.iter().find(|(k, _)| *k == 1).unwrap().1;
+    let error = crashed.as_ref().unwrap_err();
+    assert!(
+        matches!(error.kind(), fanout::ErrorKind::Signal(_)),
+        "{error}"
+    );
+    // The other worker ran the rest.
+    let ok = results.iter().filter(|(_, r)| r.is_ok()).count();
+    assert!(ok >= 6, "{ok} items ran: {results:?}");
+}
+
+#[test]
+fn progress_and_timeline_work_on_streams() {
+    let out: Vec<u64> = fanout::pool_map!(square, 0u64..; stream, progress, timeline, workers = 2)
+        .take(10)
+        .collect();
+    assert_eq!(out.len(), 10);
+    let done = fanout::pool_map!(square, 0..10u64; unordered, timeline).count();
+    assert_eq!(done, 10);
+}

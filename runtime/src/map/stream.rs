@@ -202,8 +202,9 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> ProcessItem fo
 /// Starts a stream of `f` over `items` in worker processes, in input
 /// order (`pool_map!(f, items; processes, stream)`): the workers are forked
 /// now, the items are pulled lazily and sent to them, so they must be
-/// serializable, as the outputs; `f` needs nothing. See the
-/// [module](self) for what a crash does.
+/// serializable, as the outputs; `f` needs nothing. A worker process that
+/// dies fails the item it was running (and the rest of its chunk) and is not
+/// replaced: the others go on. Dropping the stream kills and reaps them.
 ///
 /// ```
 /// use fanout::map::{self, MapOptions, Unwrap};
