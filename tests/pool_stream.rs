@@ -458,3 +458,88 @@ fn progress_and_timeline_work_on_streams() {
     let done = fanout::pool_map!(square, 0..10u64; unordered, timeline).count();
     assert_eq!(done, 10);
 }
+
+/// The peak resident memory of this process so far, in KiB (VmHWM).
+#[cfg(target_os = "linux")]
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_long_stream_runs_in_bounded_memory() {
+    // Loosely: 1 000 000 items of 64 bytes each through a stream leave the
+    // peak where it was, give or take a few megabytes (collected, they would
+    // take 64 MB); the numbers are measured by `stream_measurements`.
+    let before = peak_rss_kib();
+    let total: u64 = fanout::pool_map!(|x: u64| [x; 8], 0..1_000_000u64; stream, workers = 2, chunksize = 64, buffer = 256)
+        .map(|row| row[0])
+        .sum();
+    assert_eq!(total, 999_999 * 1_000_000 / 2);
+    let grown = peak_rss_kib().saturating_sub(before);
+    assert!(grown < 32 * 1024, "the peak grew by {grown} KiB");
+}
+
+/// The numbers of issue 12's note: `cargo test --release --test pool_stream
+/// stream_measurements -- --ignored --nocapture` (alone: the peak is the
+/// process's).
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a measurement, run alone"]
+fn stream_measurements() {
+    use std::time::Instant;
+    let n = 10_000_000u64;
+    let started = Instant::now();
+    let total: u64 =
+        fanout::pool_map!(|x: u64| x ^ 1, 0..n; stream, chunksize = 1024, buffer = 8192).sum();
+    let streamed = (started.elapsed(), peak_rss_kib());
+    let started = Instant::now();
+    let collected = fanout::pool_map!(|x: u64| x ^ 1, 0..n);
+    let collected = (
+        started.elapsed(),
+        peak_rss_kib(),
+        collected.iter().sum::<u64>(),
+    );
+    assert_eq!(total, collected.2);
+    println!(
+        "10 000 000 items: stream {:?}, peak {} KiB; then collected {:?}, peak {} KiB",
+        streamed.0, streamed.1, collected.0, collected.1
+    );
+    let slow = |x: u64| {
+        std::thread::sleep(Duration::from_millis(1));
+        x
+    };
+    let started = Instant::now();
+    let first = fanout::pool_map!(slow, 0..1000u64; stream).next();
+    let first_streamed = started.elapsed();
+    let started = Instant::now();
+    let all = fanout::pool_map!(slow, 0..1000u64);
+    let first_collected = started.elapsed();
+    assert_eq!(first, all.first().copied());
+    println!(
+        "time to the first of 1 000 items (1 ms each): stream {first_streamed:?}, collecting form {first_collected:?}"
+    );
+}
+
+#[test]
+fn many_short_streams_end_or_drop_cleanly() {
+    for round in 0..200u64 {
+        let take = (round % 7) as usize;
+        let got: Vec<u64> =
+            fanout::pool_map!(square, 0..(round % 11); stream, workers = 3, buffer = 2)
+                .take(take)
+                .collect();
+        assert_eq!(got.len(), take.min((round % 11) as usize));
+        let mut unordered: Vec<usize> =
+            fanout::pool_map!(square, 0..(round % 5); unordered, chunksize = 2)
+                .map(|(index, _)| index)
+                .collect();
+        unordered.sort_unstable();
+        assert_eq!(unordered, (0..(round % 5) as usize).collect::<Vec<_>>());
+    }
+}

@@ -362,6 +362,9 @@ struct Shared<U> {
     children: Mutex<Vec<u32>>,
 }
 
+/// An item's index and outcome (`None`: it never started).
+type Answer<U> = (usize, Option<Result<U, Error>>);
+
 /// The place of an item taken in an in-order stream.
 enum Slot<U> {
     /// Taken, not answered yet.
@@ -381,11 +384,15 @@ struct State<U> {
     exhausted: bool,
     /// How many workers still run.
     running: usize,
+    /// The consumer waits for an outcome (so a worker must wake it).
+    consumer_waits: bool,
+    /// How many workers wait for room (so a yield must wake them).
+    workers_waiting: usize,
     /// In order: the items `yielded..taken`.
     held: VecDeque<Slot<U>>,
     /// In completion order: each item answered, and its outcome (`None`: it
     /// never started).
-    answered: VecDeque<(usize, Option<Result<U, Error>>)>,
+    answered: VecDeque<Answer<U>>,
 }
 
 impl<U> Shared<U> {
@@ -403,18 +410,28 @@ impl<U> Shared<U> {
 
     /// The outcome of item `index` (`None`: it never started).
     fn put(&self, index: usize, outcome: Option<Result<U, Error>>) {
+        self.put_all(std::iter::once((index, outcome)));
+    }
+
+    /// The outcomes of several items, under one lock.
+    fn put_all(&self, outcomes: impl IntoIterator<Item = Answer<U>>) {
         let mut state = self.lock();
-        if self.ordered {
-            let at = index - state.yielded;
-            state.held[at] = match outcome {
-                Some(outcome) => Slot::Done(outcome),
-                None => Slot::Unstarted,
-            };
-        } else {
-            state.answered.push_back((index, outcome));
+        for (index, outcome) in outcomes {
+            if self.ordered {
+                let at = index - state.yielded;
+                state.held[at] = match outcome {
+                    Some(outcome) => Slot::Done(outcome),
+                    None => Slot::Unstarted,
+                };
+            } else {
+                state.answered.push_back((index, outcome));
+            }
         }
+        let waiting = state.consumer_waits;
         drop(state);
-        self.arrived.notify_one();
+        if waiting {
+            self.arrived.notify_one();
+        }
     }
 
     /// The next chunk for a worker, pulled from `items` once there is room:
@@ -437,10 +454,12 @@ impl<U> Shared<U> {
             if ahead < self.buffer {
                 break (self.buffer - ahead).min(self.plan.chunk);
             }
+            state.workers_waiting += 1;
             state = self
                 .room
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.workers_waiting -= 1;
         };
         let first = state.taken;
         state.taken += count;
@@ -483,8 +502,11 @@ impl<U> Shared<U> {
             state.taken = end;
             let keep = end - state.yielded;
             state.held.truncate(keep);
+            let waiting = state.consumer_waits;
             drop(state);
-            self.arrived.notify_one();
+            if waiting {
+                self.arrived.notify_one();
+            }
         }
         drop(items);
         if chunk.is_empty() {
@@ -513,6 +535,8 @@ impl<U> Shared<U> {
                 yielded: 0,
                 exhausted: false,
                 running: workers,
+                consumer_waits: false,
+                workers_waiting: 0,
                 held: VecDeque::new(),
                 answered: VecDeque::new(),
             }),
@@ -590,8 +614,11 @@ impl<M: Mode<U>, U> Stream<M, U> {
             };
             if let Some((index, outcome)) = next {
                 state.yielded += 1;
+                let waiting = state.workers_waiting > 0;
                 drop(state);
-                shared.room.notify_all();
+                if waiting {
+                    shared.room.notify_all();
+                }
                 let settled = match outcome {
                     Some(outcome) => M::settle(outcome),
                     None => M::missing(shared.plan.unstarted(index)),
@@ -621,10 +648,12 @@ impl<M: Mode<U>, U> Stream<M, U> {
                     Settled::Aside(aside) => Some(M::last(vec![(index, aside)])),
                 };
             }
+            state.consumer_waits = true;
             state = shared
                 .arrived
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.consumer_waits = false;
         }
     }
 
@@ -718,11 +747,21 @@ where
     let _name = name::enter(base);
     let mut state = task.try_start();
     let quiet = shared.report.is_quiet();
+    // The outcomes of a chunk's items reach the consumer together, at most
+    // `FLUSH_EVERY` after the first of them ended: one lock for many cheap
+    // items, and no wait for the consumer on a slow one.
+    const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_micros(200);
+    let mut answers: Vec<Answer<W::Output>> = Vec::new();
+    let mut since = std::time::Instant::now();
     while let Some((first, chunk)) = shared.take::<M, I>(items) {
+        let last = first + chunk.len() - 1;
         for (index, item) in (first..).zip(chunk) {
             if !shared.plan.may_start() {
                 drop(item);
-                shared.put(index, None);
+                answers.push((index, None));
+                if index == last {
+                    shared.put_all(answers.drain(..));
+                }
                 continue;
             }
             let name = base.with_index(index);
@@ -742,10 +781,17 @@ where
                 }
                 Err(why) => Err(Error::new(name, ErrorKind::Init(why.clone()))),
             };
-            if M::stops_on(&outcome) {
+            let stops = M::stops_on(&outcome);
+            if stops {
                 shared.plan.stop(Stop::Failed);
             }
-            shared.put(index, Some(outcome));
+            if answers.is_empty() {
+                since = std::time::Instant::now();
+            }
+            answers.push((index, Some(outcome)));
+            if index == last || stops || since.elapsed() >= FLUSH_EVERY {
+                shared.put_all(answers.drain(..));
+            }
         }
     }
 }
