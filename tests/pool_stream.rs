@@ -543,3 +543,24 @@ fn many_short_streams_end_or_drop_cleanly() {
         assert_eq!(unordered, (0..(round % 5) as usize).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn init_as_in_the_issue_borrows_and_infers_the_state() {
+    struct Db {
+        url: String,
+    }
+    impl Db {
+        fn connect(url: &str) -> Db {
+            Db {
+                url: url.to_owned(),
+            }
+        }
+        fn lookup(&mut self, id: u32) -> String {
+            format!("{}/{id}", self.url)
+        }
+    }
+    let url = String::from("db://local");
+    let ids = vec![1u32, 2, 3];
+    let rows = fanout::pool_map!(|db, id| db.lookup(id), ids; init = || Db::connect(&url));
+    assert_eq!(rows, ["db://local/1", "db://local/2", "db://local/3"]);
+}
