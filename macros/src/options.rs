@@ -34,6 +34,10 @@ pub struct Options {
     pub unordered: bool,
     pub race: bool,
     pub buffer: Option<Expr>,
+    // pool_map!'s streams, `init` and `recycle` (issue 12; `stream`,
+    // `unordered` and `buffer` above are shared with gather!).
+    pub init: Option<Expr>,
+    pub recycle: Option<Expr>,
     /// Values of rejected options: still type-checked in a closure that never
     /// runs, so the user's imports and locals stay "used" next to the error.
     pub rejected: Vec<Expr>,
@@ -119,22 +123,33 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "stream",
         value: None,
-        macros: &[Gather],
+        macros: &[Gather, Pool],
     },
     Spec {
         name: "unordered",
         value: None,
-        macros: &[Gather],
+        macros: &[Gather, Pool],
     },
     Spec {
         name: "buffer",
         value: Some("buffer = 64"),
-        macros: &[Gather],
+        macros: &[Gather, Pool],
     },
     Spec {
         name: "race",
         value: None,
         macros: &[Gather],
+    },
+    // pool_map!'s `init` and `recycle` (issue 12).
+    Spec {
+        name: "init",
+        value: Some("init = || Db::connect(url)"),
+        macros: &[Pool],
+    },
+    Spec {
+        name: "recycle",
+        value: Some("recycle = 100"),
+        macros: &[Pool],
     },
 ];
 
@@ -226,6 +241,9 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         options.mpi = false;
     }
     check_tasks(invocation, &options, errors);
+    if kind == Pool {
+        check_pool_streams(invocation, &mut options, errors);
+    }
     check_gather_streams(invocation, &mut options, errors);
     if invocation.no_fork && (kind == Processes || options.processes) {
         let span =
@@ -247,6 +265,80 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         options.progress = false;
     }
     options
+}
+
+// pool_map!'s streams, `init` and `recycle` (issue 12): which options go
+// together. Checked before gather!'s rules, so that a pool_map! mistake gets
+// its own message; a refused option is dropped (the collecting form stays).
+fn check_pool_streams(
+    invocation: &Invocation,
+    options: &mut Options,
+    errors: &mut Vec<syn::Error>,
+) {
+    let at =
+        |name: &str| option_span(invocation, name).unwrap_or_else(proc_macro2::Span::call_site);
+    if options.stream && options.unordered {
+        errors.push(syn::Error::new(
+            at("unordered"),
+            "`stream` yields the outputs in input order and `unordered` yields `(index, output)` in completion order: choose one",
+        ));
+        options.unordered = false;
+    }
+    let streaming = options.stream || options.unordered;
+    let option = if options.stream {
+        "stream"
+    } else {
+        "unordered"
+    };
+    if options.buffer.is_some() && !streaming {
+        errors.push(syn::Error::new(
+            at("buffer"),
+            "`buffer` bounds how many items a `stream` or `unordered` pool_map! takes ahead of what it yielded; without one, pool_map! returns only once every item ran, so it takes them all: add `stream` (outputs in input order, as they become available) or `unordered` (`(index, output)` in completion order)",
+        ));
+        options.rejected.extend(options.buffer.take());
+    }
+    if streaming && options.mpi {
+        errors.push(syn::Error::new(
+            at(option),
+            format!(
+                "`{option}` is not available with `mpi`: every rank takes its share of the items at once. Stream on threads (drop `mpi`) or in processes (`processes, {option}`), or drop `{option}` to collect the outputs"
+            ),
+        ));
+        options.stream = false;
+        options.unordered = false;
+    }
+    if streaming && options.processes && options.recycle.is_some() {
+        errors.push(syn::Error::new(
+            at("recycle"),
+            format!(
+                "`recycle` is not available with `{option}`: a stream's worker processes are forked when it starts and cannot be replaced later. Drop `recycle`, or drop `{option}` to collect with recycled workers"
+            ),
+        ));
+        options.rejected.extend(options.recycle.take());
+    }
+    if (options.stream || options.unordered) && options.timeout.is_some() {
+        errors.push(syn::Error::new(
+            at("timeout"),
+            format!(
+                "`timeout` is not available with `{option}`: a stream is consumed at the caller's pace, so there is no end to put a deadline on. Drop `{option}` to collect with a deadline, or bound each item inside the function"
+            ),
+        ));
+        options.rejected.extend(options.timeout.take());
+    }
+    if options.recycle.is_some() && !options.processes {
+        errors.push(syn::Error::new(
+            at("recycle"),
+            "`recycle = N` replaces a worker process after N items (Python's `max_tasks_per_child`); threads share one process and are not replaced: run the map in processes, `pool_map!(f, items; processes, recycle = 100)`",
+        ));
+        options.rejected.extend(options.recycle.take());
+    }
+    if options.init.is_some() && options.mpi {
+        errors.push(syn::Error::new(
+            at("init"),
+            "`init` is not available with `mpi` yet: build the state in the function, or run on threads or `processes`",
+        ));
+        options.rejected.extend(options.init.take());
+    }
 }
 
 // gather!'s streams and races (issue 12): which options go together. A
@@ -577,6 +669,14 @@ fn set(options: &mut Options, kind: MacroKind, option: &RawOption) -> syn::Resul
             options.buffer = Some(positive(
                 option,
                 "with `buffer = 0` no item could ever be taken",
+            )?)
+        }
+        // pool_map!'s `init` and `recycle` (issue 12).
+        "init" => options.init = value,
+        "recycle" => {
+            options.recycle = Some(positive(
+                option,
+                "a worker process runs at least one item before it is replaced",
             )?)
         }
         _ => {

@@ -76,6 +76,10 @@ pub enum ErrorKind {
     Decode(String),
     /// The worker could not be started (no thread or process could be created).
     Spawn(String),
+    // pool_map!'s `init` (issue 12).
+    /// The worker's `init` (the state it builds once, before its first item)
+    /// panicked, with this message: every item of that worker fails with it.
+    Init(String),
 }
 
 impl Error {
@@ -164,6 +168,10 @@ impl fmt::Display for Error {
                 write!(f, " sent an output that could not be decoded: {why}")
             }
             ErrorKind::Spawn(why) => write!(f, " could not be started: {why}"),
+            // pool_map!'s `init` (issue 12).
+            ErrorKind::Init(why) => {
+                write!(f, " did not run: the `init` of its worker panicked: {why}")
+            }
         }
     }
 }

@@ -14,6 +14,8 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     builders.extend(count_builder("workers", &cx.options.workers));
     builders.extend(count_builder("chunksize", &cx.options.chunksize));
     builders.extend(timeout_builder(cx));
+    builders.extend(count_builder("buffer", &cx.options.buffer));
+    builders.extend(count_builder("recycle", &cx.options.recycle));
     let name = cx.worker_name(func);
     let options = cx.options;
     // The engine splits ranges, vectors, slices and arrays by index where
@@ -33,7 +35,29 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         (true, true) => quote!(TryCatch),
     };
     let mode = quote!(#rt::map::#mode);
-    let (setup, body) = if engine {
+    // `init = EXPR`: the state is built once per worker, and FUNC takes
+    // `(&mut state, item)`; the `_with_init` entries take it before FUNC, so
+    // that its type is known when FUNC's closure is checked.
+    let init = options.init.as_ref().map(|init| quote!(#init,));
+    let with_init = if init.is_some() { "_with_init" } else { "" };
+    let streaming = options.stream || options.unordered;
+    let (setup, body) = if streaming && engine {
+        // A stream outlives the line: it takes the items (and on threads
+        // FUNC) by value; its workers are its own threads, or processes
+        // forked when it starts.
+        let entry = if options.stream {
+            "stream_in_order"
+        } else {
+            "stream_unordered"
+        };
+        let on = if threads { "" } else { "_on_processes" };
+        let entry = proc_macro2::Ident::new(&format!("{entry}{on}{with_init}"), Span::call_site());
+        let call = site.call(
+            quote!(#rt::map::#entry),
+            quote!(&#opts, #mode, #name, #items, #init #func),
+        );
+        (TokenStream::new(), call)
+    } else if engine {
         // A glob import: one of the two traits is always used, so the import
         // never trips `unused_imports` (an `allow` would be refused by a
         // crate that forbids the lint).
@@ -44,12 +68,13 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         );
         receiver.set_span(Span::call_site().located_at(site.first()));
         let backend = if threads {
-            quote!(on_threads)
+            "on_threads"
         } else {
-            quote!(on_processes)
+            "on_processes"
         };
+        let backend = proc_macro2::Ident::new(&format!("{backend}{with_init}"), Span::call_site());
         let method = site.locate(quote!(.select().#backend));
-        let args = site.parens(quote!(&#opts, #mode, #name, #func));
+        let args = site.parens(quote!(&#opts, #mode, #name, #init #func));
         (setup, quote!(#receiver #method #args))
     } else {
         // MPI: every rank collects the items (they must be the same).
@@ -65,4 +90,56 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         #setup
         #body
     }}
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use crate::ast::MacroKind::Pool;
+    use crate::expand::entry;
+
+    fn expand(input: TokenStream) -> String {
+        entry(Pool, quote!([::fanout] #input)).to_string()
+    }
+
+    #[test]
+    fn stream_and_unordered_call_the_stream_entries() {
+        let out = expand(quote!(square, 0..; stream, buffer = 64));
+        assert!(out.contains("map :: stream_in_order ("), "{out}");
+        assert!(out.contains(". buffer ("), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+        let out = expand(quote!(fetch, urls; unordered, workers = 8));
+        assert!(out.contains("map :: stream_unordered ("), "{out}");
+    }
+
+    #[test]
+    fn refused_stream_combinations_keep_the_collecting_form() {
+        let out = expand(quote!(square, 0..10; mpi, stream));
+        assert!(
+            out.contains("`stream` is not available with `mpi`"),
+            "{out}"
+        );
+        assert!(out.contains("map :: on_mpi"), "{out}");
+        let out = expand(quote!(square, 0..10; stream, timeout = d));
+        assert!(
+            out.contains("`timeout` is not available with `stream`"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn init_goes_before_the_function() {
+        let out = expand(quote!(|db, id| db.lookup(id), ids; init = || connect()));
+        assert!(out.contains("on_threads_with_init"), "{out}");
+        assert!(out.contains("| | connect () , | db , id |"), "{out}");
+        let out = expand(quote!(f, 0..4; stream, init = make));
+        assert!(out.contains("stream_in_order_with_init"), "{out}");
+        let out = expand(quote!(f, 0..; processes, unordered));
+        assert!(out.contains("stream_unordered_on_processes ("), "{out}");
+        let out = expand(quote!(simulate, params; processes, recycle = 100, init = make));
+        assert!(out.contains("on_processes_with_init"), "{out}");
+        assert!(out.contains(". recycle ("), "{out}");
+    }
 }

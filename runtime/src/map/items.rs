@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use super::MapOptions;
 use super::mode::Mode;
+use super::task::{Plain, WithInit};
 use crate::name::WorkerName;
 
 /// Items that the pool splits by index where they are, without first
@@ -197,7 +198,28 @@ impl<I: IndexedItems> Indexed<I> {
         F: Fn(I::Item) -> U + Sync,
         U: Send,
     {
-        super::threads::on_threads_indexed(options, mode, name, self.0.into_indexed(), &f)
+        super::threads::on_threads_indexed(options, mode, name, self.0.into_indexed(), &Plain(f))
+    }
+
+    /// [`on_threads_with_init`](super::on_threads_with_init) without
+    /// collecting the items.
+    #[track_caller]
+    pub fn on_threads_with_init<M, G, S, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        init: G,
+        f: F,
+    ) -> M::Output
+    where
+        M: Mode<U>,
+        G: Fn() -> S + Sync,
+        F: Fn(&mut S, I::Item) -> U + Sync,
+        U: Send,
+    {
+        let task = WithInit { init, f };
+        super::threads::on_threads_indexed(options, mode, name, self.0.into_indexed(), &task)
     }
 }
 
@@ -224,6 +246,27 @@ impl<I> Sequential<I> {
         U: Send,
     {
         super::on_threads(options, mode, name, self.0, f)
+    }
+
+    /// [`on_threads_with_init`](super::on_threads_with_init).
+    #[track_caller]
+    pub fn on_threads_with_init<M, G, S, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        init: G,
+        f: F,
+    ) -> M::Output
+    where
+        I: IntoIterator,
+        I::Item: Send,
+        M: Mode<U>,
+        G: Fn() -> S + Sync,
+        F: Fn(&mut S, I::Item) -> U + Sync,
+        U: Send,
+    {
+        super::on_threads_with_init(options, mode, name, self.0, init, f)
     }
 }
 
@@ -309,7 +352,28 @@ impl<I: IndexedItems + ProcessItems> Indexed<I> {
         F: Fn(I::Item) -> U,
         U: crate::process::ProcessOutput,
     {
-        super::processes::on_processes_source(options, mode, name, self.0.into_source(), &f)
+        super::processes::on_processes_source(options, mode, name, self.0.into_source(), &Plain(f))
+    }
+
+    /// [`on_processes_with_init`](super::on_processes_with_init) without
+    /// collecting a range or a `Vec` first.
+    #[track_caller]
+    pub fn on_processes_with_init<M, G, S, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        init: G,
+        f: F,
+    ) -> M::Output
+    where
+        M: Mode<U>,
+        G: Fn() -> S,
+        F: Fn(&mut S, I::Item) -> U,
+        U: crate::process::ProcessOutput,
+    {
+        let task = WithInit { init, f };
+        super::processes::on_processes_source(options, mode, name, self.0.into_source(), &task)
     }
 }
 
@@ -331,6 +395,26 @@ impl<I> Sequential<I> {
         U: crate::process::ProcessOutput,
     {
         super::on_processes(options, mode, name, self.0, f)
+    }
+
+    /// [`on_processes_with_init`](super::on_processes_with_init).
+    #[track_caller]
+    pub fn on_processes_with_init<M, G, S, F, U>(
+        self,
+        options: &MapOptions,
+        mode: M,
+        name: WorkerName,
+        init: G,
+        f: F,
+    ) -> M::Output
+    where
+        I: IntoIterator,
+        M: Mode<U>,
+        G: Fn() -> S,
+        F: Fn(&mut S, I::Item) -> U,
+        U: crate::process::ProcessOutput,
+    {
+        super::on_processes_with_init(options, mode, name, self.0, init, f)
     }
 }
 

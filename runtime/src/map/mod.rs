@@ -28,10 +28,22 @@
 //! - a child process may use every macro, a thread pool included, whatever
 //!   its parent did before the fork.
 //!
+//! - with `init`, each worker builds its state once, before its first item,
+//!   and the function takes `(&mut state, item)`; an `init` that panics fails
+//!   the items of that worker ([`ErrorKind::Init`](crate::ErrorKind::Init));
+//! - with `recycle = N` (processes), a worker process exits after N items and
+//!   a fresh one (with a fresh `init`) takes over.
+//!
+//! The streams ([`stream_in_order`], [`stream_unordered`], and their
+//! `_on_processes` forms) follow the same rules, and yield each outcome as it
+//! comes instead of returning once all ended; see [`StreamInOrder`].
+//!
 //! The layout: [`MapOptions`] (the options), `plan` (which items may start),
-//! `mode` (what the map returns), `sink` (each outcome to its place), [`items`]
-//! (how the items are taken), and one executor per backend, which only runs
-//! items and answers for each: [`on_threads`], [`on_processes`], [`on_mpi`].
+//! `mode` (what the map returns, or a stream yields), `sink` (each outcome to
+//! its place), `task` (the function, with or without `init`), [`items`] (how
+//! the items are taken), one executor per backend, which only runs items and
+//! answers for each: [`on_threads`], [`on_processes`], [`on_mpi`], and
+//! `stream` (a streaming sink, and its workers on threads or processes).
 //!
 //! ```
 //! use fanout::map::{self, MapOptions, Try};
@@ -49,6 +61,8 @@ mod plan;
 #[cfg(unix)]
 pub(crate) mod processes;
 mod sink;
+mod stream;
+mod task;
 mod threads;
 
 pub use items::{Indexed, IndexedItems, Items, Sequential, autoref};
@@ -58,5 +72,14 @@ pub use mpi::MpiFeature;
 pub use mpi::on_mpi;
 pub use options::{MapOptions, default_workers};
 #[cfg(unix)]
-pub use processes::on_processes;
-pub use threads::on_threads;
+pub use processes::{on_processes, on_processes_with_init};
+#[cfg(unix)]
+pub use stream::{
+    ProcessItem, stream_in_order_on_processes, stream_in_order_on_processes_with_init,
+    stream_unordered_on_processes, stream_unordered_on_processes_with_init,
+};
+pub use stream::{
+    StreamInOrder, StreamUnordered, stream_in_order, stream_in_order_with_init, stream_unordered,
+    stream_unordered_with_init,
+};
+pub use threads::{on_threads, on_threads_with_init};

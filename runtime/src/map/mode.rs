@@ -48,6 +48,18 @@ pub trait Mode<U>: Copy + Send + Sync + 'static + sealed::Sealed {
 
     /// The output when some items were kept aside (by index, increasing).
     fn failed(asides: Vec<(usize, Self::Aside)>) -> Self::Output;
+
+    /// What a stream (`pool_map!(...; stream)`) yields for one item.
+    type Yielded: Send;
+
+    /// What a stream yields for an item kept in the output.
+    fn yielded(kept: Self::Kept) -> Self::Yielded;
+
+    /// The last item of a stream that met an outcome kept aside, with its
+    /// index, once the running items ended: `asides` are those of the items
+    /// not yielded (by index, increasing). Panics as [`failed`](Mode::failed)
+    /// does: the same rule, so a stream ends as the collecting form returns.
+    fn last(asides: Vec<(usize, Self::Aside)>) -> (usize, Self::Yielded);
 }
 
 /// The default mode: every output, in input order; the first failure (by
@@ -136,6 +148,18 @@ impl<U: Send> Mode<U> for Unwrap {
     fn failed(asides: Vec<(usize, Error)>) -> Vec<U> {
         raise_lowest(asides.into_iter().map(|(_, failure)| failure))
     }
+
+    type Yielded = U;
+
+    #[inline]
+    fn yielded(kept: U) -> U {
+        kept
+    }
+
+    #[track_caller]
+    fn last(asides: Vec<(usize, Error)>) -> (usize, U) {
+        raise_lowest(asides.into_iter().map(|(_, failure)| failure))
+    }
 }
 
 impl<U: Send> Mode<U> for Catch {
@@ -170,6 +194,22 @@ impl<U: Send> Mode<U> for Catch {
             .into_iter()
             .map(|(_, failure)| Err(failure))
             .collect()
+    }
+
+    type Yielded = Result<U, Error>;
+
+    #[inline]
+    fn yielded(kept: Result<U, Error>) -> Result<U, Error> {
+        kept
+    }
+
+    #[track_caller]
+    fn last(asides: Vec<(usize, Error)>) -> (usize, Result<U, Error>) {
+        // `settle` and `missing` never keep anything aside.
+        match asides.into_iter().next() {
+            Some((index, failure)) => (index, Err(failure)),
+            None => raise_lowest(Vec::new()),
+        }
     }
 }
 
@@ -222,6 +262,33 @@ impl<T: Send, E: Send> Mode<Result<T, E>> for Try {
             None => raise_lowest(Vec::new()),
         }
     }
+
+    type Yielded = Result<T, E>;
+
+    #[inline]
+    fn yielded(kept: T) -> Result<T, E> {
+        Ok(kept)
+    }
+
+    #[track_caller]
+    fn last(asides: Vec<(usize, TryAside<E>)>) -> (usize, Result<T, E>) {
+        let mut first_error = None;
+        let mut failures = Vec::new();
+        for (index, aside) in asides {
+            match aside {
+                TryAside::Err(error) => first_error = first_error.or(Some((index, error))),
+                TryAside::Failure(failure) if is_cancelled(&failure) => {}
+                TryAside::Failure(failure) => failures.push(failure),
+            }
+        }
+        if !failures.is_empty() {
+            raise_lowest(failures);
+        }
+        match first_error {
+            Some((index, error)) => (index, Err(error)),
+            None => raise_lowest(Vec::new()),
+        }
+    }
 }
 
 impl<T: Send, E: Send + From<Error>> Mode<Result<T, E>> for TryCatch {
@@ -263,5 +330,28 @@ impl<T: Send, E: Send + From<Error>> Mode<Result<T, E>> for TryCatch {
         }
         let cancelled = cancelled.unwrap_or_else(|| Error::new("map", ErrorKind::Cancelled));
         Err(E::from(cancelled))
+    }
+
+    type Yielded = Result<T, E>;
+
+    #[inline]
+    fn yielded(kept: T) -> Result<T, E> {
+        Ok(kept)
+    }
+
+    fn last(asides: Vec<(usize, TryAside<E>)>) -> (usize, Result<T, E>) {
+        let mut cancelled = None;
+        for (index, aside) in asides {
+            match aside {
+                TryAside::Err(error) => return (index, Err(error)),
+                TryAside::Failure(failure) if is_cancelled(&failure) => {
+                    cancelled = cancelled.or(Some((index, failure)));
+                }
+                TryAside::Failure(failure) => return (index, Err(E::from(failure))),
+            }
+        }
+        let (index, cancelled) =
+            cancelled.unwrap_or_else(|| (0, Error::new("map", ErrorKind::Cancelled)));
+        (index, Err(E::from(cancelled)))
     }
 }

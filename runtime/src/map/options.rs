@@ -21,6 +21,8 @@ pub struct MapOptions {
     timeout: Option<Duration>,
     progress: bool,
     timeline: bool,
+    buffer: Option<usize>,
+    recycle: Option<usize>,
 }
 
 impl MapOptions {
@@ -85,6 +87,52 @@ impl MapOptions {
         self
     }
 
+    /// A stream ([`stream_in_order`](super::stream_in_order),
+    /// [`stream_unordered`](super::stream_unordered)) takes at most `buffer`
+    /// items ahead of what it yielded (Python's `map(buffersize=)`); by
+    /// default twice the workers.
+    ///
+    /// # Panics
+    /// If `buffer` is 0 (the panic points at the caller).
+    #[must_use]
+    #[track_caller]
+    pub fn buffer(mut self, buffer: usize) -> Self {
+        assert!(
+            buffer > 0,
+            "fanout: `buffer = 0`: a stream takes at least one item at a time"
+        );
+        self.buffer = Some(buffer);
+        self
+    }
+
+    /// A worker process exits after `items` items and a fresh one takes over
+    /// (Python's `max_tasks_per_child`); processes only. A chunk then holds
+    /// at most `items` items.
+    ///
+    /// # Panics
+    /// If `items` is 0 (the panic points at the caller).
+    #[must_use]
+    #[track_caller]
+    pub fn recycle(mut self, items: usize) -> Self {
+        assert!(
+            items > 0,
+            "fanout: `recycle = 0`: a worker process runs at least one item"
+        );
+        self.recycle = Some(items);
+        self
+    }
+
+    /// How many items a stream takes ahead of what it yielded: the `buffer`
+    /// option, or twice the workers.
+    pub fn buffer_for_stream(&self) -> usize {
+        self.buffer.unwrap_or_else(|| 2 * self.worker_count())
+    }
+
+    /// The `recycle` option as given.
+    pub fn recycle_option(&self) -> Option<usize> {
+        self.recycle
+    }
+
     /// The number of workers: the `workers` option, or the machine's
     /// available parallelism.
     pub fn worker_count(&self) -> usize {
@@ -99,9 +147,10 @@ impl MapOptions {
     /// The chunk size for `len` items: the `chunksize` option, or about four
     /// chunks per worker.
     pub fn chunk_for(&self, len: usize) -> usize {
-        self.chunksize
-            .unwrap_or_else(|| len.div_ceil(self.worker_count() * 4))
-            .max(1)
+        let chunk = self
+            .chunksize
+            .unwrap_or_else(|| len.div_ceil(self.worker_count() * 4));
+        chunk.min(self.recycle.unwrap_or(usize::MAX)).max(1)
     }
 
     /// The `chunksize` option as given.

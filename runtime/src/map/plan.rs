@@ -60,6 +60,21 @@ impl Plan {
         }
     }
 
+    /// The plan of a stream, whose length is not known: it takes `chunk`
+    /// items at a time on `options.worker_count()` workers, starting now.
+    pub(crate) fn unbounded(options: &MapOptions, base: WorkerName, chunk: usize) -> Self {
+        Plan {
+            len: usize::MAX,
+            chunk,
+            workers: options.worker_count(),
+            base,
+            deadline: options
+                .timeout_option()
+                .map(|limit| (Instant::now() + limit, limit)),
+            stop: AtomicU8::new(RUNNING),
+        }
+    }
+
     /// Whether a new item may start now.
     #[inline]
     pub(crate) fn may_start(&self) -> bool {

@@ -32,6 +32,7 @@ use super::MapOptions;
 use super::mode::Mode;
 use super::plan::{Plan, Stop};
 use super::sink::{ChunkSink, Collect};
+use super::task::{Plain, WithInit, WorkerTask};
 use crate::codec;
 use crate::error::{Error, ErrorKind, panic_message};
 use crate::name::{self, WorkerName};
@@ -63,6 +64,8 @@ const PANIC: u8 = 1;
 const UNENCODABLE: u8 = 2;
 /// The item did not start: the map had stopped.
 const SKIPPED: u8 = 3;
+/// The worker's `init` panicked; the message follows.
+const INIT_FAILED: u8 = 4;
 
 /// Maps `f` over `items` in a pool of forked worker processes; the outputs
 /// come back in input order, shaped by `mode` (see [`on_threads`]). Item
@@ -102,7 +105,44 @@ where
     U: ProcessOutput,
 {
     let items: Vec<I::Item> = items.into_iter().collect();
-    on_processes_source(options, mode, name, items, &f)
+    on_processes_source(options, mode, name, items, &Plain(f))
+}
+
+/// [`on_processes`] with a state built once per worker process by `init`
+/// (`pool_map!(f, items; processes, init = || state)`, Python's
+/// `initializer=`): `f` takes `(&mut state, item)`. An `init` that panics
+/// fails every item of its worker with an [`ErrorKind::Init`] error. With
+/// [`MapOptions::recycle`], each fresh worker builds its own.
+///
+/// ```
+/// use fanout::map::{self, MapOptions, Unwrap};
+/// use fanout::WorkerName;
+///
+/// let options = MapOptions::new().workers(2);
+/// let pids = map::on_processes_with_init(&options, Unwrap, WorkerName::new("pid"), 0..4, std::process::id, |pid: &mut u32, _: u32| *pid);
+/// assert!(pids.iter().all(|pid| *pid != std::process::id()));
+/// ```
+///
+/// # Panics
+/// As [`on_processes`].
+#[track_caller]
+pub fn on_processes_with_init<M, I, G, S, F, U>(
+    options: &MapOptions,
+    mode: M,
+    name: WorkerName,
+    items: I,
+    init: G,
+    f: F,
+) -> M::Output
+where
+    M: Mode<U>,
+    I: IntoIterator,
+    G: Fn() -> S,
+    F: Fn(&mut S, I::Item) -> U,
+    U: ProcessOutput,
+{
+    let items: Vec<I::Item> = items.into_iter().collect();
+    on_processes_source(options, mode, name, items, &WithInit { init, f })
 }
 
 /// [`run`] of items the workers take by index from their copy.
@@ -117,7 +157,7 @@ pub(crate) fn on_processes_source<M, S, F, U>(
 where
     M: Mode<U>,
     S: ItemSource,
-    F: Fn(S::Item) -> U,
+    F: WorkerTask<S::Item, Output = U>,
     U: ProcessOutput,
 {
     let len = items.len();
@@ -141,6 +181,7 @@ where
             retry: VecDeque::new(),
             polled: Vec::new(),
             idle: 0,
+            recycle: options.recycle_option(),
         };
         pool.drive();
         drop(pool);
@@ -170,6 +211,8 @@ struct Pool<'a, M: Mode<U>, U, S, F> {
     polled: Vec<(libc::pollfd, usize)>,
     /// How many checks in a row found no answer.
     idle: u32,
+    /// `recycle = N`: a worker exits after N items and a fresh one takes over.
+    recycle: Option<usize>,
 }
 
 /// One worker process, or the place for one.
@@ -189,6 +232,8 @@ struct WorkerProcess<'a, M: Mode<U>, U> {
     since: Option<Instant>,
     /// The worker could not be started: the slot takes no more work.
     dead: bool,
+    /// How many items were handed out to this worker (for `recycle`).
+    given: usize,
 }
 
 impl<M: Mode<U>, U> Default for WorkerProcess<'_, M, U> {
@@ -203,6 +248,7 @@ impl<M: Mode<U>, U> Default for WorkerProcess<'_, M, U> {
             runs: VecDeque::new(),
             since: None,
             dead: false,
+            given: 0,
         }
     }
 }
@@ -216,7 +262,7 @@ where
     M: Mode<U>,
     U: ProcessOutput,
     S: ItemSource,
-    F: Fn(S::Item) -> U,
+    F: WorkerTask<S::Item, Output = U>,
 {
     fn drive(&mut self) {
         // Every allowed worker starts with one run, then gets a second.
@@ -270,7 +316,7 @@ where
     M: Mode<U>,
     U: ProcessOutput,
     S: ItemSource,
-    F: Fn(S::Item) -> U,
+    F: WorkerTask<S::Item, Output = U>,
 {
     /// Forks a worker into `slot` and gives it its first run; if it cannot
     /// be forked, the run it would have taken fails.
@@ -304,23 +350,49 @@ where
         }
     }
 
-    /// The next run to hand out: one that lost its worker, or new items.
-    fn claim(&mut self) -> Option<ChunkSink<'a, M, U>> {
-        if let Some(run) = self.retry.pop_front() {
-            return Some(run);
+    /// The next run to hand out: one that lost its worker, or new items;
+    /// at most `budget` items.
+    fn claim_at_most(&mut self, budget: usize) -> Option<ChunkSink<'a, M, U>> {
+        if let Some(run) = self.retry.front() {
+            if run.end() - run.index() > budget {
+                return None;
+            }
+            return self.retry.pop_front();
         }
         if !self.plan.may_start() {
             return None;
         }
-        self.collect.claim(self.plan.chunk)
+        self.collect.claim(self.plan.chunk.min(budget))
     }
 
-    /// Gives the worker in `slot` one more run, if there is work left.
+    /// The next run to hand out, for a worker without a budget.
+    fn claim(&mut self) -> Option<ChunkSink<'a, M, U>> {
+        self.claim_at_most(usize::MAX)
+    }
+
+    /// Gives the worker in `slot` one more run, if there is work left. With
+    /// `recycle = N`, a worker gets N items in all; one that has run out of
+    /// them exits by itself once it answered them.
     fn hand_out(&mut self, slot: usize) {
         if self.slots[slot].runs.len() >= AHEAD {
             return;
         }
-        let Some(run) = self.claim() else { return };
+        let budget = match self.recycle {
+            Some(limit) => limit.saturating_sub(self.slots[slot].given),
+            None => usize::MAX,
+        };
+        if budget == 0 {
+            return;
+        }
+        let Some(run) = self.claim_at_most(budget) else {
+            if budget != usize::MAX && self.slots[slot].runs.is_empty() && !self.retry.is_empty() {
+                // A run that lost its worker is larger than what this worker
+                // has left: it goes to a fresh one.
+                self.ended(slot, Some("recycled"));
+            }
+            return;
+        };
+        self.slots[slot].given += run.end() - run.index();
         let range = run.index()..run.end();
         let mut command = [0u8; 16];
         command[..8].copy_from_slice(&(range.start as u64).to_le_bytes());
@@ -350,6 +422,7 @@ where
         let mut parent_end = Some(parent_end);
         let base = self.plan.base;
         let (slots, items, f) = (&mut self.slots, &mut *self.items, self.f);
+        let recycle = self.recycle;
         let ring_ref = &ring;
         // The closure only borrows: nothing to drop with care in the parent.
         let (pid, _) = lock.fork_with(self.group, child_end, |child_end| {
@@ -365,6 +438,7 @@ where
                         base,
                         stop,
                         ring: ring_ref,
+                        recycle,
                     };
                     worker.run::<M, _, _, _>(items.cursor(), f, child_end)
                 }
@@ -385,6 +459,7 @@ where
         state.ring = Some(ring);
         state.pending.clear();
         state.parsed = 0;
+        state.given = 0;
         Ok(())
     }
 
@@ -454,6 +529,11 @@ where
                     } else {
                         ErrorKind::Encode(text)
                     };
+                    Some(Err(Error::new(name, kind).with_pid(pid)))
+                }
+                INIT_FAILED => {
+                    let text = String::from_utf8_lossy(payload).into_owned();
+                    let kind = ErrorKind::Init(text);
                     Some(Err(Error::new(name, kind).with_pid(pid)))
                 }
                 SKIPPED if payload.is_empty() => None,
@@ -711,7 +791,7 @@ impl<M: Mode<U>, U, S, F> Drop for Pool<'_, M, U, S, F> {
 
 /// Reaps `pid`, which was told to exit (or killed): it has [`GRACE`] to end,
 /// then it is killed. Never waits without a bound on a child that may not end.
-fn reap(pid: u32) -> Status {
+pub(crate) fn reap(pid: u32) -> Status {
     let until = Instant::now() + GRACE;
     loop {
         if let Some(status) = sys::wait(pid, false) {
@@ -726,7 +806,7 @@ fn reap(pid: u32) -> Status {
 }
 
 /// Why a worker that sent no answer for its item ended.
-fn cause(status: Status) -> ErrorKind {
+pub(crate) fn cause(status: Status) -> ErrorKind {
     match status {
         Status::Signaled(signal) => ErrorKind::Signal(signal),
         Status::Exited(0) => {
@@ -779,6 +859,8 @@ struct WorkerLoop<'a> {
     base: WorkerName,
     stop: &'a AtomicU64,
     ring: &'a Ring,
+    /// `recycle = N`: the worker exits once it answered N items.
+    recycle: Option<usize>,
 }
 
 impl WorkerLoop<'_> {
@@ -788,7 +870,7 @@ impl WorkerLoop<'_> {
     where
         M: Mode<U>,
         C: ItemCursor,
-        F: Fn(C::Item) -> U,
+        F: WorkerTask<C::Item, Output = U>,
         U: ProcessOutput,
     {
         // Never closed: the end of the socket tells the parent that the
@@ -811,7 +893,13 @@ impl WorkerLoop<'_> {
                 previous(info);
             }));
         }
+        let mut state = f.try_start();
+        let mut answered = 0usize;
         loop {
+            if self.recycle.is_some_and(|limit| answered >= limit) {
+                // Recycled: the end of the socket tells the parent.
+                return 0;
+            }
             let mut command = [0u8; 16];
             if channel.read_exact(&mut command).is_err() {
                 return 0;
@@ -828,8 +916,23 @@ impl WorkerLoop<'_> {
                 if self.stop.load(Ordering::Acquire) != 0 {
                     frame[0] = SKIPPED;
                 } else {
-                    self.answer::<M, C, F, U>(&mut items, f, k, &mut frame);
+                    match &mut state {
+                        Ok(state) => {
+                            self.answer::<M, C, F, U>(&mut items, f, state, k, &mut frame);
+                        }
+                        Err(why) => {
+                            frame[0] = INIT_FAILED;
+                            frame.extend_from_slice(why.as_bytes());
+                            if M::stops_on(&Err(Error::new(
+                                self.base.with_index(k),
+                                ErrorKind::Init(String::new()),
+                            ))) {
+                                self.stop.store(1, Ordering::Release);
+                            }
+                        }
+                    }
                 }
+                answered += 1;
                 let len = (frame.len() - FRAME_HEADER) as u64;
                 frame[1..FRAME_HEADER].copy_from_slice(&len.to_le_bytes());
                 write = self.ring.push(write, &frame, &mut |_| {
@@ -843,11 +946,17 @@ impl WorkerLoop<'_> {
     }
 
     /// Runs item `k` and writes its frame (after the header) into `frame`.
-    fn answer<M, C, F, U>(&self, items: &mut C, f: &F, k: usize, frame: &mut Vec<u8>)
-    where
+    fn answer<M, C, F, U>(
+        &self,
+        items: &mut C,
+        f: &F,
+        state: &mut F::State,
+        k: usize,
+        frame: &mut Vec<u8>,
+    ) where
         M: Mode<U>,
         C: ItemCursor,
-        F: Fn(C::Item) -> U,
+        F: WorkerTask<C::Item, Output = U>,
         U: ProcessOutput,
     {
         let Some(item) = items.take(k) else {
@@ -857,7 +966,7 @@ impl WorkerLoop<'_> {
         };
         name::set_current_index(k);
         self.ring.starting(k);
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| {
+        let outcome = catch_unwind(AssertUnwindSafe(|| f.call(state, item))).map_err(|payload| {
             let message = panic_message(&*payload);
             std::mem::forget(payload);
             Error::new(self.base.with_index(k), ErrorKind::Panic(message))

@@ -20,6 +20,7 @@ use rayon::iter::plumbing::{Producer, ProducerCallback};
 use super::mode::Mode;
 use super::plan::{Plan, Stop};
 use super::sink::{ChunkSink, Collect};
+use super::task::{Plain, WithInit, WorkerTask};
 use super::{MapOptions, default_workers};
 use crate::error::{Error, ErrorKind};
 use crate::name::{self, WorkerName};
@@ -74,23 +75,70 @@ where
         mode,
         name,
         rayon::iter::IntoParallelIterator::into_par_iter(items),
-        &f,
+        &Plain(&f),
+    )
+}
+
+/// [`on_threads`] with a state built once per worker by `init`
+/// (`pool_map!(f, items; init = || state)`, Python's `initializer=`): `f`
+/// takes `(&mut state, item)`. An `init` that panics fails every item of its
+/// worker with an [`ErrorKind::Init`] error.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use fanout::map::{self, MapOptions, Unwrap};
+/// use fanout::WorkerName;
+///
+/// static BUILT: AtomicUsize = AtomicUsize::new(0);
+/// let options = MapOptions::new().workers(2);
+/// let init = || { BUILT.fetch_add(1, Ordering::Relaxed); 10 };
+/// let sums = map::on_threads_with_init(&options, Unwrap, WorkerName::new("add"), 0..8, init, |ten: &mut u32, x: u32| *ten + x);
+/// assert_eq!(sums, [10, 11, 12, 13, 14, 15, 16, 17]);
+/// assert!(BUILT.load(Ordering::Relaxed) <= 2);
+/// ```
+///
+/// # Panics
+/// As [`on_threads`].
+#[track_caller]
+pub fn on_threads_with_init<M, I, G, S, F, U>(
+    options: &MapOptions,
+    mode: M,
+    name: WorkerName,
+    items: I,
+    init: G,
+    f: F,
+) -> M::Output
+where
+    M: Mode<U>,
+    I: IntoIterator,
+    I::Item: Send,
+    G: Fn() -> S + Sync,
+    F: Fn(&mut S, I::Item) -> U + Sync,
+    U: Send,
+{
+    let items: Vec<I::Item> = items.into_iter().collect();
+    on_threads_indexed(
+        options,
+        mode,
+        name,
+        rayon::iter::IntoParallelIterator::into_par_iter(items),
+        &WithInit { init, f },
     )
 }
 
 /// [`run`] of items that rayon splits by index where they are.
 #[track_caller]
-pub(crate) fn on_threads_indexed<M, P, F, U>(
+pub(crate) fn on_threads_indexed<M, P, W, U>(
     options: &MapOptions,
     _mode: M,
     name: WorkerName,
     items: P,
-    f: &F,
+    f: &W,
 ) -> M::Output
 where
     M: Mode<U>,
     P: IndexedParallelIterator,
-    F: Fn(P::Item) -> U + Sync,
+    W: WorkerTask<P::Item, Output = U> + Sync,
     U: Send,
 {
     let len = items.len();
@@ -122,7 +170,7 @@ impl<M, U, F, I> ProducerCallback<I> for Start<'_, M, U, F>
 where
     M: Mode<U>,
     U: Send,
-    F: Fn(I) -> U + Sync,
+    F: WorkerTask<I, Output = U> + Sync,
 {
     type Output = ();
 
@@ -193,24 +241,47 @@ where
     M: Mode<U>,
     U: Send,
     P: Producer,
-    F: Fn(P::Item) -> U + Sync,
+    F: WorkerTask<P::Item, Output = U> + Sync,
 {
-    /// One worker: takes chunks until none is left or the map stopped.
+    /// One worker: builds its state, then takes chunks until none is left or
+    /// the map stopped.
     fn work(&self) {
         let base = self.plan.base;
         let _name = name::enter(base);
+        let mut state = self.f.try_start();
         while self.plan.may_start() {
             let Some((run, chunk)) = self.source.next(self.collect, self.plan.chunk) else {
                 break;
             };
-            self.run_chunk(run, chunk.into_iter());
+            match &mut state {
+                Ok(state) => self.run_chunk(run, chunk.into_iter(), state),
+                Err(why) => self.fail_chunk(run, why),
+            }
+        }
+    }
+
+    /// The worker's `init` panicked: every item of the chunk fails with why.
+    fn fail_chunk(&self, mut run: ChunkSink<'_, M, U>, why: &str) {
+        while !run.is_done() {
+            let name = self.plan.base.with_index(run.index());
+            if !self.report.is_quiet() {
+                self.report.advance(1);
+            }
+            if run.put(Err(Error::new(name, ErrorKind::Init(why.to_owned())))) {
+                self.plan.stop(Stop::Failed);
+            }
         }
     }
 
     /// Runs the items of one chunk in order, each one's outcome going to its
     /// slot as it ends. The index of the running item lives in `run` (a
     /// local), so a panic is charged to the right item whatever the task did.
-    fn run_chunk(&self, mut run: ChunkSink<'_, M, U>, mut items: P::IntoIter) {
+    fn run_chunk(
+        &self,
+        mut run: ChunkSink<'_, M, U>,
+        mut items: P::IntoIter,
+        state: &mut F::State,
+    ) {
         let base = self.plan.base;
         let quiet = self.report.is_quiet();
         while !run.is_done() {
@@ -220,10 +291,10 @@ where
                     let index = run.index();
                     name::set_current_index(index);
                     let output = if quiet {
-                        (self.f)(item)
+                        self.f.call(state, item)
                     } else {
                         let started = self.report.start(base.with_index(index));
-                        let output = (self.f)(item);
+                        let output = self.f.call(state, item);
                         self.report.end(started);
                         output
                     };
