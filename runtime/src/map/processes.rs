@@ -793,6 +793,8 @@ impl<M: Mode<U>, U, S, F> Drop for Pool<'_, M, U, S, F> {
 /// then it is killed. Never waits without a bound on a child that may not end.
 pub(crate) fn reap(pid: u32) -> Status {
     let until = Instant::now() + GRACE;
+    // Short at first: a worker told to stop exits within microseconds.
+    let mut pause = Duration::from_micros(10);
     loop {
         if let Some(status) = sys::wait(pid, false) {
             return status;
@@ -801,7 +803,8 @@ pub(crate) fn reap(pid: u32) -> Status {
             sys::kill(pid);
             return sys::wait(pid, true).unwrap_or(Status::Lost);
         }
-        std::thread::sleep(Duration::from_micros(200));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(1));
     }
 }
 
@@ -941,6 +944,11 @@ impl WorkerLoop<'_> {
                 if self.ring.publish(write) && channel.write_all(&[1]).is_err() {
                     return 0;
                 }
+            }
+            // The end of a range: the parent wakes to hand out the next one
+            // (one byte per range, not per item).
+            if channel.write_all(&[1]).is_err() {
+                return 0;
             }
         }
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::wire::{self, Message};
 use super::{CHECK_EVERY, ProcessOptions, ProcessOutput};
 use crate::error::{Error, ErrorKind, panic_message};
+use crate::gather::RaceEnd;
 use crate::name::{self, WorkerName};
 use crate::report::{Report, Span};
 use crate::sys::{self, ForkGroup, ForkLock, Status};
@@ -409,7 +410,14 @@ impl Children {
     /// Reads every open pipe until each reached its end (or its child ended),
     /// killing the children still running at the deadline.
     fn read_all(&mut self) {
-        loop {
+        while self.read_step() {}
+    }
+
+    /// One wait for the open pipes (at most [`CHECK_EVERY`]) and what they
+    /// hold; `false` once no pipe is open (all ended, or the deadline passed
+    /// and the children still running were killed).
+    fn read_step(&mut self) -> bool {
+        {
             let now = Instant::now();
             if let Some((deadline, limit)) = self.deadline
                 && now >= deadline
@@ -422,7 +430,7 @@ impl Children {
                         child.ended_at = Some(now);
                     }
                 }
-                return;
+                return false;
             }
             self.polled.clear();
             for (index, child) in self.list.iter().enumerate() {
@@ -436,7 +444,7 @@ impl Children {
                 }
             }
             if self.polled.is_empty() {
-                return;
+                return false;
             }
             let wait = match self.deadline {
                 Some((deadline, _)) => CHECK_EVERY.min(deadline - now),
@@ -459,6 +467,7 @@ impl Children {
                     self.check_ended();
                 }
             }
+            true
         }
     }
 
@@ -492,14 +501,21 @@ impl Children {
     fn reap_all(&mut self) {
         let deadline = self.deadline;
         for child in &mut self.list {
+            Children::reap(child, deadline);
+        }
+    }
+
+    /// Reaps `child` (see [`reap_all`](Children::reap_all)).
+    fn reap(child: &mut Child, deadline: Option<(Instant, Duration)>) {
+        {
             if child.status.is_some() {
-                continue;
+                return;
             }
             let Some((deadline, limit)) = deadline else {
                 // No deadline: waiting for as long as the child runs is what
                 // was asked for.
                 child.status = Some(sys::wait(child.pid, true).unwrap_or(Status::Lost));
-                continue;
+                return;
             };
             // Short at first: a child that closed its pipe at `_exit` is a
             // zombie within microseconds.
@@ -543,6 +559,84 @@ impl Drop for Children {
                 sys::kill(child.pid);
                 child.status = sys::wait(child.pid, true);
             }
+        }
+    }
+}
+
+/// Races the tasks that `body` spawns in child processes (`spawn_processes!(a,
+/// b; race)`): returns the output of the first child to finish with an output
+/// that `wins` (every output, or with `try` an `Ok`), once every other child
+/// was killed and reaped; or, if none won, every child's outcome in task order
+/// (failed, or timed out at the `timeout`). Python's `asyncio.wait(...,
+/// return_when=FIRST_COMPLETED)`, for processes.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use fanout::{WorkerName, gather::RaceEnd, process};
+///
+/// let start = Instant::now();
+/// let end = process::race(&process::ProcessOptions::new(), process::any_output, |s| {
+///     vec![
+///         s.spawn(WorkerName::new("slow"), || { std::thread::sleep(Duration::from_secs(10)); 1 }),
+///         s.spawn(WorkerName::new("fast"), || 2),
+///     ]
+/// });
+/// assert!(matches!(end, RaceEnd::Won(2)));
+/// assert!(start.elapsed() < Duration::from_secs(5)); // the slow child was killed
+/// ```
+pub fn race<'env, T, F>(options: &ProcessOptions, wins: fn(&T) -> bool, body: F) -> RaceEnd<T>
+where
+    T: ProcessOutput,
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> Vec<ChildHandle<'scope, T>>,
+{
+    scope(options, |s| {
+        let handles = body(s);
+        s.inner.race(handles, wins)
+    })
+}
+
+/// Every output wins a race ([`race`] without `try`).
+pub fn any_output<T>(_: &T) -> bool {
+    true
+}
+
+/// Only an `Ok` wins a race ([`race`] with `try`).
+pub fn ok_output<T, E>(output: &Result<T, E>) -> bool {
+    output.is_ok()
+}
+
+impl Inner {
+    /// Reads the children's pipes until one ended with an output that wins;
+    /// then kills the others (the scope reaps them).
+    fn race<T>(&self, handles: Vec<ChildHandle<'_, T>>, wins: fn(&T) -> bool) -> RaceEnd<T> {
+        let mut outcomes: Vec<Option<Result<T, Error>>> = handles.iter().map(|_| None).collect();
+        let mut children = self.children.borrow_mut();
+        loop {
+            let deadline = children.deadline;
+            for (k, handle) in handles.iter().enumerate() {
+                let child = &mut children.list[handle.index];
+                if outcomes[k].is_some() || child.pipe.is_some() {
+                    continue;
+                }
+                // Its output ended: it is exiting, or it closed its pipe (then
+                // the deadline, if any, still holds while it is reaped).
+                Children::reap(child, deadline);
+                let outcome = (handle.outcome)(child);
+                if outcome.as_ref().is_ok_and(wins) {
+                    children.kill_running();
+                    drop(children);
+                    let Ok(output) = outcome else {
+                        unreachable!("fanout: a race was won by a failure")
+                    };
+                    return RaceEnd::Won(output);
+                }
+                outcomes[k] = Some(outcome);
+            }
+            if outcomes.iter().all(Option::is_some) {
+                let outcomes = outcomes.into_iter().flatten().collect();
+                return RaceEnd::Lost(outcomes);
+            }
+            children.read_step();
         }
     }
 }
