@@ -525,3 +525,124 @@ fn timeline_and_progress_options_run() {
     let squares = pool_map!(square, 0..20u64; processes, workers = 2, timeline, progress);
     assert_eq!(squares[19], 361);
 }
+
+// ---------------------------------------------------------------- race
+
+fn children_of_this_process() -> Vec<u32> {
+    let me = std::process::id();
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: the fields after the last `)`.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+#[test]
+fn race_returns_the_first_and_kills_and_reaps_the_others() {
+    let marker = std::env::temp_dir().join(format!("fanout-race-{}", pid()));
+    let _ = std::fs::remove_file(&marker);
+    let start = Instant::now();
+    let fastest = spawn_processes!(
+        || {
+            std::thread::sleep(Duration::from_millis(500));
+            std::fs::write(&marker, b"the loser ran on").unwrap();
+            "slow".to_owned()
+        },
+        || "fast".to_owned();
+        race
+    );
+    assert_eq!(fastest, "fast");
+    assert!(
+        start.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(!marker.exists(), "the losing child went on after the race");
+    let _ = std::fs::remove_file(&marker);
+    // The loop form, and a 10 s loser: killed and reaped at once.
+    let start = Instant::now();
+    let winner = spawn_processes!(for i in [10_000u64, 1] => {
+        std::thread::sleep(Duration::from_millis(i));
+        i
+    }; race);
+    assert_eq!(winner, 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn race_with_try_catch_and_timeout() {
+    let first_ok: Result<u32, String> = spawn_processes!(
+        || -> Result<u32, String> { Err("fast but wrong".into()) },
+        || {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(7)
+        };
+        race, try
+    );
+    assert_eq!(first_ok, Ok(7));
+    let all_failed: Result<u32, String> = spawn_processes!(
+        || -> Result<u32, String> {
+            std::thread::sleep(Duration::from_millis(100));
+            Err("first".into())
+        },
+        || -> Result<u32, String> { Err("second".into()) };
+        race, try
+    );
+    assert_eq!(
+        all_failed,
+        Err("first".to_owned()),
+        "the error of the lowest index"
+    );
+    let timed_out = spawn_processes!(
+        || std::thread::sleep(Duration::from_secs(10)),
+        || std::thread::sleep(Duration::from_secs(10));
+        race, catch, timeout = Duration::from_millis(200)
+    );
+    assert!(timed_out.unwrap_err().is_timeout());
+    let panicked = spawn_processes!(|| -> u8 { panic!("lost") }, || 3u8; race, catch);
+    assert_eq!(panicked.unwrap(), 3, "a panicking task never wins");
+}
+
+#[test]
+fn a_race_leaves_no_child_behind() {
+    // In a copy of this binary with nothing else running, so that any child
+    // left is the race's.
+    if std::env::var_os("FANOUT_RACE_ALONE").is_some() {
+        for _ in 0..5 {
+            spawn_processes!(|| std::thread::sleep(Duration::from_secs(30)), || (); race);
+        }
+        let left = children_of_this_process();
+        assert!(left.is_empty(), "children left: {left:?}");
+        return;
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_race_leaves_no_child_behind",
+            "--test-threads=1",
+        ])
+        .env("FANOUT_RACE_ALONE", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

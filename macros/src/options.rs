@@ -138,7 +138,7 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "race",
         value: None,
-        macros: &[Gather],
+        macros: &[Gather, Processes],
     },
     // pool_map!'s `init` and `recycle` (issue 12).
     Spec {
@@ -794,6 +794,7 @@ fn misplaced(kind: MacroKind, option: &RawOption, spec: &Spec) -> syn::Error {
             kind.macro_name()
         ),
         ("processes", Gather) => "`processes` is an option of pool_map!; gather! polls futures on the current task. To run work in processes use `spawn_processes!(...)` or `pool_map!(f, items; processes)`".to_owned(),
+        ("race", Threads) => "`race` is not available on spawn_threads!: the losers of a race are cancelled, and a running thread cannot be cancelled or killed from outside. Race child processes, which can be killed (`spawn_processes!(solve_a(), solve_b(); race)`), or futures, which are dropped (`gather!(mirror_a(), mirror_b(); race)`)".to_owned(),
         ("stack_size", Processes) => "`stack_size` sets the stack of a thread; a forked process keeps the stack of the thread that forked it".to_owned(),
         _ => {
             let owners: Vec<&str> = spec.macros.iter().map(|m| m.macro_name()).collect();

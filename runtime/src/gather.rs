@@ -1862,7 +1862,7 @@ where
 #[track_caller]
 fn no_winner(failures: &[&Error]) -> ! {
     if failures.is_empty() {
-        panic!("gather!(...; race): there was no task to race");
+        panic!("race: there was no task to race");
     }
     if let Some(timeout) = failures.iter().find_map(|f| match f.kind() {
         ErrorKind::Timeout(timeout) => Some(*timeout),
@@ -1870,12 +1870,12 @@ fn no_winner(failures: &[&Error]) -> ! {
     }) && failures.iter().all(|f| f.is_timeout())
     {
         panic!(
-            "gather!(...; race): no task finished within the timeout of {timeout:?}; add `catch` to get `Err(fanout::Error)` (timed out) instead of this panic, or allow more time"
+            "race: no task finished within the timeout of {timeout:?}; add `catch` to get `Err(fanout::Error)` (timed out) instead of this panic, or allow more time"
         );
     }
     let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
     panic!(
-        "gather!(...; race): no task won, every one failed: {}; add `catch` to get the error as an `Err` instead of this panic",
+        "race: no task won, every one failed: {}; add `catch` to get the error as an `Err` instead of this panic",
         listed.join("; ")
     )
 }

@@ -29,7 +29,29 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
     let opts = local1("options");
     let scope = local1("scope");
     let setup = quote!(let #opts = #rt::#module::#options_type::new() #builders;);
+    let race = in_processes && cx.options.race;
     match body {
+        Body::List(tasks) if race => {
+            // `race`: every task spawned, the first to finish wins, the
+            // others are killed and reaped.
+            let spawns = tasks.iter().map(|task| {
+                let site = Site::of(task);
+                let name = cx.worker_name(task);
+                let work = task_worker(&without_lost_writes(task, &[]));
+                site.call(
+                    quote!(#rt::#module::Scope::spawn),
+                    quote!(#scope, #name, #work),
+                )
+            });
+            let end = local1("end");
+            let wins = race_wins(cx);
+            let finish = race_finish(cx, &end);
+            quote! {{
+                #setup
+                let #end = #rt::process::race(&#opts, #wins, |#scope| ::std::vec![#(#spawns),*]);
+                #finish
+            }}
+        }
         Body::List(tasks) => {
             let workers: Vec<_> = (0..tasks.len()).map(|k| local("worker", k)).collect();
             let outcomes: Vec<_> = (0..tasks.len()).map(|k| local("outcome", k)).collect();
@@ -122,6 +144,20 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                     },
                 }
             };
+            if race {
+                let end = local1("end");
+                let wins = race_wins(cx);
+                let finish = race_finish(cx, &end);
+                let each = Site::of(for_token).to(site).call(
+                    quote!(#rt::process::race_each),
+                    quote!(&#opts, #wins, #rt::WorkerName::new(#base), #iter, #closure),
+                );
+                return quote! {{
+                    #setup
+                    let #end = #each;
+                    #finish
+                }};
+            }
             let each = Site::of(for_token).to(site).call(
                 quote!(#rt::#module::spawn_each),
                 quote!(&#opts, #rt::WorkerName::new(#base), #iter, #closure),
@@ -136,6 +172,28 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
         }
         Body::Map { .. } | Body::Broken => unreachable_body(),
     }
+}
+
+/// Which outputs win a race: any, or with `try` an `Ok`.
+fn race_wins(cx: &Cx<'_>) -> TokenStream {
+    let rt = cx.rt();
+    if cx.options.try_ {
+        quote!(#rt::process::ok_output)
+    } else {
+        quote!(#rt::process::any_output)
+    }
+}
+
+/// What a race returns, by the `catch` and `try` options.
+fn race_finish(cx: &Cx<'_>, end: &proc_macro2::Ident) -> TokenStream {
+    let rt = cx.rt();
+    let function = match (cx.options.catch, cx.options.try_) {
+        (false, false) => quote!(race_output),
+        (true, false) => quote!(race_caught),
+        (false, true) => quote!(race_tried),
+        (true, true) => quote!(race_tried_caught),
+    };
+    quote!(#rt::gather::#function(#end))
 }
 
 fn unreachable_body() -> TokenStream {

@@ -81,7 +81,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::map::items::{ItemCursor, ItemSource, RangeCursor, VecCursor};
-pub use scope::{ChildHandle, Scope, any_output, ok_output, race, scope, spawn_each};
+pub use scope::{ChildHandle, Scope, any_output, ok_output, race, race_each, scope, spawn_each};
 
 /// How often the parent checks, while waiting, for a child that ended without
 /// closing its pipe (because another process inherited a copy of it).

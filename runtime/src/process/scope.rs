@@ -595,6 +595,31 @@ where
     })
 }
 
+/// [`race`] of one task per item (`spawn_processes!(for i in items => task;
+/// race)`); child `k` is named `base-k`.
+pub fn race_each<I, F, T>(
+    options: &ProcessOptions,
+    wins: fn(&T) -> bool,
+    base: WorkerName,
+    items: I,
+    task: F,
+) -> RaceEnd<T>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> T,
+    T: ProcessOutput,
+{
+    let items: Vec<I::Item> = items.into_iter().collect();
+    let task = &task;
+    race(options, wins, |s| {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| s.spawn(base.with_index(index), move || task(item)))
+            .collect()
+    })
+}
+
 /// Every output wins a race ([`race`] without `try`).
 pub fn any_output<T>(_: &T) -> bool {
     true
