@@ -172,31 +172,11 @@ impl StdioLocks {
             return StdioLocks::Free;
         }
         let state = Arc::new(AtomicU8::new(WAITING));
-        let prober = std::thread::current();
-        let helper = {
-            let state = Arc::clone(&state);
-            std::thread::Builder::new()
-                .name("fanout-stdio-probe".to_owned())
-                .stack_size(64 << 10)
-                .spawn(move || {
-                    // Each released before the next is taken: never two at
-                    // once, so no lock order to get wrong.
-                    drop(io::stdout().lock());
-                    drop(io::stderr().lock());
-                    // The capture (a thread spawned by a test inherits it),
-                    // or the stdout lock again without one.
-                    print!("");
-                    if state
-                        .compare_exchange(WAITING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
-                        .is_ok()
-                    {
-                        prober.unpark();
-                    } else {
-                        STUCK_PROBES.fetch_sub(1, Ordering::AcqRel);
-                    }
-                })
+        let request = ProbeRequest {
+            state: Arc::clone(&state),
+            prober: std::thread::current(),
         };
-        if helper.is_err() {
+        if !ProbeRequest::send(request) {
             // No thread to probe with: do not risk hanging on the locks.
             return StdioLocks::Held;
         }
@@ -220,6 +200,71 @@ impl StdioLocks {
                 STUCK_PROBES.fetch_sub(1, Ordering::AcqRel);
                 StdioLocks::Free
             }
+        }
+    }
+}
+
+/// One probe of the stdio locks, for the prober thread.
+struct ProbeRequest {
+    state: Arc<AtomicU8>,
+    prober: std::thread::Thread,
+}
+
+impl ProbeRequest {
+    /// Takes and releases the locks, then tells the prober (unless it gave
+    /// up waiting: then it counts as stuck until now).
+    fn answer(self) {
+        // Each released before the next is taken: never two at once, so no
+        // lock order to get wrong.
+        drop(io::stdout().lock());
+        drop(io::stderr().lock());
+        // The capture (a thread spawned by a test inherits it), or the
+        // stdout lock again without one.
+        print!("");
+        if self
+            .state
+            .compare_exchange(WAITING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.prober.unpark();
+        } else {
+            STUCK_PROBES.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Hands the request to this process's prober thread, started on first
+    /// use and kept (a thread per probe would cost a thread start per group
+    /// of forks); `false` if there is none and none can be started.
+    fn send(request: ProbeRequest) -> bool {
+        type Prober = (u32, std::sync::mpsc::Sender<ProbeRequest>);
+        static PROBER: Mutex<Option<Prober>> = Mutex::new(None);
+        // Under the fork lock, so that no child is forked while another
+        // thread holds `PROBER`'s lock.
+        let _fork = ForkLock::acquire();
+        let mut prober = PROBER.lock().unwrap_or_else(|e| e.into_inner());
+        let pid = std::process::id();
+        if prober.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+            // A forked child has no prober thread: its parent's is not there.
+            if let Some(parents) = prober.take() {
+                std::mem::forget(parents);
+            }
+            let (sender, requests) = std::sync::mpsc::channel::<ProbeRequest>();
+            let started = std::thread::Builder::new()
+                .name("fanout-stdio-probe".to_owned())
+                .stack_size(64 << 10)
+                .spawn(move || {
+                    for request in requests {
+                        request.answer();
+                    }
+                });
+            if started.is_err() {
+                return false;
+            }
+            *prober = Some((pid, sender));
+        }
+        match prober.as_ref() {
+            Some((_, sender)) => sender.send(request).is_ok(),
+            None => false,
         }
     }
 }

@@ -135,10 +135,11 @@ where
     W: WorkerTask<T>,
     W::Output: ProcessOutput,
 {
+    let group = sys::ForkGroup::probe();
     let lock = ForkLock::acquire();
     let (parent_end, child_end) = sys::socket_pair()?;
     let mut parent_end = Some(parent_end);
-    let (pid, _) = lock.fork_with(sys::ForkGroup::probe(), child_end, |child_end| {
+    let (pid, _) = lock.fork_with(group, child_end, |child_end| {
         // The parent's ends of every worker's socket: a worker must see the
         // end of its commands when the parent closes them.
         drop(parent_end.take());
