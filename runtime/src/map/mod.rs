@@ -43,20 +43,26 @@
 
 pub mod items;
 mod mode;
+#[cfg(feature = "pool")]
 mod mpi;
 mod options;
 mod plan;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub(crate) mod processes;
 mod sink;
+#[cfg(feature = "pool")]
 mod threads;
 
-pub use items::{Indexed, IndexedItems, Items, Sequential, autoref};
+#[cfg(feature = "pool")]
+pub use items::{Indexed, IndexedItems};
+pub use items::{Items, Sequential, autoref};
 pub use mode::{Catch, Mode, Settled, Try, TryAside, TryCatch, Unwrap};
-#[cfg(not(feature = "mpi"))]
+#[cfg(all(feature = "pool", not(feature = "mpi")))]
 pub use mpi::MpiFeature;
+#[cfg(feature = "pool")]
 pub use mpi::on_mpi;
 pub use options::{MapOptions, default_workers};
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub use processes::on_processes;
+#[cfg(feature = "pool")]
 pub use threads::on_threads;
