@@ -260,7 +260,7 @@ fn check_features(invocation: &Invocation, options: &mut Options, errors: &mut V
     let kind = invocation.kind;
     let turn_on = |feature: &str, brings: &str| {
         format!(
-            "add `features = [\"{feature}\"]` to the fanout dependency in Cargo.toml ({brings}), or turn the default features back on"
+            "add `features = [\"{feature}\"]` to the fanout dependency in Cargo.toml ({brings})"
         )
     };
     let backend = match kind {
@@ -276,7 +276,7 @@ fn check_features(invocation: &Invocation, options: &mut Options, errors: &mut V
         errors.push(syn::Error::new_spanned(
             body_tokens(&invocation.body),
             format!(
-                "{} needs fanout's `{feature}` feature, which is off: {}",
+                "{} needs fanout's `{feature}` feature, which is off: {}, or turn the default features back on",
                 kind.macro_name(),
                 turn_on(feature, brings)
             ),
@@ -287,7 +287,7 @@ fn check_features(invocation: &Invocation, options: &mut Options, errors: &mut V
         errors.push(syn::Error::new(
             option_span(invocation, "processes").unwrap_or_else(proc_macro2::Span::call_site),
             format!(
-                "pool_map!(...; processes) needs fanout's `processes` feature, which is off: {}; without `processes` the pool runs on threads",
+                "pool_map!(...; processes) needs fanout's `processes` feature, which is off: {}, or drop `processes` to run the pool on threads",
                 turn_on("processes", "it brings serde, rmp-serde, stacker and libc")
             ),
         ));
@@ -297,7 +297,7 @@ fn check_features(invocation: &Invocation, options: &mut Options, errors: &mut V
         errors.push(syn::Error::new(
             option_span(invocation, "progress").unwrap_or_else(proc_macro2::Span::call_site),
             format!(
-                "`progress` needs fanout's `progress` feature, which is off: {}; or drop `progress`",
+                "`progress` needs fanout's `progress` feature, which is off: {}, or drop `progress`",
                 turn_on("progress", "it brings indicatif")
             ),
         ));
