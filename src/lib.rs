@@ -55,6 +55,18 @@
 //! thread held at the moment of the fork stays locked forever in the child.
 //! fanout flushes and holds the std stdout/stderr locks around the fork, so
 //! printing is safe; keep other shared state out of process tasks.
+//!
+//! ## Features
+//!
+//! One cargo feature per backend, all but `mpi` on by default: `threads`
+//! ([`spawn_threads!`], std only), `pool` ([`pool_map!`], rayon), `processes`
+//! ([`spawn_processes!`] and, with `pool`, `pool_map!(...; processes)`; serde,
+//! rmp-serde, stacker, libc), `gather` ([`gather!`] and [`run`]; tokio,
+//! futures, pin-project-lite), `progress` (the `progress` option; indicatif)
+//! and `mpi`. A macro or option whose feature is off is a compile error that
+//! names the feature. With `default-features = false, features = ["threads"]`
+//! fanout builds only syn, quote, proc-macro2 and unicode-ident besides its
+//! own crates.
 #![deny(missing_docs)]
 
 // The runtime the macros expand to, one module per backend: what each macro's
