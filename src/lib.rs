@@ -55,21 +55,40 @@
 //! thread held at the moment of the fork stays locked forever in the child.
 //! fanout flushes and holds the std stdout/stderr locks around the fork, so
 //! printing is safe; keep other shared state out of process tasks.
+//!
+//! ## Features
+//!
+//! One cargo feature per backend, all but `mpi` on by default: `threads`
+//! ([`spawn_threads!`], std only), `pool` ([`pool_map!`], rayon), `processes`
+//! ([`spawn_processes!`] and, with `pool`, `pool_map!(...; processes)`; serde,
+//! rmp-serde, stacker, libc), `gather` ([`gather!`] and [`run`]; tokio,
+//! futures, pin-project-lite), `progress` (the `progress` option; indicatif)
+//! and `mpi`. A macro or option whose feature is off is a compile error that
+//! names the feature. With `default-features = false, features = ["threads"]`
+//! fanout builds only syn, quote, proc-macro2 and unicode-ident besides its
+//! own crates.
 #![deny(missing_docs)]
 
 // The runtime the macros expand to, one module per backend: what each macro's
 // "equivalent code without the macro" uses.
+// Each backend's module is there with its feature (README, "Features").
+#[cfg(feature = "gather")]
+pub use fanout_runtime::gather;
+#[cfg(feature = "pool")]
+pub use fanout_runtime::map;
 #[cfg(feature = "mpi")]
 pub use fanout_runtime::mpi;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub use fanout_runtime::process;
 /// What a process task may return: any `serde::Serialize + DeserializeOwned` type.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub use fanout_runtime::process::ProcessOutput;
+#[cfg(feature = "threads")]
+pub use fanout_runtime::threads;
 pub use fanout_runtime::{
     Error, ErrorKind, Result, Task, WorkerName, current_name, panic_message, run, signal_name,
 };
-pub use fanout_runtime::{gather, map, outcome, report, threads};
+pub use fanout_runtime::{outcome, report};
 
 #[doc(hidden)]
 pub mod __private {
@@ -147,7 +166,7 @@ pub use fanout_macros as __macros;
 /// ```
 #[macro_export]
 macro_rules! spawn_threads {
-    ($($input:tt)*) => { $crate::__macros::spawn_threads!{[$crate] $($input)*} };
+    ($($input:tt)*) => { $crate::__off_fork!{spawn_threads [$crate] $($input)*} };
 }
 
 /// Runs each task in its own forked child process and returns their outputs:
@@ -210,18 +229,9 @@ macro_rules! spawn_threads {
 /// let pid = process::scope(&options, |s| s.spawn(WorkerName::new("pid"), std::process::id).join());
 /// assert_ne!(pid.unwrap(), std::process::id());
 /// ```
-#[cfg(unix)]
 #[macro_export]
 macro_rules! spawn_processes {
-    ($($input:tt)*) => { $crate::__macros::spawn_processes!{[$crate] $($input)*} };
-}
-
-/// See the Unix documentation: on targets without `fork`, the process forms are
-/// a compile error that says so.
-#[cfg(not(unix))]
-#[macro_export]
-macro_rules! spawn_processes {
-    ($($input:tt)*) => { $crate::__macros::spawn_processes!{[$crate; no_fork] $($input)*} };
+    ($($input:tt)*) => { $crate::__off_fork!{spawn_processes [$crate] $($input)*} };
 }
 
 /// Maps a function over items on a pool of workers and returns the outputs in
@@ -289,18 +299,9 @@ macro_rules! spawn_processes {
 ///
 /// The rules (order, start width, failures, `catch`, `try`, `timeout`,
 /// crashed workers) are the same on every backend: see [`map`].
-#[cfg(unix)]
 #[macro_export]
 macro_rules! pool_map {
-    ($($input:tt)*) => { $crate::__macros::pool_map!{[$crate] $($input)*} };
-}
-
-/// See the Unix documentation: on targets without `fork`, the process forms are
-/// a compile error that says so.
-#[cfg(not(unix))]
-#[macro_export]
-macro_rules! pool_map {
-    ($($input:tt)*) => { $crate::__macros::pool_map!{[$crate; no_fork] $($input)*} };
+    ($($input:tt)*) => { $crate::__off_fork!{pool_map [$crate] $($input)*} };
 }
 
 /// Awaits several futures concurrently on the current task and returns their
@@ -374,5 +375,96 @@ macro_rules! pool_map {
 /// ```
 #[macro_export]
 macro_rules! gather {
-    ($($input:tt)*) => { $crate::__macros::gather!{[$crate] $($input)*} };
+    ($($input:tt)*) => { $crate::__off_fork!{gather [$crate] $($input)*} };
+}
+
+// The features that are off, passed to the proc macros as flags after the
+// path: `[$crate; no_pool, no_gather]`. A macro whose feature is off is then
+// a compile error on the user's tokens that names the feature. Each wrapper
+// calls `__off_fork!{MACRO [$crate] INPUT}`; each stage below adds its flag
+// when its feature (or, for `fork`, the target) lacks it, and the last calls
+// the proc macro.
+
+#[cfg(unix)]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_fork {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_threads!{$m [$k $($off)*] $($input)*} };
+}
+#[cfg(not(unix))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_fork {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_threads!{$m [$k $($off)* no_fork] $($input)*} };
+}
+
+#[cfg(feature = "threads")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_threads {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_pool!{$m [$k $($off)*] $($input)*} };
+}
+#[cfg(not(feature = "threads"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_threads {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_pool!{$m [$k $($off)* no_threads] $($input)*} };
+}
+
+#[cfg(feature = "pool")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_pool {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_processes!{$m [$k $($off)*] $($input)*} };
+}
+#[cfg(not(feature = "pool"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_pool {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_processes!{$m [$k $($off)* no_pool] $($input)*} };
+}
+
+#[cfg(feature = "processes")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_processes {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_gather!{$m [$k $($off)*] $($input)*} };
+}
+#[cfg(not(feature = "processes"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_processes {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_gather!{$m [$k $($off)* no_processes] $($input)*} };
+}
+
+#[cfg(feature = "gather")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_gather {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_progress!{$m [$k $($off)*] $($input)*} };
+}
+#[cfg(not(feature = "gather"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_gather {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_progress!{$m [$k $($off)* no_gather] $($input)*} };
+}
+
+#[cfg(feature = "progress")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_progress {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_done!{$m [$k $($off)*] $($input)*} };
+}
+#[cfg(not(feature = "progress"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_progress {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__off_done!{$m [$k $($off)* no_progress] $($input)*} };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __off_done {
+    ($m:ident [$k:tt $($off:ident)*] $($input:tt)*) => { $crate::__macros::$m!{[$k; $($off),*] $($input)*} };
 }

@@ -47,6 +47,32 @@ pub struct Invocation {
     pub errors: Vec<syn::Error>,
     /// The facade was built for a target without `fork` (`[$crate; no_fork]`).
     pub no_fork: bool,
+    /// The facade's features that are off (`[$crate; no_pool, no_gather]`).
+    pub off: FeaturesOff,
+}
+
+/// The features of the facade that are off, as its wrapper passes them: a
+/// form or option that needs one of them is a compile error that names it.
+#[derive(Clone, Copy, Default)]
+pub struct FeaturesOff {
+    pub threads: bool,
+    pub pool: bool,
+    pub processes: bool,
+    pub gather: bool,
+    pub progress: bool,
+}
+
+impl FeaturesOff {
+    fn from_flags(flags: &[String]) -> FeaturesOff {
+        let has = |flag: &str| flags.iter().any(|f| f == flag);
+        FeaturesOff {
+            threads: has("no_threads"),
+            pool: has("no_pool"),
+            processes: has("no_processes"),
+            gather: has("no_gather"),
+            progress: has("no_progress"),
+        }
+    }
 }
 
 pub enum Body {
@@ -83,10 +109,10 @@ impl Invocation {
 /// stops parsing leaves `Body::Broken` and the error in `errors`.
 pub fn parse(kind: MacroKind, tokens: TokenStream) -> Invocation {
     let mut tokens = tokens.into_iter().peekable();
-    // The facade's `macro_rules!` wrapper passes `[$crate]` first (and
-    // `[$crate; no_fork]` on targets without `fork`); called directly, the
-    // macros fall back to `::fanout`.
-    let (krate, no_fork) = match tokens.peek() {
+    // The facade's `macro_rules!` wrapper passes `[$crate; FLAGS]` first: the
+    // features that are off (`no_pool`, ...) and `no_fork` on targets without
+    // `fork`; called directly, the macros fall back to `::fanout`, all on.
+    let (krate, flags) = match tokens.peek() {
         Some(TokenTree::Group(group)) if group.delimiter() == proc_macro2::Delimiter::Bracket => {
             let mut krate = TokenStream::new();
             let mut flags = Vec::new();
@@ -95,13 +121,14 @@ pub fn parse(kind: MacroKind, tokens: TokenStream) -> Invocation {
                 match &token {
                     TokenTree::Punct(p) if p.as_char() == ';' => in_flags = true,
                     TokenTree::Ident(flag) if in_flags => flags.push(flag.to_string()),
+                    TokenTree::Punct(p) if in_flags && p.as_char() == ',' => {}
                     _ => krate.extend([token]),
                 }
             }
             tokens.next();
-            (krate, flags.iter().any(|f| f == "no_fork"))
+            (krate, flags)
         }
-        _ => (quote::quote!(::fanout), false),
+        _ => (quote::quote!(::fanout), Vec::new()),
     };
     let rest: TokenStream = tokens.collect();
     let mut invocation = Invocation {
@@ -110,7 +137,8 @@ pub fn parse(kind: MacroKind, tokens: TokenStream) -> Invocation {
         body: Body::Broken,
         options: Vec::new(),
         errors: Vec::new(),
-        no_fork,
+        no_fork: flags.iter().any(|f| f == "no_fork"),
+        off: FeaturesOff::from_flags(&flags),
     };
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         parse_body(&mut invocation, input)?;

@@ -237,7 +237,7 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
             "`mpi` and `processes` are two backends of pool_map!, and one pool runs on one of them; pick one: `processes` forks worker processes on this machine (`pool_map!(f, items; processes)`), `mpi` spreads the items over the ranks of an MPI job started with `mpirun` (`pool_map!(f, items; mpi)`)",
         );
         errors.push(error);
-        // The best-effort expansion keeps `processes`, which needs no feature.
+        // The best-effort expansion keeps `processes` (if its feature is on).
         options.mpi = false;
     }
     check_tasks(invocation, &options, errors);
@@ -264,6 +264,7 @@ pub fn validate(invocation: &Invocation, errors: &mut Vec<syn::Error>) -> Option
         ));
         options.progress = false;
     }
+    check_features(invocation, &mut options, errors);
     options
 }
 
@@ -338,6 +339,74 @@ fn check_pool_streams(
             "`init` is not available with `mpi` yet: build the state in the function, or run on threads or `processes`",
         ));
         options.rejected.extend(options.init.take());
+    }
+}
+
+/// The forms and options whose feature of the facade is off (the
+/// `[$crate; no_pool, ...]` flags): one error each, on the user's tokens,
+/// naming the feature to turn on. The best-effort expansion drops the option;
+/// a macro whose backend is off expands to nothing usable (`expand::entry`).
+fn check_features(invocation: &Invocation, options: &mut Options, errors: &mut Vec<syn::Error>) {
+    use MacroKind::*;
+    let off = invocation.off;
+    let kind = invocation.kind;
+    let turn_on = |feature: &str, brings: &str| {
+        format!(
+            "add `features = [\"{feature}\"]` to the fanout dependency in Cargo.toml ({brings})"
+        )
+    };
+    let backend = match kind {
+        Threads if off.threads => Some(("threads", "it needs only std")),
+        Processes if off.processes && !invocation.no_fork => {
+            Some(("processes", "it brings serde, rmp-serde, stacker and libc"))
+        }
+        Pool if off.pool => Some(("pool", "it brings rayon")),
+        Gather if off.gather => Some(("gather", "it brings tokio, futures and pin-project-lite")),
+        _ => None,
+    };
+    if let Some((feature, brings)) = backend {
+        errors.push(syn::Error::new_spanned(
+            body_tokens(&invocation.body),
+            format!(
+                "{} needs fanout's `{feature}` feature, which is off: {}, or turn the default features back on",
+                kind.macro_name(),
+                turn_on(feature, brings)
+            ),
+        ));
+        return;
+    }
+    if kind == Pool && options.processes && off.processes {
+        errors.push(syn::Error::new(
+            option_span(invocation, "processes").unwrap_or_else(proc_macro2::Span::call_site),
+            format!(
+                "pool_map!(...; processes) needs fanout's `processes` feature, which is off: {}, or drop `processes` to run the pool on threads",
+                turn_on("processes", "it brings serde, rmp-serde, stacker and libc")
+            ),
+        ));
+        options.processes = false;
+    }
+    if options.progress && off.progress {
+        errors.push(syn::Error::new(
+            option_span(invocation, "progress").unwrap_or_else(proc_macro2::Span::call_site),
+            format!(
+                "`progress` needs fanout's `progress` feature, which is off: {}, or drop `progress`",
+                turn_on("progress", "it brings indicatif")
+            ),
+        ));
+        options.progress = false;
+    }
+}
+
+/// The user's tasks (or function and items), for an error about the whole
+/// invocation.
+fn body_tokens(body: &Body) -> proc_macro2::TokenStream {
+    match body {
+        Body::List(tasks) => quote::quote!(#(#tasks),*),
+        Body::Loop {
+            for_token, task, ..
+        } => quote::quote!(#for_token #task),
+        Body::Map { func, items } => quote::quote!(#func, #items),
+        Body::Broken => proc_macro2::TokenStream::new(),
     }
 }
 

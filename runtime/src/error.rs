@@ -220,6 +220,21 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// assert_eq!(fanout::signal_name(9), "SIGKILL");
 /// ```
 pub fn signal_name(signal: i32) -> String {
+    match known_signal(signal) {
+        Some(name) => name.to_owned(),
+        None => format!("signal {signal}"),
+    }
+}
+
+/// Only a child process dies by a signal: without the `processes` feature
+/// (and its libc) there are no names to give.
+#[cfg(not(all(unix, feature = "processes")))]
+fn known_signal(_: i32) -> Option<&'static str> {
+    None
+}
+
+#[cfg(all(unix, feature = "processes"))]
+fn known_signal(signal: i32) -> Option<&'static str> {
     let name = match signal {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",
@@ -243,9 +258,9 @@ pub fn signal_name(signal: i32) -> String {
         libc::SIGXCPU => "SIGXCPU",
         libc::SIGXFSZ => "SIGXFSZ",
         libc::SIGSYS => "SIGSYS",
-        _ => return format!("signal {signal}"),
+        _ => return None,
     };
-    name.to_owned()
+    Some(name)
 }
 
 #[cfg(test)]

@@ -17,29 +17,44 @@
 //! | [`outcome`] | failures and `try` results of a group | all |
 //! | [`report`] | the `progress` bar and the `timeline` chart | all |
 
+// One feature per backend (Cargo.toml): `threads`, `pool` (the map engine on threads),
+// `processes` (fork and the codec), `gather`, `progress`, `mpi`.
+#[cfg(all(unix, feature = "processes"))]
 mod codec;
 mod error;
+#[cfg(not(feature = "gather"))]
+mod feature_off;
+#[cfg(feature = "gather")]
 pub mod gather;
+// The map engine: its thread executor with `pool`, its process executor
+// (which `spawn_processes!` shares) with `processes`.
+#[cfg(any(feature = "pool", all(unix, feature = "processes")))]
 pub mod map;
+#[cfg(feature = "pool")]
 pub mod mpi;
 mod name;
 pub mod outcome;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub mod process;
 pub mod report;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 #[allow(unsafe_code)]
 mod sys;
 /// Without `fork`, only the slots of the map engine.
-#[cfg(not(unix))]
+#[cfg(all(feature = "pool", not(all(unix, feature = "processes"))))]
 #[allow(unsafe_code)]
 mod sys {
     pub(crate) mod slots;
 }
 mod task;
+#[cfg(feature = "threads")]
 pub mod threads;
 
 pub use crate::error::{Error, ErrorKind, panic_message, signal_name};
+/// `fanout::run` without the `gather` feature: a compile error that names it.
+#[cfg(not(feature = "gather"))]
+pub use crate::feature_off::run;
+#[cfg(feature = "gather")]
 pub use crate::gather::run;
 pub use crate::name::{NameGuard, WorkerName, current_name, current_worker, enter};
 pub use crate::task::Task;

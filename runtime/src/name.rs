@@ -123,6 +123,7 @@ pub fn enter(name: WorkerName) -> NameGuard {
 /// Makes item `index` of the current name's base the current worker, without
 /// a guard: for a pool worker that runs many items in a row inside one
 /// [`enter`] (whose guard restores the name from before).
+#[cfg(any(feature = "pool", all(unix, feature = "processes")))]
 #[inline]
 pub(crate) fn set_current_index(index: usize) {
     CURRENT_INDEX.with(|c| c.set(index));

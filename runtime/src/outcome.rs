@@ -184,3 +184,137 @@ where
         Err(failure) => Err(E::from(failure)),
     }
 }
+
+// ---------------------------------------------------------------- races
+//
+// What a race (`gather!(a, b; race)`, `spawn_processes!(a, b; race)`) returns,
+// by the `catch` and `try` options.
+
+/// How a race ended: the winner's output, or (no task won) every outcome in
+/// task order, what the `race_*` functions make the macro's value of.
+#[derive(Debug)]
+pub enum RaceEnd<T> {
+    /// The output of the first task to finish (with `try`: the first `Ok`).
+    Won(T),
+    /// No task won: every task failed or timed out. Outcomes in task order.
+    Lost(Vec<Result<T, Error>>),
+}
+
+impl<T> RaceEnd<T> {
+    /// The end of a fixed-list race (`gather!(a(), b(); race)`): the winner's
+    /// index, if any, and every task's outcome.
+    pub fn of_list<const N: usize>(winner: Option<usize>, outcomes: [Result<T, Error>; N]) -> Self {
+        let mut outcomes = Vec::from(outcomes);
+        match winner {
+            Some(index) if index < outcomes.len() => match outcomes.swap_remove(index) {
+                Ok(output) => RaceEnd::Won(output),
+                Err(failure) => {
+                    unreachable!("fanout: the winner of a race failed: {failure}")
+                }
+            },
+            _ => RaceEnd::Lost(outcomes),
+        }
+    }
+}
+
+/// The panic of a race that no task won, without `catch`.
+#[cold]
+#[track_caller]
+fn no_winner(failures: &[&Error]) -> ! {
+    if failures.is_empty() {
+        panic!("race: there was no task to race");
+    }
+    if let Some(timeout) = failures.iter().find_map(|f| match f.kind() {
+        ErrorKind::Timeout(timeout) => Some(*timeout),
+        _ => None,
+    }) && failures.iter().all(|f| f.is_timeout())
+    {
+        panic!(
+            "race: no task finished within the timeout of {timeout:?}; add `catch` to get `Err(fanout::Error)` (timed out) instead of this panic, or allow more time"
+        );
+    }
+    let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    panic!(
+        "race: no task won, every one failed: {}; add `catch` to get the error as an `Err` instead of this panic",
+        listed.join("; ")
+    )
+}
+
+/// A race without `catch` or `try`: the winner's output.
+///
+/// # Panics
+/// If no task won (every one panicked or timed out), with a message that
+/// says how to get an `Err` instead.
+#[track_caller]
+pub fn race_output<T>(end: RaceEnd<T>) -> T {
+    match end {
+        RaceEnd::Won(output) => output,
+        RaceEnd::Lost(outcomes) => {
+            let failures: Vec<&Error> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+            no_winner(&failures)
+        }
+    }
+}
+
+/// A race with `catch`: the winner's output, or the failure of the lowest
+/// index (timed out, with a `timeout` that passed).
+///
+/// # Panics
+/// If there was no task at all.
+#[track_caller]
+pub fn race_caught<T>(end: RaceEnd<T>) -> Result<T, Error> {
+    match end {
+        RaceEnd::Won(output) => Ok(output),
+        RaceEnd::Lost(outcomes) => match outcomes.into_iter().next() {
+            Some(outcome) => outcome,
+            None => no_winner(&[]),
+        },
+    }
+}
+
+/// A race with `try`: the first `Ok`, or the task error of the lowest index.
+///
+/// # Panics
+/// If no task won and one panicked (all panics are listed), or if every
+/// task timed out (naming `catch` as the fix).
+#[track_caller]
+pub fn race_tried<T, E>(end: RaceEnd<Result<T, E>>) -> Result<T, E> {
+    match end {
+        RaceEnd::Won(output) => output,
+        RaceEnd::Lost(outcomes) => {
+            let panicked: Vec<&Error> = outcomes
+                .iter()
+                .filter_map(|o| o.as_ref().err())
+                .filter(|f| f.is_panic())
+                .collect();
+            if !panicked.is_empty() {
+                no_winner(&panicked);
+            }
+            if let Some(error) = outcomes.iter().position(|o| matches!(o, Ok(Err(_)))) {
+                return outcomes
+                    .into_iter()
+                    .nth(error)
+                    .and_then(Result::ok)
+                    .unwrap_or_else(|| unreachable!("fanout: the task error was just found"));
+            }
+            let failures: Vec<&Error> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+            no_winner(&failures)
+        }
+    }
+}
+
+/// A race with `try` and `catch`: the first `Ok`, or the error of the
+/// lowest index (a failure as `E::from(fanout::Error)`).
+///
+/// # Panics
+/// If there was no task at all.
+#[track_caller]
+pub fn race_tried_caught<T, E: From<Error>>(end: RaceEnd<Result<T, E>>) -> Result<T, E> {
+    match end {
+        RaceEnd::Won(output) => output,
+        RaceEnd::Lost(outcomes) => match outcomes.into_iter().next() {
+            Some(outcome) => crate::outcome::flatten(outcome),
+            None => no_winner(&[]),
+        },
+    }
+}

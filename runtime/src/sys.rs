@@ -515,7 +515,11 @@ fn run_caught<C: FnOnce() -> i32>(child: C) -> i32 {
 /// Whether this thread is inside a Tokio runtime (its worker, its
 /// `block_on`, or an `enter` guard): a runtime cannot be started on it.
 fn inside_async_runtime() -> bool {
-    tokio::runtime::Handle::try_current().is_ok()
+    // Without the `gather` feature fanout has no Tokio to ask.
+    #[cfg(feature = "gather")]
+    return tokio::runtime::Handle::try_current().is_ok();
+    #[cfg(not(feature = "gather"))]
+    false
 }
 
 /// Runs `child` on a fresh thread of this child process and waits for it: a

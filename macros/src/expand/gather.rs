@@ -132,10 +132,10 @@ fn is_stream(cx: &Cx<'_>) -> bool {
 fn finish_race(cx: &Cx<'_>, end: TokenStream) -> TokenStream {
     let rt = cx.rt();
     match (cx.options.catch, cx.options.try_) {
-        (false, false) => quote!(#rt::gather::race_output(#end)),
-        (true, false) => quote!(#rt::gather::race_caught(#end)),
-        (false, true) => quote!(#rt::gather::race_tried(#end)),
-        (true, true) => cx.at_catch(quote!(#rt::gather::race_tried_caught), end),
+        (false, false) => quote!(#rt::outcome::race_output(#end)),
+        (true, false) => quote!(#rt::outcome::race_caught(#end)),
+        (false, true) => quote!(#rt::outcome::race_tried(#end)),
+        (true, true) => cx.at_catch(quote!(#rt::outcome::race_tried_caught), end),
     }
 }
 
@@ -278,7 +278,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                     outcome.set_span(outcome.span().located_at(site.first()));
                     outcome
                 });
-                let end = quote!(#rt::gather::RaceEnd::of_list(#winner, [#(#located),*]));
+                let end = quote!(#rt::outcome::RaceEnd::of_list(#winner, [#(#located),*]));
                 let finish = finish_race(cx, end);
                 return quote! {{
                     #setup

@@ -193,7 +193,7 @@ fn race_finish(cx: &Cx<'_>, end: &proc_macro2::Ident) -> TokenStream {
         (false, true) => quote!(race_tried),
         (true, true) => quote!(race_tried_caught),
     };
-    quote!(#rt::gather::#function(#end))
+    quote!(#rt::outcome::#function(#end))
 }
 
 fn unreachable_body() -> TokenStream {

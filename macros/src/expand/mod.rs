@@ -42,11 +42,18 @@ pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
 /// The expansion of a checked invocation.
 pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
     let cx = Cx::new(invocation, options);
-    let no_processes = invocation.no_fork && invocation.kind == MacroKind::Processes;
+    let off = invocation.off;
+    let backend_off = match invocation.kind {
+        MacroKind::Threads => off.threads,
+        MacroKind::Processes => invocation.no_fork || off.processes,
+        MacroKind::Pool => off.pool,
+        MacroKind::Gather => off.gather,
+    };
     match (&invocation.body, invocation.kind) {
         (Body::Broken, _) => broken(),
-        // Reported by validation; there is no process backend to expand to.
-        _ if no_processes => broken(),
+        // Reported by validation: no `fork`, or the backend's feature is off;
+        // there is no runtime to expand to.
+        _ if backend_off => broken(),
         (body, kind) => {
             let code = match (body, kind) {
                 (Body::Map { func, items }, _) => {

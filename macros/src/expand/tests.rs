@@ -274,6 +274,104 @@ fn targets_without_fork_refuse_processes() {
     assert!(!threads.contains("compile_error"), "{threads}");
 }
 
+/// The errors of an invocation from a facade built with the features of
+/// `flags` off (`[::fanout; no_pool, no_gather]`), and the whole output.
+fn with_flags(kind: MacroKind, flags: TokenStream, input: TokenStream) -> (Vec<String>, String) {
+    let out = entry(kind, quote!([::fanout; #flags] #input)).to_string();
+    // As in `errors`: from the literal's opening quote to its `" }`, so the
+    // escaped quotes of `features = [\"pool\"]` stay inside.
+    let messages = out
+        .split("compile_error !")
+        .skip(1)
+        .map(|rest| {
+            let start = rest.find('"').unwrap_or(0);
+            let end = rest[start + 1..]
+                .find("\" }")
+                .map_or(rest.len(), |e| start + 1 + e);
+            rest[start + 1..end].to_owned()
+        })
+        .collect();
+    (messages, out)
+}
+
+#[test]
+fn a_macro_whose_feature_is_off_names_the_feature() {
+    let all_off = quote!(no_threads, no_pool, no_processes, no_gather, no_progress);
+    for (kind, input, feature, runtime) in [
+        (Threads, quote!(a, b), "threads", "threads ::"),
+        (
+            Processes,
+            quote!(for i in 0..3 => worker(i)),
+            "processes",
+            "process ::",
+        ),
+        (Pool, quote!(square, 0..10; workers = 2), "pool", "map ::"),
+        (Gather, quote!(a(), b()), "gather", "gather ::"),
+    ] {
+        let (errors, out) = with_flags(kind, all_off.clone(), input);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let expected = format!(
+            "{} needs fanout's `{feature}` feature, which is off: add `features = [\\\"{feature}\\\"]` to the fanout dependency",
+            kind.macro_name()
+        );
+        assert!(errors[0].starts_with(&expected), "{errors:?}\n{expected}");
+        // Nothing that needs the missing runtime module.
+        assert!(!out.contains(runtime), "{out}");
+    }
+    // Only the macro's own feature matters.
+    let (errors, _) = with_flags(
+        Threads,
+        quote!(no_pool, no_processes, no_gather),
+        quote!(a, b),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let (errors, _) = with_flags(Gather, quote!(no_threads, no_pool), quote!(a(), b()));
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn an_option_whose_feature_is_off_names_the_feature() {
+    let (errors, out) = with_flags(Pool, quote!(no_processes), quote!(square, 0..10; processes));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "pool_map!(...; processes) needs fanout's `processes` feature, which is off"
+        ),
+        "{errors:?}"
+    );
+    // The best-effort expansion is the thread pool.
+    assert!(!out.contains("on_processes"), "{out}");
+    assert!(out.contains("on_threads"), "{out}");
+    for kind in [Threads, Processes, Gather] {
+        let (errors, out) = with_flags(
+            kind,
+            quote!(no_progress),
+            quote!(for i in 0..3 => worker(i); progress),
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("`progress` needs fanout's `progress` feature, which is off"),
+            "{errors:?}"
+        );
+        assert!(
+            !out.contains("progress (true)") && !out.contains(". progress"),
+            "{out}"
+        );
+    }
+    let (errors, _) = with_flags(Pool, quote!(no_progress), quote!(square, 0..10; progress));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    // Without `fork`, the fork error alone (not a second one for the feature).
+    let (errors, _) = with_flags(Processes, quote!(no_fork, no_processes), quote!(a, b));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("processes need `fork`"), "{errors:?}");
+    let (errors, _) = with_flags(
+        Pool,
+        quote!(no_fork, no_processes),
+        quote!(f, xs; processes),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
+
 #[test]
 fn writes_a_child_cannot_send_back_are_reported_once_each() {
     let items = errors(

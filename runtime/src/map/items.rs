@@ -15,15 +15,19 @@
 //! ```
 
 use std::cell::Cell;
+#[cfg(all(unix, feature = "processes"))]
 use std::ops::Range;
 
+#[cfg(feature = "pool")]
 use rayon::prelude::*;
 
 use super::MapOptions;
 use super::mode::Mode;
+#[cfg(feature = "pool")]
 use super::task::{Plain, WithInit};
 use crate::name::WorkerName;
 
+#[cfg(feature = "pool")]
 /// Items that the pool splits by index where they are, without first
 /// collecting them into a `Vec`: integer ranges, vectors, slices and arrays
 /// (what rayon's `IndexedParallelIterator` covers). `pool_map!` picks this
@@ -34,6 +38,7 @@ pub trait IndexedItems: IntoIterator<Item: Send> {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = Self::Item>;
 }
 
+#[cfg(feature = "pool")]
 /// Ranges of every integer type, driven as `0..len` plus an offset (rayon
 /// itself indexes ranges of integers no wider than `usize` only).
 macro_rules! range_items {
@@ -65,11 +70,13 @@ macro_rules! range_items {
     )*};
 }
 
+#[cfg(feature = "pool")]
 range_items! {
     u8 => u8, u16 => u16, u32 => u32, u64 => u64, u128 => u128, usize => usize,
     i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usize,
 }
 
+#[cfg(feature = "pool")]
 /// `start + k` for `k` in `0..len`, split by index.
 fn offsets<N, L, A>(start: N, len: L, at: A) -> impl IndexedParallelIterator<Item = N>
 where
@@ -85,42 +92,49 @@ fn too_many_items() -> ! {
     panic!("fanout: pool_map! cannot map a range of more than usize::MAX items")
 }
 
+#[cfg(feature = "pool")]
 impl<T: Send> IndexedItems for Vec<T> {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = T> {
         self.into_par_iter()
     }
 }
 
+#[cfg(feature = "pool")]
 impl<'a, T: Sync> IndexedItems for &'a Vec<T> {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a T> {
         self.par_iter()
     }
 }
 
+#[cfg(feature = "pool")]
 impl<'a, T: Send> IndexedItems for &'a mut Vec<T> {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a mut T> {
         self.par_iter_mut()
     }
 }
 
+#[cfg(feature = "pool")]
 impl<'a, T: Sync> IndexedItems for &'a [T] {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a T> {
         self.par_iter()
     }
 }
 
+#[cfg(feature = "pool")]
 impl<'a, T: Send> IndexedItems for &'a mut [T] {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a mut T> {
         self.par_iter_mut()
     }
 }
 
+#[cfg(feature = "pool")]
 impl<T: Send, const N: usize> IndexedItems for [T; N] {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = T> {
         self.into_par_iter()
     }
 }
 
+#[cfg(feature = "pool")]
 impl<'a, T: Sync, const N: usize> IndexedItems for &'a [T; N] {
     fn into_indexed(self) -> impl IndexedParallelIterator<Item = &'a T> {
         self.par_iter()
@@ -147,9 +161,12 @@ impl<I> Items<I> {
 /// The two traits of the autoref selection, to bring into scope with a glob
 /// import (`use fanout::map::autoref::*;`): one of them is always used.
 pub mod autoref {
-    pub use super::{SelectIndexed, SelectSequential};
+    #[cfg(feature = "pool")]
+    pub use super::SelectIndexed;
+    pub use super::SelectSequential;
 }
 
+#[cfg(feature = "pool")]
 /// Picks [`Indexed`] for items that can be split by index where they are.
 pub trait SelectIndexed {
     /// The items as [`Indexed`].
@@ -158,6 +175,7 @@ pub trait SelectIndexed {
     fn select(self) -> Self::Selected;
 }
 
+#[cfg(feature = "pool")]
 impl<I: IndexedItems> SelectIndexed for &&Items<I> {
     type Selected = Indexed<I>;
     fn select(self) -> Indexed<I> {
@@ -180,9 +198,11 @@ impl<I> SelectSequential for &Items<I> {
     }
 }
 
+#[cfg(feature = "pool")]
 /// Items split by index where they are; see [`Items`].
 pub struct Indexed<I>(I);
 
+#[cfg(feature = "pool")]
 impl<I: IndexedItems> Indexed<I> {
     /// [`threads::run`](super::on_threads) without collecting the items.
     #[track_caller]
@@ -226,6 +246,7 @@ impl<I: IndexedItems> Indexed<I> {
 /// Items of any other iterator, collected into a `Vec` first; see [`Items`].
 pub struct Sequential<I>(I);
 
+#[cfg(feature = "pool")]
 // The bounds are on each method, not on the impl: a non-iterable `items`
 // then fails with "`X` is not an iterator" at the items.
 impl<I> Sequential<I> {
@@ -273,7 +294,7 @@ impl<I> Sequential<I> {
 /// How a process pool takes indexed items: a range of integers is computed
 /// in the workers (item `k` is `start + k`), a `Vec` is taken as it is, and
 /// the other indexed items are collected into a `Vec` first.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub trait ProcessItems: IntoIterator {
     /// The items as the workers take them.
     type Source: ItemSource<Item = Self::Item>;
@@ -281,7 +302,7 @@ pub trait ProcessItems: IntoIterator {
     fn into_source(self) -> Self::Source;
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 macro_rules! process_ranges {
     ($($int:ty),* $(,)?) => {$(
         impl ProcessItems for Range<$int> {
@@ -300,12 +321,12 @@ macro_rules! process_ranges {
     )*};
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 process_ranges!(
     u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
 );
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 impl<T> ProcessItems for Vec<T> {
     type Source = Self;
     fn into_source(self) -> Self {
@@ -313,7 +334,7 @@ impl<T> ProcessItems for Vec<T> {
     }
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 macro_rules! process_collected {
     ($($(#[$meta:meta])* [$($generics:tt)*] $ty:ty),* $(,)?) => {$(
         impl<$($generics)*> ProcessItems for $ty {
@@ -325,7 +346,7 @@ macro_rules! process_collected {
     )*};
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 process_collected! {
     ['a, T] &'a Vec<T>,
     ['a, T] &'a mut Vec<T>,
@@ -335,7 +356,7 @@ process_collected! {
     ['a, T, const N: usize] &'a [T; N],
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes", feature = "pool"))]
 impl<I: IndexedItems + ProcessItems> Indexed<I> {
     /// [`processes::run`](super::on_processes) without collecting a range
     /// or a `Vec` first.
@@ -377,7 +398,7 @@ impl<I: IndexedItems + ProcessItems> Indexed<I> {
     }
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 impl<I> Sequential<I> {
     /// [`processes::run`](super::on_processes).
     #[track_caller]
@@ -425,7 +446,7 @@ impl<I> Sequential<I> {
 /// whose integer type is not inferred yet (`0..8`) is known to be that
 /// integer type, as for any iterator: `pool_map!(|x: u32| .., 0..8; processes)`
 /// makes it a `Range<u32>`.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub trait ItemSource: IntoIterator {
     /// How a worker takes its items.
     type Cursor: ItemCursor<Item = Self::Item>;
@@ -440,7 +461,7 @@ pub trait ItemSource: IntoIterator {
 }
 
 /// A worker's way to its items.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub trait ItemCursor {
     /// One item.
     type Item;
@@ -449,7 +470,7 @@ pub trait ItemCursor {
     fn take(&mut self, k: usize) -> Option<Self::Item>;
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 impl<T> ItemSource for Vec<T> {
     type Cursor = VecCursor<T>;
 
@@ -467,14 +488,14 @@ impl<T> ItemSource for Vec<T> {
 
 /// The cursor of collected items. It has no destructor: the items it never
 /// took are forgotten when the worker exits.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub struct VecCursor<T> {
     items: std::vec::IntoIter<T>,
     /// The index of the item `items.next()` returns.
     position: usize,
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 impl<T> ItemCursor for VecCursor<T> {
     type Item = T;
 
@@ -494,7 +515,7 @@ impl<T> ItemCursor for VecCursor<T> {
     }
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 impl<T> Drop for VecCursor<T> {
     fn drop(&mut self) {
         // Leave the items to the process's end, like those skipped.
@@ -504,15 +525,15 @@ impl<T> Drop for VecCursor<T> {
 }
 
 /// The cursor of a range of integers: item `k` is `start + k`.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 #[derive(Clone, Copy, Debug)]
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub struct RangeCursor<N> {
     start: N,
     len: usize,
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 macro_rules! range_sources {
     ($($int:ty => $unsigned:ty),* $(,)?) => {$(
         impl ItemSource for Range<$int> {
@@ -547,7 +568,7 @@ macro_rules! range_sources {
     )*};
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 range_sources! {
     u8 => u8, u16 => u16, u32 => u32, u64 => u64, u128 => u128, usize => usize,
     i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usize,

@@ -55,31 +55,39 @@
 
 pub mod items;
 mod mode;
+#[cfg(feature = "pool")]
 mod mpi;
 mod options;
 mod plan;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub(crate) mod processes;
 mod sink;
+#[cfg(feature = "pool")]
 mod stream;
 mod task;
+#[cfg(feature = "pool")]
 mod threads;
 
-pub use items::{Indexed, IndexedItems, Items, Sequential, autoref};
+#[cfg(feature = "pool")]
+pub use items::{Indexed, IndexedItems};
+pub use items::{Items, Sequential, autoref};
 pub use mode::{Catch, Mode, Settled, Try, TryAside, TryCatch, Unwrap};
-#[cfg(not(feature = "mpi"))]
+#[cfg(all(feature = "pool", not(feature = "mpi")))]
 pub use mpi::MpiFeature;
+#[cfg(feature = "pool")]
 pub use mpi::on_mpi;
 pub use options::{MapOptions, default_workers};
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub use processes::{on_processes, on_processes_with_init};
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes", feature = "pool"))]
 pub use stream::{
     ProcessItem, stream_in_order_on_processes, stream_in_order_on_processes_with_init,
     stream_unordered_on_processes, stream_unordered_on_processes_with_init,
 };
+#[cfg(feature = "pool")]
 pub use stream::{
     StreamInOrder, StreamUnordered, stream_in_order, stream_in_order_with_init, stream_unordered,
     stream_unordered_with_init,
 };
+#[cfg(feature = "pool")]
 pub use threads::{on_threads, on_threads_with_init};

@@ -27,6 +27,7 @@ pub(crate) enum Stop {
 
 /// What every worker of one map consults before it starts an item.
 pub(crate) struct Plan {
+    #[cfg(feature = "pool")]
     pub(crate) len: usize,
     pub(crate) chunk: usize,
     pub(crate) workers: usize,
@@ -37,6 +38,7 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// The plan of a map of `len` items with `options`, starting now.
+    #[cfg(feature = "pool")]
     pub(crate) fn new(options: &MapOptions, base: WorkerName, len: usize) -> Self {
         Plan::starting(options, base, len, Instant::now())
     }
@@ -49,6 +51,7 @@ impl Plan {
         origin: Instant,
     ) -> Self {
         Plan {
+            #[cfg(feature = "pool")]
             len,
             chunk: options.chunk_for(len),
             workers: options.worker_count().min(len.max(1)),
@@ -62,6 +65,7 @@ impl Plan {
 
     /// The plan of a stream, whose length is not known: it takes `chunk`
     /// items at a time on `options.worker_count()` workers, starting now.
+    #[cfg(feature = "pool")]
     pub(crate) fn unbounded(options: &MapOptions, base: WorkerName, chunk: usize) -> Self {
         Plan {
             len: usize::MAX,
@@ -111,6 +115,7 @@ impl Plan {
     }
 
     /// The deadline and the limit it came from.
+    #[cfg(all(unix, feature = "processes"))]
     pub(crate) fn deadline(&self) -> Option<(Instant, Duration)> {
         self.deadline
     }

@@ -79,6 +79,7 @@ impl<M: Mode<U>, U> Collect<M, U> {
     }
 
     /// Whether some items were not handed out yet.
+    #[cfg(all(unix, feature = "processes"))]
     pub(crate) fn has_unclaimed(&self) -> bool {
         self.slots.has_unclaimed()
     }
@@ -128,6 +129,7 @@ impl<M: Mode<U>, U> ChunkSink<'_, M, U> {
 
     /// Item [`index`](ChunkSink::index) gets no outcome (it never ran): the map's
     /// end decides it.
+    #[cfg(all(unix, feature = "processes"))]
     pub(crate) fn skip(&mut self) {
         self.writer.skip();
     }

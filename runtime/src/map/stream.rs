@@ -40,7 +40,7 @@ use crate::error::{Error, ErrorKind};
 use crate::name::{self, WorkerName};
 use crate::report::Report;
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 #[path = "stream_processes.rs"]
 mod processes;
 
@@ -187,7 +187,7 @@ where
 
 /// What the items of a stream in processes must be: serializable, as they
 /// travel to the worker processes (the same codec as the outputs).
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 #[diagnostic::on_unimplemented(
     message = "the items of `pool_map!(...; processes, stream)` are sent to the worker processes, so they must be serializable, but `{Self}` is not",
     label = "these items cannot be sent to a worker process",
@@ -195,7 +195,7 @@ where
 )]
 pub trait ProcessItem: serde::Serialize + serde::de::DeserializeOwned + 'static {}
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 #[diagnostic::do_not_recommend]
 impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> ProcessItem for T {}
 
@@ -214,7 +214,7 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> ProcessItem fo
 /// let squares = map::stream_in_order_on_processes(&options, Unwrap, WorkerName::new("square"), 0u64.., |x| x * x);
 /// assert_eq!(squares.take(4).collect::<Vec<_>>(), [0, 1, 4, 9]);
 /// ```
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub fn stream_in_order_on_processes<M, I, F, U>(
     options: &MapOptions,
     _mode: M,
@@ -236,7 +236,7 @@ where
 
 /// [`stream_in_order_on_processes`] with a state built once per worker
 /// process by `init`.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub fn stream_in_order_on_processes_with_init<M, I, G, S, F, U>(
     options: &MapOptions,
     _mode: M,
@@ -260,7 +260,7 @@ where
 
 /// As [`stream_in_order_on_processes`], in completion order
 /// (`pool_map!(f, items; processes, unordered)`).
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub fn stream_unordered_on_processes<M, I, F, U>(
     options: &MapOptions,
     _mode: M,
@@ -282,7 +282,7 @@ where
 
 /// [`stream_unordered_on_processes`] with a state built once per worker
 /// process by `init`.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "processes"))]
 pub fn stream_unordered_on_processes_with_init<M, I, G, S, F, U>(
     options: &MapOptions,
     _mode: M,
@@ -359,6 +359,7 @@ struct Shared<U> {
     /// The workers wait here for room (or the stream's end).
     room: Condvar,
     /// On processes: the pids of the worker processes not reaped yet.
+    #[cfg_attr(not(all(unix, feature = "processes")), allow(dead_code))]
     children: Mutex<Vec<u32>>,
 }
 
@@ -409,6 +410,7 @@ impl<U> Shared<U> {
     }
 
     /// The outcome of item `index` (`None`: it never started).
+    #[cfg_attr(not(all(unix, feature = "processes")), allow(dead_code))]
     fn put(&self, index: usize, outcome: Option<Result<U, Error>>) {
         self.put_all(std::iter::once((index, outcome)));
     }
@@ -716,7 +718,7 @@ impl<M, U> Drop for Stream<M, U> {
         if !self.ended {
             self.ended = true;
             self.shared.stop();
-            #[cfg(unix)]
+            #[cfg(all(unix, feature = "processes"))]
             self.shared.kill_children();
             for worker in self.workers.drain(..) {
                 let _ = worker.join();

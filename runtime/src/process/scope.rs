@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use super::wire::{self, Message};
 use super::{CHECK_EVERY, ProcessOptions, ProcessOutput};
 use crate::error::{Error, ErrorKind, panic_message};
-use crate::gather::RaceEnd;
 use crate::name::{self, WorkerName};
+use crate::outcome::RaceEnd;
 use crate::report::{Report, Span};
 use crate::sys::{self, ForkGroup, ForkLock, Status};
 use crate::task::Task;
@@ -572,7 +572,7 @@ impl Drop for Children {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use fanout::{WorkerName, gather::RaceEnd, process};
+/// use fanout::{WorkerName, outcome::RaceEnd, process};
 ///
 /// let start = Instant::now();
 /// let end = process::race(&process::ProcessOptions::new(), process::any_output, |s| {

@@ -52,6 +52,7 @@ impl<T> Slots<T> {
     }
 
     /// Whether some slots were not claimed yet.
+    #[cfg(all(unix, feature = "processes"))]
     pub(crate) fn has_unclaimed(&self) -> bool {
         self.claimed.load(Ordering::Relaxed) < self.len
     }
