@@ -16,7 +16,7 @@ mod tour;
 
 // The examples reach their helpers as `crate::common`, as they do in the tour.
 use tour::common;
-use tour::{NOT_YET, PROGRAMS};
+use tour::{BEYOND, NOT_YET, PROGRAMS};
 
 const SPEED: f64 = 20.0;
 
@@ -201,6 +201,30 @@ fn concurrency_takes_turns_on_one_thread_and_parallelism_spreads_out() {
 }
 
 #[test]
+fn stream_endless_takes_a_million_squares_in_bounded_memory() {
+    use tour::stream_endless::{CHECKPOINTS, TAKEN};
+    fast();
+    let streamed = tour::stream_endless::run();
+    assert_eq!(streamed.count, TAKEN);
+    let n = TAKEN as u64;
+    assert_eq!(streamed.last, (n - 1) * (n - 1));
+    // 0² + 1² + ... + (n - 1)²
+    assert_eq!(streamed.sum, (n - 1) * n * (2 * n - 1) / 6);
+    let counts: Vec<usize> = streamed.peaks.iter().map(|(count, _)| *count).collect();
+    assert_eq!(counts, CHECKPOINTS);
+    if cfg!(target_os = "linux") {
+        // Loosely, as other tests run in this process too: the last 999 000
+        // squares took less memory than they would collected.
+        let growth = streamed.growth_kib().expect("VmHWM on Linux");
+        let collected = (TAKEN * size_of::<u64>() / 1024) as u64;
+        assert!(
+            growth < collected,
+            "the peak grew by {growth} KiB over the stream"
+        );
+    }
+}
+
+#[test]
 fn the_tour_runs_every_program_in_the_tutorials_order() {
     fast();
     let timings = tour::tour(&[]).expect("the whole tour");
@@ -218,8 +242,17 @@ fn every_program_of_the_tutorial_is_in_the_tour_or_listed_as_not_yet() {
         .chain(NOT_YET.iter().map(|(n, ..)| *n))
         .collect();
     numbers.sort_unstable();
-    // The 13 programs of the design notes, and the closing demo as 14.
-    assert_eq!(numbers, (1..=14).collect::<Vec<u32>>());
+    // The 13 programs of the design notes, the closing demo as 14, and the
+    // programs beyond the tutorial.
+    assert_eq!(numbers, (1..=15).collect::<Vec<u32>>());
+    assert_eq!(BEYOND, 15);
+    assert!(
+        PROGRAMS
+            .iter()
+            .filter(|p| p.number >= BEYOND)
+            .all(|p| p.section.starts_with("Beyond: ")),
+        "the programs beyond the tutorial say so"
+    );
     let not_yet: Vec<u32> = NOT_YET.iter().map(|(n, ..)| *n).collect();
     assert!(not_yet.windows(2).all(|w| w[0] < w[1]), "{not_yet:?}");
 }
