@@ -70,6 +70,9 @@ pub(crate) mod concurrency_vs_parallelism;
 #[path = "stream_endless.rs"]
 pub(crate) mod stream_endless;
 
+#[path = "as_completed.rs"]
+pub(crate) mod as_completed;
+
 /// One program of the tutorial, as the tour shows it.
 pub(crate) struct Program {
     /// Its row in the design notes' table (1 to 13), 14 for the closing
@@ -119,6 +122,7 @@ pub(crate) const PROGRAMS: &[Program] = &[
     program!(13, "Examples: asyncio, five workers", asyncio_workers),
     program!(14, "Concurrency versus parallelism", concurrency_vs_parallelism),
     program!(15, "Beyond: an endless stream, map(buffersize=)", stream_endless),
+    program!(16, "Beyond: results as they complete, as_completed", as_completed),
 ];
 
 /// The number of the first program beyond the tutorial: what Python users

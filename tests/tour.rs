@@ -224,6 +224,48 @@ fn stream_endless_takes_a_million_squares_in_bounded_memory() {
     }
 }
 
+/// Checks `(index, page)` pairs of the as_completed example: every page once,
+/// each with its own index, roughly fastest first.
+fn check_completion_order(done: &[(usize, String)]) {
+    use tour::as_completed::PAGES;
+    let mut indexes: Vec<usize> = done.iter().map(|(index, _)| *index).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..PAGES.len()).collect::<Vec<_>>());
+    for (index, page) in done {
+        assert_eq!(page, &format!("page of {}", PAGES[*index].0));
+    }
+    // A page never completes after one that answers 0.3 s (of the tutorial)
+    // later: far apart enough for a loaded machine.
+    let delays: Vec<f64> = done.iter().map(|(index, _)| PAGES[*index].1).collect();
+    for (k, earlier) in delays.iter().enumerate() {
+        for later in &delays[k + 1..] {
+            assert!(
+                *earlier < later + 0.3,
+                "{earlier} s completed before {later} s: {done:?}"
+            );
+        }
+    }
+    assert_ne!(
+        indexes,
+        done.iter().map(|(index, _)| *index).collect::<Vec<_>>(),
+        "in input order"
+    );
+}
+
+#[test]
+fn as_completed_yields_pages_as_they_complete() {
+    fast();
+    let (completed, elapsed) = timed(tour::as_completed::run);
+    check_completion_order(&completed.pool);
+    check_completion_order(&completed.gather);
+    // Each way, the pages answer together: about 1.15 s, not 5 s.
+    assert!(elapsed >= tutorial(2.0 * 1.15), "{elapsed:?}");
+    assert!(
+        elapsed < tutorial(2.0 * 1.15 + 2.0),
+        "not concurrent: {elapsed:?}"
+    );
+}
+
 #[test]
 fn the_tour_runs_every_program_in_the_tutorials_order() {
     fast();
@@ -244,7 +286,7 @@ fn every_program_of_the_tutorial_is_in_the_tour_or_listed_as_not_yet() {
     numbers.sort_unstable();
     // The 13 programs of the design notes, the closing demo as 14, and the
     // programs beyond the tutorial.
-    assert_eq!(numbers, (1..=15).collect::<Vec<u32>>());
+    assert_eq!(numbers, (1..=16).collect::<Vec<u32>>());
     assert_eq!(BEYOND, 15);
     assert!(
         PROGRAMS
