@@ -73,6 +73,9 @@ pub(crate) mod stream_endless;
 #[path = "as_completed.rs"]
 pub(crate) mod as_completed;
 
+#[path = "init_connection.rs"]
+pub(crate) mod init_connection;
+
 /// One program of the tutorial, as the tour shows it.
 pub(crate) struct Program {
     /// Its row in the design notes' table (1 to 13), 14 for the closing
@@ -123,6 +126,7 @@ pub(crate) const PROGRAMS: &[Program] = &[
     program!(14, "Concurrency versus parallelism", concurrency_vs_parallelism),
     program!(15, "Beyond: an endless stream, map(buffersize=)", stream_endless),
     program!(16, "Beyond: results as they complete, as_completed", as_completed),
+    program!(17, "Beyond: a connection per worker, initializer=", init_connection),
 ];
 
 /// The number of the first program beyond the tutorial: what Python users

@@ -267,6 +267,40 @@ fn as_completed_yields_pages_as_they_complete() {
 }
 
 #[test]
+fn init_connection_opens_one_connection_per_worker() {
+    use tour::init_connection::{IDS, connections_named};
+    fast();
+    let (threads, processes) = tour::init_connection::run();
+    for part in [&threads, &processes] {
+        assert_eq!(part.rows.len(), IDS as usize);
+        for (id, row) in part.rows.iter().enumerate() {
+            assert!(
+                row.starts_with(&format!("user {id} (connection #")),
+                "{row}"
+            );
+        }
+        assert_eq!(connections_named(&part.rows).len(), part.connections);
+    }
+    // Three worker threads: at most three connections for twelve lookups.
+    assert!(
+        (1..=3).contains(&threads.connections),
+        "{} connections",
+        threads.connections
+    );
+    // recycle = 3: a fresh worker process, with a fresh connection, after
+    // at most three items.
+    assert!(processes.connections >= 4, "{}", processes.connections);
+    for connection in connections_named(&processes.rows) {
+        let served = processes
+            .rows
+            .iter()
+            .filter(|row| row.ends_with(&format!("({connection}")))
+            .count();
+        assert!(served <= 3, "{connection} served {served} lookups");
+    }
+}
+
+#[test]
 fn the_tour_runs_every_program_in_the_tutorials_order() {
     fast();
     let timings = tour::tour(&[]).expect("the whole tour");
@@ -286,7 +320,7 @@ fn every_program_of_the_tutorial_is_in_the_tour_or_listed_as_not_yet() {
     numbers.sort_unstable();
     // The 13 programs of the design notes, the closing demo as 14, and the
     // programs beyond the tutorial.
-    assert_eq!(numbers, (1..=16).collect::<Vec<u32>>());
+    assert_eq!(numbers, (1..=17).collect::<Vec<u32>>());
     assert_eq!(BEYOND, 15);
     assert!(
         PROGRAMS
