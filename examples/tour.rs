@@ -76,6 +76,9 @@ pub(crate) mod as_completed;
 #[path = "init_connection.rs"]
 pub(crate) mod init_connection;
 
+#[path = "race_solvers.rs"]
+pub(crate) mod race_solvers;
+
 /// One program of the tutorial, as the tour shows it.
 pub(crate) struct Program {
     /// Its row in the design notes' table (1 to 13), 14 for the closing
@@ -127,6 +130,7 @@ pub(crate) const PROGRAMS: &[Program] = &[
     program!(15, "Beyond: an endless stream, map(buffersize=)", stream_endless),
     program!(16, "Beyond: results as they complete, as_completed", as_completed),
     program!(17, "Beyond: a connection per worker, initializer=", init_connection),
+    program!(18, "Beyond: the first to finish, FIRST_COMPLETED", race_solvers),
 ];
 
 /// The number of the first program beyond the tutorial: what Python users

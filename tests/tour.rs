@@ -301,6 +301,43 @@ fn init_connection_opens_one_connection_per_worker() {
 }
 
 #[test]
+fn race_solvers_takes_the_first_answer() {
+    use tour::race_solvers::{CITIES, Problem, solve_exact, solve_heuristic};
+    fast();
+    let raced = tour::race_solvers::run();
+    // The exact solver needs minutes for 13 cities: the heuristic wins, and
+    // the race does not wait for the loser.
+    assert_eq!(raced.solution.solver, "nearest neighbour");
+    assert!(
+        raced.solved_in < Duration::from_secs(2),
+        "{:?}",
+        raced.solved_in
+    );
+    let mut order = raced.solution.order.clone();
+    assert_eq!(order[0], 0);
+    order.sort_unstable();
+    assert_eq!(order, (0..CITIES).collect::<Vec<_>>());
+    let problem = Problem::new(CITIES);
+    assert_eq!(problem.length(&raced.solution.order), raced.solution.length);
+    // On a small problem the exact solver finishes, and is never worse.
+    let small = Problem::new(7);
+    let (exact, heuristic) = (solve_exact(&small), solve_heuristic(&small));
+    assert!(exact.length <= heuristic.length, "{exact:?} {heuristic:?}");
+    // The mirrors: the nearer one wins, and the race ends with it.
+    assert_eq!(raced.download, "fanout-0.1.0.tar.gz from mirror b");
+    assert!(
+        raced.downloaded_in >= tutorial(0.3),
+        "{:?}",
+        raced.downloaded_in
+    );
+    assert!(
+        raced.downloaded_in < tutorial(0.8),
+        "{:?}",
+        raced.downloaded_in
+    );
+}
+
+#[test]
 fn the_tour_runs_every_program_in_the_tutorials_order() {
     fast();
     let timings = tour::tour(&[]).expect("the whole tour");
@@ -320,7 +357,7 @@ fn every_program_of_the_tutorial_is_in_the_tour_or_listed_as_not_yet() {
     numbers.sort_unstable();
     // The 13 programs of the design notes, the closing demo as 14, and the
     // programs beyond the tutorial.
-    assert_eq!(numbers, (1..=17).collect::<Vec<u32>>());
+    assert_eq!(numbers, (1..=18).collect::<Vec<u32>>());
     assert_eq!(BEYOND, 15);
     assert!(
         PROGRAMS
