@@ -12,6 +12,8 @@
 //! of a Korean Python tutorial; the programs are numbered as in fanout's
 //! design notes. Each one is also an example of its own
 //! (`cargo run --example threading_basic`), included here as a module.
+//! From program 15 on, the tour goes beyond the tutorial: what its readers
+//! reach for next, each program with the Python it replaces.
 //!
 //! The output has no colours and no cursor tricks, so it reads the same in a
 //! terminal, piped into `less`, or saved to a file.
@@ -65,9 +67,22 @@ pub(crate) mod asyncio_workers;
 #[path = "concurrency_vs_parallelism.rs"]
 pub(crate) mod concurrency_vs_parallelism;
 
+#[path = "stream_endless.rs"]
+pub(crate) mod stream_endless;
+
+#[path = "as_completed.rs"]
+pub(crate) mod as_completed;
+
+#[path = "init_connection.rs"]
+pub(crate) mod init_connection;
+
+#[path = "race_solvers.rs"]
+pub(crate) mod race_solvers;
+
 /// One program of the tutorial, as the tour shows it.
 pub(crate) struct Program {
-    /// Its row in the design notes' table (1 to 13).
+    /// Its row in the design notes' table (1 to 13), 14 for the closing
+    /// section, and from [`BEYOND`] on, the programs beyond the tutorial.
     pub number: u32,
     /// Where the tutorial shows it.
     pub section: &'static str,
@@ -112,7 +127,15 @@ pub(crate) const PROGRAMS: &[Program] = &[
     program!(12, "Examples: concurrent.futures, five workers", futures_workers),
     program!(13, "Examples: asyncio, five workers", asyncio_workers),
     program!(14, "Concurrency versus parallelism", concurrency_vs_parallelism),
+    program!(15, "Beyond: an endless stream, map(buffersize=)", stream_endless),
+    program!(16, "Beyond: results as they complete, as_completed", as_completed),
+    program!(17, "Beyond: a connection per worker, initializer=", init_connection),
+    program!(18, "Beyond: the first to finish, FIRST_COMPLETED", race_solvers),
 ];
+
+/// The number of the first program beyond the tutorial: what Python users
+/// reach for next (README, "Beyond the tutorial").
+pub(crate) const BEYOND: u32 = 15;
 
 /// Parts of the tutorial that the tour does not show yet, in the tutorial's
 /// order: (number, section, why).
@@ -165,12 +188,17 @@ pub(crate) fn tour(selection: &[String]) -> Result<Vec<Timing>, String> {
     intro(programs.len());
     let mut timings = Vec::new();
     let mut not_yet = NOT_YET.iter().peekable();
+    let mut beyond_shown = false;
     for program in &programs {
         if selection.is_empty() {
             while let Some((number, section, why)) = not_yet.next_if(|(n, ..)| *n < program.number)
             {
                 not_shown(*number, section, why);
             }
+        }
+        if program.number >= BEYOND && !beyond_shown {
+            beyond_shown = true;
+            beyond();
         }
         timings.push(show(program));
     }
@@ -186,7 +214,7 @@ pub(crate) fn tour(selection: &[String]) -> Result<Vec<Timing>, String> {
 fn intro(count: usize) {
     println!("fanout tour: the programs of a Python tutorial's chapter on concurrency and");
     println!("parallelism (병행성 및 병렬성), each as its Python, its one line of fanout, and");
-    println!("the Rust program running live.");
+    println!("the Rust program running live; then the programs beyond the tutorial.");
     let speed = speed();
     if speed == 1.0 {
         println!(
@@ -195,6 +223,14 @@ fn intro(count: usize) {
     } else {
         println!("{count} programs; every sleep is divided by {speed} ({SPEED_VAR}).");
     }
+    println!();
+}
+
+fn beyond() {
+    println!("{RULE}");
+    println!("Beyond the tutorial: what its readers reach for next, each program with");
+    println!("the Python it replaces.");
+    println!("{RULE}");
     println!();
 }
 

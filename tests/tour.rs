@@ -16,7 +16,7 @@ mod tour;
 
 // The examples reach their helpers as `crate::common`, as they do in the tour.
 use tour::common;
-use tour::{NOT_YET, PROGRAMS};
+use tour::{BEYOND, NOT_YET, PROGRAMS};
 
 const SPEED: f64 = 20.0;
 
@@ -201,6 +201,143 @@ fn concurrency_takes_turns_on_one_thread_and_parallelism_spreads_out() {
 }
 
 #[test]
+fn stream_endless_takes_a_million_squares_in_bounded_memory() {
+    use tour::stream_endless::{CHECKPOINTS, TAKEN};
+    fast();
+    let streamed = tour::stream_endless::run();
+    assert_eq!(streamed.count, TAKEN);
+    let n = TAKEN as u64;
+    assert_eq!(streamed.last, (n - 1) * (n - 1));
+    // 0² + 1² + ... + (n - 1)²
+    assert_eq!(streamed.sum, (n - 1) * n * (2 * n - 1) / 6);
+    let counts: Vec<usize> = streamed.peaks.iter().map(|(count, _)| *count).collect();
+    assert_eq!(counts, CHECKPOINTS);
+    if cfg!(target_os = "linux") {
+        // Loosely, as other tests run in this process too: the last 999 000
+        // squares took less memory than they would collected.
+        let growth = streamed.growth_kib().expect("VmHWM on Linux");
+        let collected = (TAKEN * size_of::<u64>() / 1024) as u64;
+        assert!(
+            growth < collected,
+            "the peak grew by {growth} KiB over the stream"
+        );
+    }
+}
+
+/// Checks `(index, page)` pairs of the as_completed example: every page once,
+/// each with its own index, roughly fastest first.
+fn check_completion_order(done: &[(usize, String)]) {
+    use tour::as_completed::PAGES;
+    let mut indexes: Vec<usize> = done.iter().map(|(index, _)| *index).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..PAGES.len()).collect::<Vec<_>>());
+    for (index, page) in done {
+        assert_eq!(page, &format!("page of {}", PAGES[*index].0));
+    }
+    // A page never completes after one that answers 0.3 s (of the tutorial)
+    // later: far apart enough for a loaded machine.
+    let delays: Vec<f64> = done.iter().map(|(index, _)| PAGES[*index].1).collect();
+    for (k, earlier) in delays.iter().enumerate() {
+        for later in &delays[k + 1..] {
+            assert!(
+                *earlier < later + 0.3,
+                "{earlier} s completed before {later} s: {done:?}"
+            );
+        }
+    }
+    assert_ne!(
+        indexes,
+        done.iter().map(|(index, _)| *index).collect::<Vec<_>>(),
+        "in input order"
+    );
+}
+
+#[test]
+fn as_completed_yields_pages_as_they_complete() {
+    fast();
+    let (completed, elapsed) = timed(tour::as_completed::run);
+    check_completion_order(&completed.pool);
+    check_completion_order(&completed.gather);
+    // Each way, the pages answer together: about 1.15 s, not 5 s.
+    assert!(elapsed >= tutorial(2.0 * 1.15), "{elapsed:?}");
+    assert!(
+        elapsed < tutorial(2.0 * 1.15 + 2.0),
+        "not concurrent: {elapsed:?}"
+    );
+}
+
+#[test]
+fn init_connection_opens_one_connection_per_worker() {
+    use tour::init_connection::{IDS, connections_named};
+    fast();
+    let (threads, processes) = tour::init_connection::run();
+    for part in [&threads, &processes] {
+        assert_eq!(part.rows.len(), IDS as usize);
+        for (id, row) in part.rows.iter().enumerate() {
+            assert!(
+                row.starts_with(&format!("user {id} (connection #")),
+                "{row}"
+            );
+        }
+        assert_eq!(connections_named(&part.rows).len(), part.connections);
+    }
+    // Three worker threads: at most three connections for twelve lookups.
+    assert!(
+        (1..=3).contains(&threads.connections),
+        "{} connections",
+        threads.connections
+    );
+    // recycle = 3: a fresh worker process, with a fresh connection, after
+    // at most three items.
+    assert!(processes.connections >= 4, "{}", processes.connections);
+    for connection in connections_named(&processes.rows) {
+        let served = processes
+            .rows
+            .iter()
+            .filter(|row| row.ends_with(&format!("({connection}")))
+            .count();
+        assert!(served <= 3, "{connection} served {served} lookups");
+    }
+}
+
+#[test]
+fn race_solvers_takes_the_first_answer() {
+    use tour::race_solvers::{CITIES, Problem, solve_exact, solve_heuristic};
+    fast();
+    let raced = tour::race_solvers::run();
+    // The exact solver needs minutes for 13 cities: the heuristic wins, and
+    // the race does not wait for the loser.
+    assert_eq!(raced.solution.solver, "nearest neighbour");
+    assert!(
+        raced.solved_in < Duration::from_secs(2),
+        "{:?}",
+        raced.solved_in
+    );
+    let mut order = raced.solution.order.clone();
+    assert_eq!(order[0], 0);
+    order.sort_unstable();
+    assert_eq!(order, (0..CITIES).collect::<Vec<_>>());
+    let problem = Problem::new(CITIES);
+    assert_eq!(problem.length(&raced.solution.order), raced.solution.length);
+    // On a small problem the exact solver finishes, and is never worse.
+    let small = Problem::new(7);
+    let (exact, heuristic) = (solve_exact(&small), solve_heuristic(&small));
+    assert!(exact.length <= heuristic.length, "{exact:?} {heuristic:?}");
+    // The mirrors: the nearer one wins, and the race ends with it.
+    assert_eq!(raced.download, "fanout-0.1.0.tar.gz from mirror b");
+    assert!(
+        raced.downloaded_in >= tutorial(0.3),
+        "{:?}",
+        raced.downloaded_in
+    );
+    assert!(
+        raced.downloaded_in < tutorial(0.8),
+        "{:?}",
+        raced.downloaded_in
+    );
+}
+
+#[test]
 fn the_tour_runs_every_program_in_the_tutorials_order() {
     fast();
     let timings = tour::tour(&[]).expect("the whole tour");
@@ -218,8 +355,17 @@ fn every_program_of_the_tutorial_is_in_the_tour_or_listed_as_not_yet() {
         .chain(NOT_YET.iter().map(|(n, ..)| *n))
         .collect();
     numbers.sort_unstable();
-    // The 13 programs of the design notes, and the closing demo as 14.
-    assert_eq!(numbers, (1..=14).collect::<Vec<u32>>());
+    // The 13 programs of the design notes, the closing demo as 14, and the
+    // programs beyond the tutorial.
+    assert_eq!(numbers, (1..=18).collect::<Vec<u32>>());
+    assert_eq!(BEYOND, 15);
+    assert!(
+        PROGRAMS
+            .iter()
+            .filter(|p| p.number >= BEYOND)
+            .all(|p| p.section.starts_with("Beyond: ")),
+        "the programs beyond the tutorial say so"
+    );
     let not_yet: Vec<u32> = NOT_YET.iter().map(|(n, ..)| *n).collect();
     assert!(not_yet.windows(2).all(|w| w[0] < w[1]), "{not_yet:?}");
 }
