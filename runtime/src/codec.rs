@@ -216,35 +216,25 @@ mod scalar {
 
     /// An integer of any MessagePack width, as an `i128` (every `u64` and
     /// `i64` fits), if `payload` is exactly one.
+    #[inline]
     fn integer(payload: &[u8]) -> Option<i128> {
-        let (&marker, rest) = payload.split_first()?;
-        let be = |n: usize| -> Option<u64> {
-            let bytes: [u8; 8] = {
-                let src = rest.get(..n).filter(|_| rest.len() == n)?;
-                let mut word = [0u8; 8];
-                word[8 - n..].copy_from_slice(src);
-                word
-            };
-            Some(u64::from_be_bytes(bytes))
-        };
-        let signed = |n: usize| -> Option<i128> {
-            let raw = be(n)?;
-            let shift = 64 - 8 * n as u32;
-            Some(i128::from(((raw << shift) as i64) >> shift))
-        };
-        match marker {
-            0x00..=0x7f if rest.is_empty() => Some(i128::from(marker)),
-            0xe0..=0xff if rest.is_empty() => Some(i128::from(marker as i8)),
-            0xcc => be(1).map(i128::from),
-            0xcd => be(2).map(i128::from),
-            0xce => be(4).map(i128::from),
-            0xcf => be(8).map(i128::from),
-            0xd0 => signed(1),
-            0xd1 => signed(2),
-            0xd2 => signed(4),
-            0xd3 => signed(8),
-            _ => None,
-        }
+        Some(match *payload {
+            [marker @ 0x00..=0x7f] => i128::from(marker),
+            [marker @ 0xe0..=0xff] => i128::from(marker as i8),
+            [0xcc, a] => i128::from(a),
+            [0xcd, a, b] => i128::from(u16::from_be_bytes([a, b])),
+            [0xce, a, b, c, d] => i128::from(u32::from_be_bytes([a, b, c, d])),
+            [0xcf, a, b, c, d, e, f, g, h] => {
+                i128::from(u64::from_be_bytes([a, b, c, d, e, f, g, h]))
+            }
+            [0xd0, a] => i128::from(a as i8),
+            [0xd1, a, b] => i128::from(i16::from_be_bytes([a, b])),
+            [0xd2, a, b, c, d] => i128::from(i32::from_be_bytes([a, b, c, d])),
+            [0xd3, a, b, c, d, e, f, g, h] => {
+                i128::from(i64::from_be_bytes([a, b, c, d, e, f, g, h]))
+            }
+            _ => return None,
+        })
     }
 
     /// `payload` read as a `T`: `None` if `T` is not a scalar this module

@@ -353,16 +353,31 @@ impl Child {
         self.read_some(true);
     }
 
-    /// Plain `read(2)` calls into a stack buffer (`read_to_end` would first
-    /// ask the pipe's size: `statx` and `lseek` per child).
+    /// Plain `read(2)` calls (`read_to_end` would first ask the pipe's
+    /// size: `statx` and `lseek` per child): into a small stack buffer, and
+    /// straight into the output once it is large (a full pipe a read).
     fn read_some(&mut self, until_blocked: bool) {
+        const LARGE: usize = 64 << 10;
         let Some(pipe) = &mut self.pipe else { return };
-        let mut chunk = [0u8; 64 << 10];
+        let mut small = [0u8; 4096];
         loop {
-            match pipe.read(&mut chunk) {
+            let read = if self.bytes.len() < small.len() {
+                pipe.read(&mut small).map(|n| {
+                    self.bytes.extend_from_slice(&small[..n]);
+                    n
+                })
+            } else {
+                // A large output: the pipe is read into the output's own
+                // buffer (zeroed once, then cut to what was read).
+                let at = self.bytes.len();
+                self.bytes.resize(at + LARGE, 0);
+                let read = pipe.read(&mut self.bytes[at..]);
+                self.bytes.truncate(at + *read.as_ref().unwrap_or(&0));
+                read
+            };
+            match read {
                 Ok(0) => break,
-                Ok(n) => {
-                    self.bytes.extend_from_slice(&chunk[..n]);
+                Ok(_) => {
                     if !until_blocked {
                         return;
                     }
