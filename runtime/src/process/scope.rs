@@ -362,10 +362,8 @@ impl Child {
         let mut small = [0u8; 4096];
         loop {
             let read = if self.bytes.len() < small.len() {
-                pipe.read(&mut small).map(|n| {
-                    self.bytes.extend_from_slice(&small[..n]);
-                    n
-                })
+                pipe.read(&mut small)
+                    .inspect(|&n| self.bytes.extend_from_slice(&small[..n]))
             } else {
                 // A large output: the pipe is read into the output's own
                 // buffer (zeroed once, then cut to what was read).
