@@ -165,7 +165,7 @@ fn parse_body(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Resul
     invocation.body = if kind == MacroKind::Pool {
         parse_map(kind, input)?
     } else if input.peek(Token![for]) {
-        parse_loop(kind, input)?
+        parse_loop(kind, input, &mut invocation.errors)?
     } else {
         parse_list(invocation, input)?
     };
@@ -270,7 +270,11 @@ fn parse_task(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Expr> {
     })
 }
 
-fn parse_loop(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
+fn parse_loop(
+    kind: MacroKind,
+    input: ParseStream<'_>,
+    errors: &mut Vec<syn::Error>,
+) -> syn::Result<Body> {
     let for_token: Token![for] = input.parse()?;
     let pat = Pat::parse_multi_with_leading_vert(input)?;
     input.parse::<Token![in]>().map_err(|e| {
@@ -298,11 +302,17 @@ fn parse_loop(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
     let task = parse_task(kind, input)?;
     if input.peek(Token![,]) {
         let comma: Token![,] = input.parse()?;
-        if !input.is_empty() {
-            return Err(syn::Error::new_spanned(
+        if !input.is_empty() && !input.peek(Token![;]) {
+            errors.push(syn::Error::new_spanned(
                 comma,
                 "the loop form takes one task: use `;` before options, or write the tasks as a list without `for`",
             ));
+            // The tasks after the comma are left out; the loop form is still
+            // expanded (so that no follow-on error or warning appears), and
+            // the options after a `;` still count.
+            while !input.is_empty() && !input.peek(Token![;]) {
+                input.parse::<proc_macro2::TokenTree>()?;
+            }
         }
     }
     Ok(Body::Loop {
