@@ -491,6 +491,12 @@ fn check_tasks(invocation: &Invocation, options: &Options, errors: &mut Vec<syn:
         Body::Loop { task, .. } => vec![task],
         Body::Map { .. } | Body::Broken => Vec::new(),
     };
+    if let (Body::List(list), Threads | Processes) = (&invocation.body, kind)
+        && let Some(Expr::Try(tried)) = list.iter().find(|task| matches!(task, Expr::Try(_)))
+    {
+        // One error for the list, on its first `?`.
+        errors.push(question_mark_in_a_task(kind, list, tried));
+    }
     for task in tasks {
         if let Expr::Closure(closure) = task {
             if kind == Gather {
@@ -673,6 +679,31 @@ fn lost_items(kind: MacroKind, backend: Backend, items: &Expr, errors: &mut Vec<
             "{how} lends each task a part of {target} to write to, but a task runs in {place}, which writes to its own copy of the caller's memory: the copy is lost when the child exits, and {target} does not change. Return the values instead and let the caller write them: `{rewrite}`"
         ),
     ));
+}
+
+/// `read(a)?` in a list: the `?` would return from the worker's closure, not
+/// from the caller. Suggests the list without the `?`s, with `try`.
+fn question_mark_in_a_task(kind: MacroKind, list: &[Expr], tried: &syn::ExprTry) -> syn::Error {
+    let tasks: Vec<String> = list
+        .iter()
+        .map(|task| match task {
+            Expr::Try(inner) => inner.expr.to_token_stream().to_string(),
+            other => other.to_token_stream().to_string(),
+        })
+        .collect();
+    let macro_name = kind.macro_name().trim_end_matches('!');
+    syn::Error::new_spanned(
+        tried.question_token,
+        format!(
+            "`?` inside a task would return from the task's own worker, not from the caller: the task runs on another {}. Let the tasks return their `Result`s and put `try` on the macro, then `?` on what it returns: `{macro_name}!({}; try)?`",
+            if kind == Processes {
+                "process"
+            } else {
+                "thread"
+            },
+            tasks.join(", ")
+        ),
+    )
 }
 
 /// `total += i` in a task that runs once per item on threads, all at the

@@ -232,6 +232,18 @@ pub fn task_body(cx: &Cx<'_>, task: &Expr) -> TokenStream {
 /// safely" points at the task that captures the value.
 pub fn task_worker(task: &Expr) -> TokenStream {
     match task {
+        // Refused by validation (`?` in a task): the best-effort task gives
+        // what the `?` would have, so that the outputs keep their types
+        // (`Result` and `Option` both iterate over their one success).
+        Expr::Try(tried) => {
+            let inner = &tried.expr;
+            let unwrapped: Expr = syn::parse_quote!(
+                ::core::option::Option::unwrap(::core::iter::Iterator::next(
+                    &mut ::core::iter::IntoIterator::into_iter(#inner)
+                ))
+            );
+            task_worker(&unwrapped)
+        }
         // Refused by validation (a task closure takes no arguments). The
         // best-effort task calls it with arguments that never exist, so that
         // its output keeps its type: `|| (|x: u32| x * 2)(unreachable!())`.
