@@ -20,6 +20,7 @@
 //! (`FANOUT_BLESS=1 cargo test -p fanout-macros golden` rewrites it).
 
 mod ast;
+mod awaits;
 mod expand;
 #[cfg(test)]
 mod fuzz;

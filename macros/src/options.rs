@@ -491,6 +491,13 @@ fn check_tasks(invocation: &Invocation, options: &Options, errors: &mut Vec<syn:
         Body::Loop { task, .. } => vec![task],
         Body::Map { .. } | Body::Broken => Vec::new(),
     };
+    if matches!(kind, Threads | Processes) {
+        for task in &tasks {
+            if let Some(awaited) = crate::awaits::first(task) {
+                errors.push(await_in_a_task(kind, awaited));
+            }
+        }
+    }
     if let (Body::List(list), Threads | Processes) = (&invocation.body, kind)
         && let Some(Expr::Try(tried)) = list.iter().find(|task| matches!(task, Expr::Try(_)))
     {
@@ -679,6 +686,26 @@ fn lost_items(kind: MacroKind, backend: Backend, items: &Expr, errors: &mut Vec<
             "{how} lends each task a part of {target} to write to, but a task runs in {place}, which writes to its own copy of the caller's memory: the copy is lost when the child exits, and {target} does not change. Return the values instead and let the caller write them: `{rewrite}`"
         ),
     ));
+}
+
+/// `fetch(url).await` in a thread or process task.
+fn await_in_a_task(kind: MacroKind, awaited: &syn::ExprAwait) -> syn::Error {
+    let place = if kind == Processes {
+        "in a child process"
+    } else {
+        "on a thread"
+    };
+    let future = awaited.base.to_token_stream().to_string();
+    let mut tokens = proc_macro2::TokenStream::new();
+    awaited.dot_token.to_tokens(&mut tokens);
+    awaited.await_token.to_tokens(&mut tokens);
+    syn::Error::new_spanned(
+        tokens,
+        format!(
+            "`.await` in a task of {}: the task runs {place}, as a plain function, where there is no async runtime to await on. Await futures together with gather! inside async code (`gather!({future}, ...)`), or run the future to its end inside the task with `fanout::run({future})`",
+            kind.macro_name()
+        ),
+    )
 }
 
 /// `read(a)?` in a list: the `?` would return from the worker's closure, not

@@ -7,6 +7,17 @@
 
 use crate::error::{Error, ErrorKind};
 
+/// A value of any type for code that a macro reported as a mistake and left
+/// out of its expansion (an `.await` in a thread task, say): never called in a
+/// program that compiles.
+///
+/// # Panics
+/// Always.
+#[doc(hidden)]
+pub fn left_out<T>() -> T {
+    panic!("fanout: this code was refused at compile time")
+}
+
 /// Panics with a message that lists every failure, after all workers ended.
 ///
 /// The message of a single failure is that failure's own message

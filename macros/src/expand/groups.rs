@@ -34,6 +34,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
         Body::List(tasks) if race => {
             // `race`: every task spawned, the first to finish wins, the
             // others are killed and reaped.
+            let tasks: Vec<Expr> = tasks.iter().map(|task| no_await(cx, task)).collect();
             let spawns = tasks.iter().map(|task| {
                 let site = Site::of(task);
                 let name = cx.worker_name(task);
@@ -53,6 +54,8 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             }}
         }
         Body::List(tasks) => {
+            let tasks: Vec<Expr> = tasks.iter().map(|task| no_await(cx, task)).collect();
+            let tasks = &tasks;
             let workers: Vec<_> = (0..tasks.len()).map(|k| local("worker", k)).collect();
             let outcomes: Vec<_> = (0..tasks.len()).map(|k| local("outcome", k)).collect();
             // Each `spawn` is located at its task, so that a task that cannot
@@ -120,6 +123,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             iter,
             task,
         } => {
+            let task = &no_await(cx, task);
             let base = cx.base_name(task);
             let site = Site::of(task);
             let params = pat.to_token_stream();
@@ -171,6 +175,16 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             }}
         }
         Body::Map { .. } | Body::Broken => unreachable_body(),
+    }
+}
+
+/// The task with its `.await`s left out (validation reported them): a task
+/// on a thread or in a process is a plain closure.
+fn no_await(cx: &Cx<'_>, task: &Expr) -> Expr {
+    if crate::awaits::first(task).is_some() {
+        crate::awaits::left_out(task, &cx.rt())
+    } else {
+        task.clone()
     }
 }
 
