@@ -485,47 +485,6 @@ fn a_long_stream_runs_in_bounded_memory() {
     assert!(grown < 32 * 1024, "the peak grew by {grown} KiB");
 }
 
-/// The numbers of issue 12's note: `cargo test --release --test pool_stream
-/// stream_measurements -- --ignored --nocapture` (alone: the peak is the
-/// process's).
-#[cfg(target_os = "linux")]
-#[test]
-#[ignore = "a measurement, run alone"]
-fn stream_measurements() {
-    use std::time::Instant;
-    let n = 10_000_000u64;
-    let started = Instant::now();
-    let total: u64 =
-        fanout::pool_map!(|x: u64| x ^ 1, 0..n; stream, chunksize = 1024, buffer = 8192).sum();
-    let streamed = (started.elapsed(), peak_rss_kib());
-    let started = Instant::now();
-    let collected = fanout::pool_map!(|x: u64| x ^ 1, 0..n);
-    let collected = (
-        started.elapsed(),
-        peak_rss_kib(),
-        collected.iter().sum::<u64>(),
-    );
-    assert_eq!(total, collected.2);
-    println!(
-        "10 000 000 items: stream {:?}, peak {} KiB; then collected {:?}, peak {} KiB",
-        streamed.0, streamed.1, collected.0, collected.1
-    );
-    let slow = |x: u64| {
-        std::thread::sleep(Duration::from_millis(1));
-        x
-    };
-    let started = Instant::now();
-    let first = fanout::pool_map!(slow, 0..1000u64; stream).next();
-    let first_streamed = started.elapsed();
-    let started = Instant::now();
-    let all = fanout::pool_map!(slow, 0..1000u64);
-    let first_collected = started.elapsed();
-    assert_eq!(first, all.first().copied());
-    println!(
-        "time to the first of 1 000 items (1 ms each): stream {first_streamed:?}, collecting form {first_collected:?}"
-    );
-}
-
 #[test]
 fn many_short_streams_end_or_drop_cleanly() {
     for round in 0..200u64 {
