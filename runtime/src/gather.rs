@@ -567,7 +567,7 @@ impl<F: Future> Future for GatherOutputs<'_, F> {
     }
 }
 
-/// Where [`drive_each`] puts each outcome as it arrives.
+/// Where a [`Drive`] puts each outcome as it arrives.
 trait Sink<T> {
     /// Makes room for `total` outcomes.
     fn expect(&mut self, total: usize);
