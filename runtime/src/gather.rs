@@ -288,7 +288,7 @@ impl<F: Future> PollSlot for Slot<F> {
 ///
 /// ```
 /// use std::pin::pin;
-/// use fanout::__private::{WorkerName, gather::{Group, GatherOptions, Slot}};
+/// use fanout::{WorkerName, gather::{Group, GatherOptions, Slot}};
 ///
 /// let (a, b) = fanout::run(async {
 ///     let mut group = Group::new(&GatherOptions::new());
@@ -445,7 +445,7 @@ impl Group {
 /// `gather!(for i in items => future; catch)`. Future `k` runs as `base-k`.
 ///
 /// ```
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let outcomes = fanout::run(gather::gather_each(
 ///     &gather::GatherOptions::new(),
@@ -498,7 +498,7 @@ where
 /// which the macro raises (`outcome::raise`) once every future ended.
 ///
 /// ```
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let doubled = fanout::run(gather::gather_outputs(
 ///     &gather::GatherOptions::new(),
@@ -913,7 +913,7 @@ impl<F: Future> Future for Entry<F> {
 /// cannot be awaited (a `Drop` cannot wait): each stops at its next `.await`.
 ///
 /// ```
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let doubled = fanout::run(async {
 ///     let spawner = gather::Spawner::current();
@@ -1366,7 +1366,7 @@ enum StreamState {
 ///
 /// ```
 /// use futures::StreamExt;
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let squares: Vec<u64> = fanout::run(async {
 ///     let options = gather::GatherOptions::new().limit(4);
@@ -1402,7 +1402,7 @@ where
 ///
 /// ```
 /// use futures::StreamExt;
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let done: Vec<(usize, u32)> = fanout::run(async {
 ///     let futures = [30, 10, 20].map(|ms| async move {
@@ -1695,7 +1695,7 @@ pub use crate::outcome::RaceEnd;
 ///
 /// ```
 /// use std::time::Duration;
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let fastest = fanout::run(async {
 ///     let options = gather::GatherOptions::new();
