@@ -87,6 +87,7 @@ pub use fanout_runtime::process::ProcessOutput;
 pub use fanout_runtime::threads;
 pub use fanout_runtime::{
     Error, ErrorKind, Result, Task, WorkerName, current_name, panic_message, run, signal_name,
+    worker_seed,
 };
 pub use fanout_runtime::{outcome, report};
 
