@@ -4,14 +4,14 @@
 //! threads, processes, pools and async gathers, as fast as the hand-written
 //! Rust they expand to.
 //!
-//! | Python | fanout |
-//! |---|---|
-//! | `Thread(target=f)` ×2, start, join | [`spawn_threads!(f, g)`](spawn_threads!) |
-//! | `Process(target=f, args=(x,))` | [`spawn_processes!(f(x), f(y))`](spawn_processes!) |
-//! | `ThreadPoolExecutor(5).map(f, xs)` | [`pool_map!(f, xs; workers = 5)`](pool_map!) |
-//! | `ProcessPoolExecutor(5).map(f, xs)` | [`pool_map!(f, xs; workers = 5, processes)`](pool_map!) |
-//! | `asyncio.run(main())` | [`fanout::run(main())`](run) |
-//! | `await asyncio.gather(a(), b())` | [`gather!(a(), b())`](gather!) |
+//! | Python | fanout | feature |
+//! |---|---|---|
+//! | `Thread(target=f)` ×2, start, join | [`spawn_threads!(f, g)`](spawn_threads!) | `threads` |
+//! | `Process(target=f, args=(x,))` | [`spawn_processes!(f(x), f(y))`](spawn_processes!) | `processes` (Linux, macOS) |
+//! | `ThreadPoolExecutor(5).map(f, xs)` | [`pool_map!(f, xs; workers = 5)`](pool_map!) | `pool` |
+//! | `ProcessPoolExecutor(5).map(f, xs)` | [`pool_map!(f, xs; workers = 5, processes)`](pool_map!) | `pool` + `processes` |
+//! | `asyncio.run(main())` | [`fanout::run(main())`](run) | `gather` |
+//! | `await asyncio.gather(a(), b())` | [`gather!(a(), b())`](gather!) | `gather` |
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -27,6 +27,11 @@
 //! assert!(start.elapsed() < Duration::from_millis(400)); // ran concurrently
 //! ```
 //!
+//! Every macro has ended all its tasks when it returns: no thread, child
+//! process or future outlives the line that started it. (The thread pool of
+//! `pool_map!` on threads persists, parked between maps, as a
+//! `ThreadPoolExecutor` held in a global would.)
+//!
 //! ## The language of the macros
 //!
 //! `TASKS` is a comma list `a, b, c` (outputs: a tuple in task order; one task
@@ -34,39 +39,135 @@
 //! `Vec` in iteration order). A task is a path (run with [`Task::run`]), a closure
 //! with no parameters (called in the worker), or any other expression, evaluated
 //! in the worker as the body of a closure that borrows what it uses (in the loop
-//! form the pattern's bindings are moved into each task). Options follow a `;`:
-//! `spawn_threads!(a, b; catch, name = "io")`.
+//! form the pattern's bindings are moved into each task). For [`gather!`] a
+//! task is a future (any `IntoFuture`). For [`pool_map!`], `FUNC` is anything
+//! callable as `Fn(Item) -> T` and `ITEMS` any `IntoIterator`.
 //!
 //! Worker names: a path task is named by its last segment, a call by its
 //! callee, a method call by its method, anything else `task`; the loop form
-//! appends `-k`. `name = "..."` replaces the base; [`current_name`] reads it.
+//! and `pool_map!` append the 0-based index, `-k`. `name = "..."` replaces the
+//! base; [`current_name`] reads it inside any worker.
+//!
+//! ## Options
+//!
+//! Options follow a `;`, separated by commas:
+//! `spawn_threads!(a, b; catch, name = "io")`. An option a macro does not
+//! take, an unknown or duplicate option, a value that cannot work
+//! (`workers = 0`), or an option whose feature is off is a compile error on
+//! the option, which says what to write instead.
+//!
+//! | option | [`spawn_threads!`] | [`spawn_processes!`] | [`pool_map!`] | [`gather!`] | what it does | Python | feature |
+//! |---|:-:|:-:|:-:|:-:|---|---|---|
+//! | `catch` | ✓ | ✓ | ✓ | ✓ | each output becomes `Result<T, fanout::Error>`; nothing panics | `gather(..., return_exceptions=True)`; `future.exception()` | the macro's |
+//! | `try` | ✓ | ✓ | ✓ | ✓ | tasks return `Result<T, E>`; the macro returns `Result<(T0, T1, ...), E>` or `Result<Vec<T>, E>` | `asyncio.TaskGroup`; the first exception of `executor.map`'s results | the macro's |
+//! | `name = "base"` | ✓ | ✓ | ✓ | ✓ | the base of the workers' names | `Thread(name=...)`, `Process(name=...)`, `thread_name_prefix=` | the macro's |
+//! | `timeline` | ✓ | ✓ | ✓ | ✓ | afterwards, a chart on stderr of when each task ran, and where | — | the macro's |
+//! | `progress` | loop form | loop form | ✓ | loop form | a progress bar on stderr while it runs (only when stderr is a terminal) | `tqdm` | `progress` |
+//! | `stack_size = BYTES` | ✓ | | | | the stack size of each thread | `threading.stack_size(n)` | `threads` |
+//! | `timeout = DURATION` | | ✓ | ✓ | ✓ | nothing starts after the deadline; what can be stopped (processes, futures) is stopped | `asyncio.wait_for`, `asyncio.timeout`, `future.result(timeout=)` | the macro's; on `gather!`, a Tokio runtime |
+//! | `workers = N` | | | ✓ | | at most N items run at once | `max_workers=N` | `pool` |
+//! | `chunksize = N` | | | ✓ | | a worker takes N consecutive items at a time | `chunksize=N` | `pool` |
+//! | `processes` | | | ✓ | | a pool of forked processes instead of threads | `ProcessPoolExecutor` | `pool` + `processes` |
+//! | `mpi` | | | ✓ | | the items spread over the ranks of an MPI job | `mpi4py.futures.MPIPoolExecutor.map` | `mpi` (off by default) |
+//! | `limit = N` | | | | ✓ | at most N futures in flight at once | `asyncio.Semaphore(N)` around each task | `gather` |
+//! | `spawn` | | | | ✓ | each future becomes a Tokio task, so they run in parallel | `asyncio.create_task` | `gather`, and a Tokio runtime |
+//! | `stream` | | | ✓ | loop form | an `Iterator` (`pool_map!`) or a `futures::Stream` (`gather!`) of the outputs in input order, items taken lazily | `for r in executor.map(f, xs, buffersize=N)`, `Pool.imap` | `pool` (with `processes`, also `processes`); `gather` |
+//! | `unordered` | | | ✓ | loop form | the same, `(index, output)` in completion order | `as_completed`, `Pool.imap_unordered` | as `stream` |
+//! | `buffer = N` | | | with `stream`/`unordered` | with `stream`/`unordered` | at most N items taken and not yet yielded | `buffersize=N` | as `stream` |
+//! | `init = CLOSURE` | | | ✓ | | state built once per worker; `FUNC` takes `(&mut state, item)` | `initializer=` | `pool` |
+//! | `recycle = N` | | | with `processes` | | a worker process exits after N items and a fresh one takes over | `max_tasks_per_child=N` | `processes` |
+//! | `race` | | ✓ | | ✓ | the output of the first task to finish; the others are cancelled (futures dropped, children killed and reaped) | `asyncio.wait(..., return_when=FIRST_COMPLETED)` | the macro's |
+//!
+//! "The macro's" feature is the one the macro itself needs: `threads` for
+//! `spawn_threads!`, `processes` for `spawn_processes!`, `pool` for
+//! `pool_map!`, `gather` for `gather!`. Each macro's page shows its options
+//! at work and the code it stands for.
 //!
 //! ## Failures
 //!
-//! By default a panicking task makes the caller panic, once every other task
-//! ended, with a message that names the worker and quotes the panic. With
-//! `catch` every output is a `Result<T, fanout::Error>` instead. With `try`
-//! the tasks return `Result<T, E>` and the macro returns `Result<_, E>`.
+//! By default a panicking task (or, in a process, a non-zero exit or a
+//! signal) makes the caller panic, once every other task ended, with a message
+//! that names the worker and quotes the cause
+//! (``worker `worker-3` panicked: boom``). With `catch` every output is a
+//! `Result<T, fanout::Error>` instead; [`Error`] says which worker failed and
+//! how ([`ErrorKind`]). With `try` the tasks return `Result<T, E>` and the
+//! macro returns `Result<_, E>`.
 //!
-//! ## Fork
+//! ## What is true but surprising
 //!
-//! `spawn_processes!` and `pool_map!(...; processes)` fork. The child is a copy
-//! of the caller in which only the forking thread exists: a lock that another
-//! thread held at the moment of the fork stays locked forever in the child.
-//! fanout flushes and holds the std stdout/stderr locks around the fork, so
-//! printing is safe; keep other shared state out of process tasks.
+//! **`gather!`'s `timeout` and `spawn` need a Tokio runtime.** The deadline
+//! is a Tokio timer and `spawn` makes Tokio tasks, so a `gather!` with either
+//! must be polled inside a runtime: `fanout::run(...)` or `#[tokio::main]`.
+//! Outside one it panics with
+//! ``gather!(...; timeout) needs a Tokio runtime: run it inside `fanout::run(...)` or `#[tokio::main]` ``.
+//! Without them, `gather!` runs on any executor:
+//!
+//! ```
+//! let (a, b) = futures::executor::block_on(async { fanout::gather!(async { 1 }, async { 2 }) });
+//! assert_eq!((a, b), (1, 2));
+//! ```
+//!
+//! **`panic = "abort"`.** `catch` turns a panic into an `Err` by unwinding,
+//! which a program built with `panic = "abort"` never does:
+//!
+//! - `spawn_threads!`, `pool_map!` on threads and `gather!` (`spawn`
+//!   included) cannot catch: the first panic aborts the whole process,
+//!   caller included, with or without `catch`.
+//! - `spawn_processes!` and `pool_map!(...; processes)` still can: the task
+//!   panics in its own child, which a panic hook set in the child reports to
+//!   the parent (with the panic's message) before the child aborts. The
+//!   caller gets the usual error, ``worker `task` panicked: ...``, as a panic
+//!   or, with `catch`, an `Err`; the pool replaces the worker and the other
+//!   items still run.
+//! - `pool_map!(...; mpi)`: the rank whose item panics aborts, and `mpirun`
+//!   ends the job's other ranks: no rank returns.
+//!
+//! **Children forked from a Tokio runtime.** A process task started inside a
+//! Tokio runtime (a `spawn_processes!` in an `async fn` under
+//! `#[tokio::main]`) runs in the child on a fresh thread, outside the
+//! parent's runtime, so that it may start its own: `fanout::run` and
+//! `gather!` work inside the task. That thread sees the default value of the
+//! caller's other thread-locals.
+//!
+//! ```
+//! let doubled = fanout::run(async {
+//!     fanout::spawn_processes!(|| fanout::run(async { fanout::gather!(async { 21 * 2 }) }))
+//! });
+//! assert_eq!(doubled, 42);
+//! ```
+//!
+//! **Random numbers in children.** A forked child is a copy of its parent,
+//! random number generators included: rand's `ThreadRng`, or any generator
+//! seeded before the fork, draws the same numbers in every child. Seed each
+//! task's generator with [`worker_seed()`], which differs per worker, process
+//! and call (its page has a Monte Carlo example).
+//!
+//! **Fork and locks.** `spawn_processes!` and `pool_map!(...; processes)`
+//! fork. The child is a copy of the caller in which only the forking thread
+//! exists: a lock that another thread held at the moment of the fork stays
+//! locked forever in the child. fanout flushes and holds the std
+//! stdout/stderr locks around the fork, so printing is safe; keep other
+//! shared state out of process tasks. The child never returns into the
+//! caller's code: it sends its output and leaves with `_exit`, without
+//! running destructors or `atexit` handlers.
 //!
 //! ## Features
 //!
-//! One cargo feature per backend, all but `mpi` on by default: `threads`
-//! ([`spawn_threads!`], std only), `pool` ([`pool_map!`], rayon), `processes`
-//! ([`spawn_processes!`] and, with `pool`, `pool_map!(...; processes)`; serde,
-//! rmp-serde, stacker, libc), `gather` ([`gather!`] and [`run`]; tokio,
-//! futures, pin-project-lite), `progress` (the `progress` option; indicatif)
-//! and `mpi`. A macro or option whose feature is off is a compile error that
-//! names the feature. With `default-features = false, features = ["threads"]`
-//! fanout builds only syn, quote, proc-macro2 and unicode-ident besides its
-//! own crates.
+//! One cargo feature per backend, all but `mpi` on by default:
+//!
+//! | feature | turns on | brings |
+//! |---|---|---|
+//! | `threads` | [`spawn_threads!`], `fanout::threads` | nothing (std only) |
+//! | `pool` | [`pool_map!`] on threads, `fanout::map` | rayon |
+//! | `processes` | [`spawn_processes!`], `fanout::process`; with `pool`, `pool_map!(...; processes)` (Linux and macOS) | serde, rmp-serde, stacker, libc |
+//! | `gather` | [`gather!`], [`run`], `fanout::gather` | tokio, futures, pin-project-lite |
+//! | `progress` | the `progress` option's bar | indicatif |
+//! | `mpi` (off by default) | `pool_map!(...; mpi)`, `fanout::mpi`; turns on `pool` and `processes` | mpi, postcard, serde's derive; an MPI library |
+//!
+//! A macro or option whose feature is off is a compile error that names the
+//! feature. With `default-features = false, features = ["threads"]` fanout
+//! builds only syn, quote, proc-macro2 and unicode-ident besides its own
+//! crates.
 #![deny(missing_docs)]
 
 // The runtime the macros expand to, one module per backend: what each macro's
