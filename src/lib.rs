@@ -590,7 +590,7 @@ macro_rules! pool_map {
 ///   `Send + 'static` (`asyncio.create_task`). No task outlives the macro:
 ///   aborted ones are awaited before it returns.
 /// - `stream` (loop form): a `futures::Stream` of the outputs in input order,
-///   the futures created lazily (`asyncio.as_completed` in order, `Pool.imap`).
+///   the futures created lazily (an async `Pool.imap`).
 ///   Dropping it cancels the rest.
 /// - `unordered` (loop form): the same, `(index, output)` in completion order
 ///   (`asyncio.as_completed`).

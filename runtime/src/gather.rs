@@ -7,6 +7,11 @@
 //! (Python's `Executor.map(buffersize=)` and `as_completed`), and
 //! `...; race)` polls until [`Group::poll_race`] or [`race_each`] has a
 //! winner (`asyncio.wait(return_when=FIRST_COMPLETED)`, the others cancelled).
+//!
+//! Only a deadline ([`GatherOptions::timeout`], a Tokio timer) and a
+//! [`Spawner`] (`spawn`, Tokio tasks) need a Tokio runtime, such as
+//! [`run`] or `#[tokio::main]` give; outside one they panic with a message
+//! that names the fix. Everything else runs on any executor.
 
 use std::future::{Future, IntoFuture};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
@@ -86,6 +91,10 @@ impl GatherOptions {
     }
 
     /// Sets the deadline.
+    ///
+    /// # Panics
+    /// The gather, when it starts outside a Tokio runtime: the deadline is a
+    /// Tokio timer (run it inside [`run`] or `#[tokio::main]`).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
