@@ -7,6 +7,11 @@
 //! (Python's `Executor.map(buffersize=)` and `as_completed`), and
 //! `...; race)` polls until [`Group::poll_race`] or [`race_each`] has a
 //! winner (`asyncio.wait(return_when=FIRST_COMPLETED)`, the others cancelled).
+//!
+//! Only a deadline ([`GatherOptions::timeout`], a Tokio timer) and a
+//! [`Spawner`] (`spawn`, Tokio tasks) need a Tokio runtime, such as
+//! [`run`] or `#[tokio::main]` give; outside one they panic with a message
+//! that names the fix. Everything else runs on any executor.
 
 use std::future::{Future, IntoFuture};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
@@ -86,6 +91,10 @@ impl GatherOptions {
     }
 
     /// Sets the deadline.
+    ///
+    /// # Panics
+    /// The gather, when it starts outside a Tokio runtime: the deadline is a
+    /// Tokio timer (run it inside [`run`] or `#[tokio::main]`).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -288,7 +297,7 @@ impl<F: Future> PollSlot for Slot<F> {
 ///
 /// ```
 /// use std::pin::pin;
-/// use fanout::__private::{WorkerName, gather::{Group, GatherOptions, Slot}};
+/// use fanout::{WorkerName, gather::{Group, GatherOptions, Slot}};
 ///
 /// let (a, b) = fanout::run(async {
 ///     let mut group = Group::new(&GatherOptions::new());
@@ -445,7 +454,7 @@ impl Group {
 /// `gather!(for i in items => future; catch)`. Future `k` runs as `base-k`.
 ///
 /// ```
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let outcomes = fanout::run(gather::gather_each(
 ///     &gather::GatherOptions::new(),
@@ -498,7 +507,7 @@ where
 /// which the macro raises (`outcome::raise`) once every future ended.
 ///
 /// ```
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let doubled = fanout::run(gather::gather_outputs(
 ///     &gather::GatherOptions::new(),
@@ -567,7 +576,7 @@ impl<F: Future> Future for GatherOutputs<'_, F> {
     }
 }
 
-/// Where [`drive_each`] puts each outcome as it arrives.
+/// Where a [`Drive`] puts each outcome as it arrives.
 trait Sink<T> {
     /// Makes room for `total` outcomes.
     fn expect(&mut self, total: usize);
@@ -913,7 +922,7 @@ impl<F: Future> Future for Entry<F> {
 /// cannot be awaited (a `Drop` cannot wait): each stops at its next `.await`.
 ///
 /// ```
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let doubled = fanout::run(async {
 ///     let spawner = gather::Spawner::current();
@@ -1366,7 +1375,7 @@ enum StreamState {
 ///
 /// ```
 /// use futures::StreamExt;
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let squares: Vec<u64> = fanout::run(async {
 ///     let options = gather::GatherOptions::new().limit(4);
@@ -1402,7 +1411,7 @@ where
 ///
 /// ```
 /// use futures::StreamExt;
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let done: Vec<(usize, u32)> = fanout::run(async {
 ///     let futures = [30, 10, 20].map(|ms| async move {
@@ -1695,7 +1704,7 @@ pub use crate::outcome::RaceEnd;
 ///
 /// ```
 /// use std::time::Duration;
-/// use fanout::__private::{WorkerName, gather};
+/// use fanout::{WorkerName, gather};
 ///
 /// let fastest = fanout::run(async {
 ///     let options = gather::GatherOptions::new();

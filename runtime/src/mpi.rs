@@ -96,6 +96,9 @@ mod enabled {
     /// thread, inside items too.
     ///
     /// ```
+    /// // In your code: `fanout::mpi::rank()`. This page names the runtime because
+    /// // the facade re-exports `mpi` only with its own `mpi` feature, which the
+    /// // runtime's `--features mpi` leaves off.
     /// assert!(fanout_runtime::mpi::rank() < fanout_runtime::mpi::size());
     /// ```
     pub fn rank() -> usize {
@@ -118,6 +121,8 @@ mod enabled {
     ///
     /// ```
     /// let points = 48;
+    /// // In your code: `fanout::mpi::print_once` (see `rank`: the facade
+    /// // re-exports `mpi` only with its own `mpi` feature).
     /// fanout_runtime::mpi::print_once(format_args!("sweeping {points} points"));
     /// ```
     pub fn print_once(text: impl Display) {

@@ -2,6 +2,13 @@
 //!
 //! Threads are scoped ([`std::thread::scope`]): tasks may borrow the caller's
 //! locals, and every thread is joined before [`scope`] returns.
+//!
+//! A task's panic is caught by unwinding and becomes the `Err` of its
+//! handle's `join`. In a program built with `panic = "abort"` there is no
+//! unwinding: a task's panic aborts the whole process, and `join` never
+//! sees it (only process tasks report a panic under `abort`: in
+//! `spawn_processes!` and `pool_map!(...; processes)` the task panics in a
+//! child of its own, whose panic hook sends the message).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;

@@ -26,13 +26,17 @@
 //! - a worker that cannot be started (no thread, or `fork` fails) fails the
 //!   items it would have run; the items of the workers that did start still run;
 //! - a child process may use every macro, a thread pool included, whatever
-//!   its parent did before the fork.
-//!
+//!   its parent did before the fork;
 //! - with `init`, each worker builds its state once, before its first item,
 //!   and the function takes `(&mut state, item)`; an `init` that panics fails
 //!   the items of that worker ([`ErrorKind::Init`](crate::ErrorKind::Init));
 //! - with `recycle = N` (processes), a worker process exits after N items and
-//!   a fresh one (with a fresh `init`) takes over.
+//!   a fresh one (with a fresh `init`) takes over;
+//! - in a program built with `panic = "abort"`, nothing unwinds: an item
+//!   that panics on a thread aborts the process, and on MPI its rank (and
+//!   `mpirun` the job), `catch` or not; on processes the worker's panic hook
+//!   sends the message before the worker aborts, so the item fails as with
+//!   unwinding and the worker is replaced.
 //!
 //! The streams ([`stream_in_order`], [`stream_unordered`], and their
 //! `_on_processes` forms) follow the same rules, and yield each outcome as it

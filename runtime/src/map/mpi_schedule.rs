@@ -120,7 +120,7 @@ fn threads_of(workers: usize, size: usize) -> Vec<usize> {
 
 /// Maps `f` over `items` on the ranks of the MPI job; every rank returns the
 /// same output, in input order, shaped by `mode` (see
-/// [`threads::run`](super::on_threads)). See the [`mpi`](crate::mpi)
+/// [`on_threads`](crate::map::on_threads)). See the [`mpi`](crate::mpi)
 /// module for how the items are shared out.
 ///
 /// ```
@@ -137,7 +137,7 @@ fn threads_of(workers: usize, size: usize) -> Vec<usize> {
 /// ```
 ///
 /// # Panics
-/// With [`Unwrap`](super::Unwrap) and [`Try`](super::Try), if an item
+/// With [`Unwrap`](crate::map::Unwrap) and [`Try`](crate::map::Try), if an item
 /// failed: on every rank, with the failure of the lowest index.
 #[track_caller]
 pub fn on_mpi<M, I, F, U>(

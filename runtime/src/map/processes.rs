@@ -145,7 +145,7 @@ where
     on_processes_source(options, mode, name, items, &WithInit { init, f })
 }
 
-/// [`run`] of items the workers take by index from their copy.
+/// [`on_processes`] of items the workers take by index from their copy.
 #[track_caller]
 pub(crate) fn on_processes_source<M, S, F, U>(
     options: &MapOptions,

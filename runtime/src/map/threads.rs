@@ -126,7 +126,7 @@ where
     )
 }
 
-/// [`run`] of items that rayon splits by index where they are.
+/// [`on_threads`] of items that rayon splits by index where they are.
 #[track_caller]
 pub(crate) fn on_threads_indexed<M, P, W, U>(
     options: &MapOptions,

@@ -10,7 +10,7 @@
 //! spawned. It sees everything the caller had in memory, so a task may borrow
 //! the caller's locals and capture values that are neither `Send` nor
 //! serializable (an `Rc`, say); what it changes stays in the child. Only the
-//! output crosses back, serialized with postcard: it must implement
+//! output crosses back, encoded as MessagePack: it must implement
 //! [`ProcessOutput`], that is `serde::Serialize + serde::de::DeserializeOwned`.
 //!
 //! The child sets its worker name ([`current_name`](crate::current_name)),
@@ -21,7 +21,7 @@
 //!
 //! The parent reads every child's pipe while the children run (outputs of
 //! any size come back without deadlock) and reaps every child before
-//! [`scope`], [`spawn_each`] or a pool function returns: no zombies, also after
+//! [`scope()`], [`spawn_each`] or a pool function returns: no zombies, also after
 //! a panic, a crash or a timeout.
 //!
 //! # How a child fails

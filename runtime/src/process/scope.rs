@@ -32,7 +32,7 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// This is `spawn_processes!(a, b)` without the macro:
 ///
 /// ```
-/// use fanout::__private::{WorkerName, process};
+/// use fanout::{WorkerName, process};
 ///
 /// let data = vec![1, 2, 3];
 /// let (sum, pid) = process::scope(&process::ProcessOptions::new(), |s| {
@@ -684,7 +684,7 @@ impl Inner {
 /// iteration order. Children are named `base-0`, `base-1`, ...
 ///
 /// ```
-/// use fanout::__private::{WorkerName, process};
+/// use fanout::{WorkerName, process};
 ///
 /// let names = process::spawn_each(&process::ProcessOptions::new(), WorkerName::new("worker"), 0..3, |i| {
 ///     format!("{i}: {}", fanout::current_name().unwrap())
