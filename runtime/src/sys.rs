@@ -81,7 +81,7 @@ use std::io::{self, Write as _};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -369,8 +369,10 @@ struct PanicGate {
 /// for a fork about to happen.
 const GATE_PATIENCE: Duration = Duration::from_secs(1);
 
-/// Whether a fork is about to happen (set under the fork lock).
-static FORKING: AtomicBool = AtomicBool::new(false);
+/// The process whose fork is under way (0: none). A pid, not a flag: a child
+/// inherits the value and need not write it back (a write to a page in the
+/// child copies it).
+static FORKING: AtomicU32 = AtomicU32::new(0);
 /// Panic reports in progress (in the wrapped hook).
 static REPORTING: AtomicUsize = AtomicUsize::new(0);
 /// Whether the hook is wrapped.
@@ -392,7 +394,9 @@ impl PanicGate {
         std::panic::set_hook(Box::new(move |info| {
             let start = std::time::Instant::now();
             REPORTING.fetch_add(1, Ordering::SeqCst);
-            while FORKING.load(Ordering::SeqCst) && start.elapsed() < GATE_PATIENCE {
+            while FORKING.load(Ordering::SeqCst) == std::process::id()
+                && start.elapsed() < GATE_PATIENCE
+            {
                 REPORTING.fetch_sub(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_micros(100));
                 REPORTING.fetch_add(1, Ordering::SeqCst);
@@ -407,7 +411,7 @@ impl PanicGate {
     /// for those in progress. Call it before taking any other lock: a report
     /// may need them.
     fn close() -> Self {
-        FORKING.store(true, Ordering::SeqCst);
+        FORKING.store(std::process::id(), Ordering::SeqCst);
         if REPORTING.load(Ordering::SeqCst) != 0 {
             let start = std::time::Instant::now();
             while REPORTING.load(Ordering::SeqCst) != 0 && start.elapsed() < GATE_PATIENCE {
@@ -419,14 +423,19 @@ impl PanicGate {
 
     /// In the child: no fork is under way there, and no report runs.
     fn reset_in_child(gate: Self) {
-        REPORTING.store(0, Ordering::SeqCst);
-        drop(gate);
+        // Stored only if needed: a store dirties the page, which the child
+        // then copies (a fault and 4 KiB per child). `FORKING` holds the
+        // parent's pid, which means nothing here.
+        if REPORTING.load(Ordering::SeqCst) != 0 {
+            REPORTING.store(0, Ordering::SeqCst);
+        }
+        std::mem::forget(gate);
     }
 }
 
 impl Drop for PanicGate {
     fn drop(&mut self) {
-        FORKING.store(false, Ordering::SeqCst);
+        FORKING.store(0, Ordering::SeqCst);
     }
 }
 
