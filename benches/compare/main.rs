@@ -12,6 +12,7 @@ mod rss;
 mod timing;
 mod workloads;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ struct Workload {
     fanout: fn(u64) -> Vec<u64>,
     hand: fn(u64) -> Vec<u64>,
     python: &'static str,
+    /// The workload mostly sleeps: its Python ratios are shown without a
+    /// verdict (the "Python / fanout ≥ 10" target is for work, not waiting).
+    sleeps: bool,
 }
 
 fn workloads() -> Vec<Workload> {
@@ -41,6 +45,7 @@ fn workloads() -> Vec<Workload> {
             fanout: threads_fanout,
             hand: threads_hand,
             python: "threads.py",
+            sleeps: false,
         },
         Workload {
             name: "processes",
@@ -51,6 +56,7 @@ fn workloads() -> Vec<Workload> {
             fanout: processes_fanout,
             hand: processes_hand,
             python: "processes.py",
+            sleeps: false,
         },
         Workload {
             name: "pool",
@@ -61,6 +67,7 @@ fn workloads() -> Vec<Workload> {
             fanout: pool_fanout,
             hand: pool_hand,
             python: "thread_pool.py",
+            sleeps: false,
         },
         Workload {
             name: "process-pool",
@@ -71,6 +78,7 @@ fn workloads() -> Vec<Workload> {
             fanout: process_pool_fanout,
             hand: process_pool_hand,
             python: "process_pool.py",
+            sleeps: false,
         },
         Workload {
             name: "cpu-pool",
@@ -81,6 +89,7 @@ fn workloads() -> Vec<Workload> {
             fanout: cpu_pool_fanout,
             hand: cpu_pool_hand,
             python: "cpu_thread_pool.py",
+            sleeps: false,
         },
         Workload {
             name: "cpu-process-pool",
@@ -91,6 +100,7 @@ fn workloads() -> Vec<Workload> {
             fanout: cpu_process_pool_fanout,
             hand: cpu_process_pool_hand,
             python: "cpu_process_pool.py",
+            sleeps: false,
         },
         Workload {
             name: "gather",
@@ -101,6 +111,7 @@ fn workloads() -> Vec<Workload> {
             fanout: gather_fanout,
             hand: gather_hand,
             python: "gather.py",
+            sleeps: false,
         },
     ]
 }
@@ -187,11 +198,20 @@ fn main() {
     };
     println!("fanout vs hand-written Rust vs Python: medians, side by side in one run");
     println!("machine: {}", machine());
+    if args.python {
+        for python in PYTHONS {
+            let found = interpreter(python).map_or_else(
+                || "not found (—)".to_owned(),
+                |(path, version)| format!("{version} ({})", path.display()),
+            );
+            println!("Python {python}: {found}");
+        }
+    }
     println!();
     println!(
-        "| workload | fanout | hand-written | fanout / hand | target | Python | Python / fanout |"
+        "| workload | fanout | hand-written | fanout / hand | target | Python 3.11 | 3.11 / fanout | Python 3.13 | 3.13 / fanout |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for workload in workloads() {
         if wanted(workload.name) {
             print_row_from_child(workload.name, &args);
@@ -229,17 +249,22 @@ fn measure_row(workload: &Workload, args: &Args) -> Row {
     } else {
         workload.rounds
     };
-    let python = args.python.then(|| run_python(workload, args.quick));
+    let pythons = PYTHONS.map(|version| {
+        args.python
+            .then(|| interpreter(version))
+            .flatten()
+            .map(|(path, _)| run_python(&path, workload, args.quick))
+    });
     let n = workload.n;
     let pair = timing::compare(rounds, || (workload.fanout)(n), || (workload.hand)(n));
-    Row::timed(workload, &pair, python)
+    Row::timed(workload, &pair, &pythons)
 }
 
 /// A printed row of the table.
 struct Row(String);
 
 impl Row {
-    fn timed(workload: &Workload, pair: &Pair, python: Option<Python>) -> Row {
+    fn timed(workload: &Workload, pair: &Pair, pythons: &[Option<Python>]) -> Row {
         let fanout = pair.fanout_median();
         let ratio = pair.ratio();
         let verdict = if ratio <= workload.target {
@@ -247,21 +272,64 @@ impl Row {
         } else {
             "✗"
         };
+        let python_columns: Vec<String> = pythons
+            .iter()
+            .map(|python| python_columns(python.as_ref(), fanout, workload.sleeps))
+            .collect();
         Row(format!(
-            "| {} | {} | {} | {ratio:.2} {verdict} (paired {:.2}) | ≤ {:.2} | {} | {} |",
+            "| {} | {} | {} | {ratio:.2} {verdict} (paired {:.2}) | ≤ {:.2} | {} |",
             workload.what,
             show(fanout),
             show(pair.hand_median()),
             pair.paired_ratio(),
             workload.target,
-            python.as_ref().map_or("—".into(), Python::show),
-            python.as_ref().map_or("—".into(), |p| {
-                let times = p.median.as_secs_f64() / fanout.as_secs_f64();
-                let verdict = if times >= 10.0 { "✓" } else { "✗" };
-                format!("{times:.1} {verdict}")
-            }),
+            python_columns.join(" | "),
         ))
     }
+}
+
+/// The interpreters of the Python columns.
+const PYTHONS: [&str; 2] = ["3.11", "3.13"];
+
+/// `Python 3.X` and `3.X / fanout` for one interpreter: — where it is missing;
+/// no verdict on a row that mostly sleeps.
+fn python_columns(python: Option<&Python>, fanout: Duration, sleeps: bool) -> String {
+    let Some(python) = python else {
+        return "— | —".into();
+    };
+    let times = python.median.as_secs_f64() / fanout.as_secs_f64();
+    let verdict = match (sleeps, times >= 10.0) {
+        (true, _) => "",
+        (false, true) => " ✓",
+        (false, false) => " ✗",
+    };
+    format!("{} | {times:.1}{verdict}", python.show())
+}
+
+/// The newest pyenv `3.X.*` (under `$PYENV_ROOT` or `~/.pyenv`), else
+/// `python3.X` on PATH: its path and `python --version`.
+fn interpreter(version: &str) -> Option<(PathBuf, String)> {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".pyenv")));
+    let prefix = format!("{version}.");
+    let newest = root
+        .and_then(|root| std::fs::read_dir(root.join("versions")).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let patch: u32 = name.strip_prefix(&prefix)?.parse().ok()?;
+            let path = entry.path().join("bin").join(format!("python{version}"));
+            path.exists().then_some((patch, path))
+        })
+        .max()
+        .map(|(_, path)| path);
+    let path = newest.unwrap_or_else(|| PathBuf::from(format!("python{version}")));
+    let out = Command::new(&path).arg("--version").output().ok()?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    out.status.success().then_some((path, version))
 }
 
 /// The Python original's median, scaled to the workload's size if the script
@@ -287,13 +355,13 @@ impl Python {
     }
 }
 
-fn run_python(workload: &Workload, quick: bool) -> Python {
+fn run_python(interpreter: &Path, workload: &Workload, quick: bool) -> Python {
     let script = format!(
         "{}/bench/python/{}",
         env!("CARGO_MANIFEST_DIR"),
         workload.python
     );
-    let mut command = Command::new("python3");
+    let mut command = Command::new(interpreter);
     command.arg(&script);
     if quick {
         command.arg("--quick");
@@ -301,7 +369,8 @@ fn run_python(workload: &Workload, quick: bool) -> Python {
     let out = command.output().expect("python3 runs");
     assert!(
         out.status.success(),
-        "{script} failed: {}",
+        "{} {script} failed: {}",
+        interpreter.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     // The script's last line: `median_s measured_n full_n`.
@@ -349,7 +418,7 @@ fn memory_rows() {
         let ratio = fanout as f64 / hand as f64;
         let verdict = if ratio <= 1.2 { "✓" } else { "✗" };
         println!(
-            "| {what} | {:.1} MiB | {:.1} MiB | {ratio:.2} {verdict} (above baseline: {:.2}) | ≤ 1.20 | — | — |",
+            "| {what} | {:.1} MiB | {:.1} MiB | {ratio:.2} {verdict} (above baseline: {:.2}) | ≤ 1.20 | — | — | — | — |",
             mib(fanout),
             mib(hand),
             (fanout - baseline) as f64 / (hand - baseline) as f64,
