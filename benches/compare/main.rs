@@ -4,8 +4,9 @@
 //!
 //! Options (after `--`): `--quick` (fewer rounds), `--no-python`,
 //! `--only NAME,NAME` (row names: threads, processes, pool, process-pool,
-//! cpu-pool, cpu-process-pool, gather, memory), and `--profile NAME-fanout`
-//! or `--profile NAME-hand [REPEATS]` to run one side alone under a profiler.
+//! cpu-pool, cpu-process-pool, gather, unordered, large-output, large-parent,
+//! tiny-map, first-result, race, memory), and `--profile NAME-fanout`,
+//! `NAME-hand` or `NAME-floor [REPEATS]` to run one side alone under a profiler.
 
 mod fork;
 mod rss;
@@ -24,13 +25,43 @@ struct Workload {
     what: &'static str,
     n: u64,
     rounds: usize,
-    target: f64,
-    fanout: fn(u64) -> Vec<u64>,
-    hand: fn(u64) -> Vec<u64>,
-    python: &'static str,
+    target: Target,
+    fanout: Side,
+    hand: Side,
+    /// What the operation costs at the least (a third side, timed in the same
+    /// rounds, output not checked), printed on a second line.
+    floor: Option<(&'static str, Side)>,
+    python: Option<&'static str>,
     /// The workload mostly sleeps: its Python ratios are shown without a
     /// verdict (the "Python / fanout ≥ 10" target is for work, not waiting).
     sleeps: bool,
+}
+
+/// How one side of a workload runs.
+#[derive(Clone, Copy)]
+enum Side {
+    /// The whole call is timed.
+    Call(fn(u64) -> Vec<u64>),
+    /// The side times itself (e.g. to its first result) and says how long.
+    SelfTimed(fn(u64) -> (Vec<u64>, Duration)),
+}
+
+impl Side {
+    fn run(self, n: u64) -> (Vec<u64>, Duration) {
+        match self {
+            Side::Call(f) => timing::timed(|| f(n)),
+            Side::SelfTimed(f) => f(n),
+        }
+    }
+}
+
+/// What fanout's median must hold to.
+#[derive(Clone, Copy)]
+enum Target {
+    /// fanout / hand-written at most this.
+    Ratio(f64),
+    /// fanout's median at most this long.
+    Within(Duration),
 }
 
 fn workloads() -> Vec<Workload> {
@@ -41,10 +72,11 @@ fn workloads() -> Vec<Workload> {
             what: "1 000 threads returning a number",
             n: 1_000,
             rounds: 21,
-            target: 1.10,
-            fanout: threads_fanout,
-            hand: threads_hand,
-            python: "threads.py",
+            target: Target::Ratio(1.10),
+            fanout: Side::Call(threads_fanout),
+            hand: Side::Call(threads_hand),
+            python: Some("threads.py"),
+            floor: None,
             sleeps: false,
         },
         Workload {
@@ -52,10 +84,11 @@ fn workloads() -> Vec<Workload> {
             what: "100 processes returning a number",
             n: 100,
             rounds: 21,
-            target: 1.25,
-            fanout: processes_fanout,
-            hand: processes_hand,
-            python: "processes.py",
+            target: Target::Ratio(1.25),
+            fanout: Side::Call(processes_fanout),
+            hand: Side::Call(processes_hand),
+            python: Some("processes.py"),
+            floor: None,
             sleeps: false,
         },
         Workload {
@@ -63,10 +96,11 @@ fn workloads() -> Vec<Workload> {
             what: "pool_map! 1 000 000 squares, 4 threads",
             n: 1_000_000,
             rounds: 41,
-            target: 1.25,
-            fanout: pool_fanout,
-            hand: pool_hand,
-            python: "thread_pool.py",
+            target: Target::Ratio(1.25),
+            fanout: Side::Call(pool_fanout),
+            hand: Side::Call(pool_hand),
+            python: Some("thread_pool.py"),
+            floor: None,
             sleeps: false,
         },
         Workload {
@@ -74,10 +108,11 @@ fn workloads() -> Vec<Workload> {
             what: "pool_map!(processes) 100 000 squares, 2 workers",
             n: 100_000,
             rounds: 21,
-            target: 1.5,
-            fanout: process_pool_fanout,
-            hand: process_pool_hand,
-            python: "process_pool.py",
+            target: Target::Ratio(1.5),
+            fanout: Side::Call(process_pool_fanout),
+            hand: Side::Call(process_pool_hand),
+            python: Some("process_pool.py"),
+            floor: None,
             sleeps: false,
         },
         Workload {
@@ -85,10 +120,11 @@ fn workloads() -> Vec<Workload> {
             what: "pool_map! 400 × ~1 ms items, 2 threads",
             n: 400,
             rounds: 9,
-            target: 1.05,
-            fanout: cpu_pool_fanout,
-            hand: cpu_pool_hand,
-            python: "cpu_thread_pool.py",
+            target: Target::Ratio(1.05),
+            fanout: Side::Call(cpu_pool_fanout),
+            hand: Side::Call(cpu_pool_hand),
+            python: Some("cpu_thread_pool.py"),
+            floor: None,
             sleeps: false,
         },
         Workload {
@@ -96,10 +132,11 @@ fn workloads() -> Vec<Workload> {
             what: "pool_map!(processes) 400 × ~1 ms items, 2 workers",
             n: 400,
             rounds: 9,
-            target: 1.05,
-            fanout: cpu_process_pool_fanout,
-            hand: cpu_process_pool_hand,
-            python: "cpu_process_pool.py",
+            target: Target::Ratio(1.05),
+            fanout: Side::Call(cpu_process_pool_fanout),
+            hand: Side::Call(cpu_process_pool_hand),
+            python: Some("cpu_process_pool.py"),
+            floor: None,
             sleeps: false,
         },
         Workload {
@@ -107,11 +144,91 @@ fn workloads() -> Vec<Workload> {
             what: "gather! 100 000 futures yielding once",
             n: 100_000,
             rounds: 41,
-            target: 1.15,
-            fanout: gather_fanout,
-            hand: gather_hand,
-            python: "gather.py",
+            target: Target::Ratio(1.15),
+            fanout: Side::Call(gather_fanout),
+            hand: Side::Call(gather_hand),
+            python: Some("gather.py"),
+            floor: None,
             sleeps: false,
+        },
+        Workload {
+            name: "unordered",
+            what: "gather!(unordered, limit = 100) 1 000 random 0–2 ms sleeps",
+            n: UNORDERED_ITEMS,
+            rounds: 21,
+            target: Target::Ratio(1.10),
+            fanout: Side::Call(unordered_fanout),
+            hand: Side::Call(unordered_hand),
+            floor: None,
+            python: Some("unordered.py"),
+            sleeps: true,
+        },
+        Workload {
+            name: "large-output",
+            what: "spawn_processes! returning 256 MiB",
+            n: 1,
+            rounds: 9,
+            target: Target::Ratio(1.5),
+            fanout: Side::Call(large_output_fanout),
+            hand: Side::Call(large_output_hand),
+            floor: None,
+            python: Some("large_output.py"),
+            sleeps: false,
+        },
+        Workload {
+            name: "large-parent",
+            what: "20 processes from a parent with 1 GiB resident",
+            n: 20,
+            rounds: 21,
+            target: Target::Ratio(1.10),
+            fanout: Side::Call(large_parent_fanout),
+            hand: Side::Call(large_parent_hand),
+            floor: Some((
+                "20 × fork + _exit + waitpid",
+                Side::Call(large_parent_floor),
+            )),
+            python: Some("large_parent.py"),
+            sleeps: false,
+        },
+        Workload {
+            name: "tiny-map",
+            what: "pool_map! 8 cheap items, 2 threads, × 1 000 calls",
+            n: 1_000,
+            rounds: 21,
+            target: Target::Ratio(1.2),
+            fanout: Side::Call(tiny_map_fanout),
+            hand: Side::Call(tiny_map_hand),
+            floor: Some(("the serial loop", Side::Call(tiny_map_floor))),
+            python: Some("tiny_map.py"),
+            sleeps: false,
+        },
+        Workload {
+            name: "first-result",
+            what: "first result of pool_map!(stream) over 1 000 × 1 ms items, 2 workers",
+            n: 1_000,
+            rounds: 9,
+            target: Target::Within(Duration::from_millis(2)),
+            fanout: Side::SelfTimed(first_result_fanout),
+            hand: Side::SelfTimed(first_result_hand),
+            floor: Some((
+                "the collecting form (its first result is its last)",
+                Side::Call(first_result_floor),
+            )),
+            python: None,
+            sleeps: true,
+        },
+        Workload {
+            name: "race",
+            what: "spawn_processes!(race) of a 1 ms and a 10 s process",
+            n: 2,
+            rounds: 21,
+            // The winner's 1 ms and at most 50 ms to kill and reap the loser.
+            target: Target::Within(Duration::from_millis(51)),
+            fanout: Side::Call(race_fanout),
+            hand: Side::Call(race_hand),
+            floor: None,
+            python: None,
+            sleeps: true,
         },
     ]
 }
@@ -174,10 +291,11 @@ fn profile(variant: &str, repeats: usize) {
     let run = match side {
         "fanout" => workload.fanout,
         "hand" => workload.hand,
-        other => panic!("--profile NAME-fanout or NAME-hand, not {other}"),
+        "floor" => workload.floor.expect("this workload has no floor").1,
+        other => panic!("--profile NAME-fanout, NAME-hand or NAME-floor, not {other}"),
     };
     for _ in 0..repeats {
-        std::hint::black_box(run(workload.n));
+        std::hint::black_box(run.run(workload.n));
     }
 }
 
@@ -250,13 +368,18 @@ fn measure_row(workload: &Workload, args: &Args) -> Row {
         workload.rounds
     };
     let pythons = PYTHONS.map(|version| {
-        args.python
-            .then(|| interpreter(version))
-            .flatten()
-            .map(|(path, _)| run_python(&path, workload, args.quick))
+        let script = workload.python.filter(|_| args.python)?;
+        let (path, _) = interpreter(version)?;
+        Some(run_python(&path, script, workload.n, args.quick))
     });
     let n = workload.n;
-    let pair = timing::compare(rounds, || (workload.fanout)(n), || (workload.hand)(n));
+    let mut floor = workload.floor.map(|(_, side)| move || side.run(n).1);
+    let pair = timing::compare(
+        rounds,
+        || workload.fanout.run(n),
+        || workload.hand.run(n),
+        floor.as_mut().map(|f| f as &mut dyn FnMut() -> Duration),
+    );
     Row::timed(workload, &pair, &pythons)
 }
 
@@ -267,24 +390,41 @@ impl Row {
     fn timed(workload: &Workload, pair: &Pair, pythons: &[Option<Python>]) -> Row {
         let fanout = pair.fanout_median();
         let ratio = pair.ratio();
-        let verdict = if ratio <= workload.target {
-            "✓"
-        } else {
-            "✗"
+        let (met, target) = match workload.target {
+            Target::Ratio(most) => (ratio <= most, format!("≤ {most:.2}")),
+            Target::Within(most) => (fanout <= most, format!("fanout ≤ {}", show(most))),
         };
+        let verdict = if met { "✓" } else { "✗" };
         let python_columns: Vec<String> = pythons
             .iter()
             .map(|python| python_columns(python.as_ref(), fanout, workload.sleeps))
             .collect();
-        Row(format!(
-            "| {} | {} | {} | {ratio:.2} {verdict} (paired {:.2}) | ≤ {:.2} | {} |",
+        let mut row = format!(
+            "| {} | {} | {} | {ratio:.2} (paired {:.2}) | {target} {verdict} | {} |",
             workload.what,
             show(fanout),
             show(pair.hand_median()),
             pair.paired_ratio(),
-            workload.target,
             python_columns.join(" | "),
-        ))
+        );
+        if let (Some((what, _)), Some(floor)) = (workload.floor, pair.floor_median()) {
+            // Four decimals where a side is far below its floor (first-result).
+            let over = |side: Duration| {
+                let times = side.as_secs_f64() / floor.as_secs_f64();
+                if times >= 0.1 {
+                    format!("{times:.2}")
+                } else {
+                    format!("{times:.4}")
+                }
+            };
+            row += &format!(
+                "\n| ↳ floor: {what} | {} | | fanout / floor {}, hand / floor {} | | | | | |",
+                show(floor),
+                over(fanout),
+                over(pair.hand_median()),
+            );
+        }
+        Row(row)
     }
 }
 
@@ -355,12 +495,8 @@ impl Python {
     }
 }
 
-fn run_python(interpreter: &Path, workload: &Workload, quick: bool) -> Python {
-    let script = format!(
-        "{}/bench/python/{}",
-        env!("CARGO_MANIFEST_DIR"),
-        workload.python
-    );
+fn run_python(interpreter: &Path, script: &str, n: u64, quick: bool) -> Python {
+    let script = format!("{}/bench/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut command = Command::new(interpreter);
     command.arg(&script);
     if quick {
@@ -386,10 +522,7 @@ fn run_python(interpreter: &Path, workload: &Workload, quick: bool) -> Python {
     };
     let measured_n: u64 = measured_n.parse().expect("measured_n");
     let full_n: u64 = full_n.parse().expect("full_n");
-    assert_eq!(
-        full_n, workload.n,
-        "{script} measures another workload size"
-    );
+    assert_eq!(full_n, n, "{script} measures another workload size");
     let median: f64 = median.parse().expect("median_s");
     Python {
         median: Duration::from_secs_f64(median * full_n as f64 / measured_n as f64),
