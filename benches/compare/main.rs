@@ -5,7 +5,7 @@
 //! Options (after `--`): `--quick` (fewer rounds), `--no-python`,
 //! `--only NAME,NAME` (row names: threads, processes, pool, process-pool,
 //! cpu-pool, cpu-process-pool, gather, unordered, large-output, large-parent,
-//! tiny-map, first-result, race, memory), and `--profile NAME-fanout`,
+//! tiny-map, first-result, race, memory, stream-rss), and `--profile NAME-fanout`,
 //! `NAME-hand` or `NAME-floor [REPEATS]` to run one side alone under a profiler.
 
 mod fork;
@@ -338,6 +338,9 @@ fn main() {
     if wanted("memory") {
         memory_rows();
     }
+    if wanted("stream-rss") {
+        stream_rss_row(&args);
+    }
 }
 
 /// Each row is measured in a fresh process (this binary with `--row NAME`),
@@ -562,6 +565,56 @@ fn memory_rows() {
         "baseline peak RSS of the benchmark process (thread pools started, no work): {:.1} MiB",
         mib(baseline)
     );
+}
+
+/// Peak RSS of 10 000 000 squares through `pool_map!(...; stream)` summed,
+/// against the collecting form (target: at most a quarter of it), and Python
+/// 3.13's `Pool.imap` summed.
+fn stream_rss_row(args: &Args) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let stream = rss::measure("stream-fanout", 3);
+    let collect = rss::measure("collect-fanout", 3);
+    let ratio = stream as f64 / collect as f64;
+    let verdict = if ratio <= 0.25 { "✓" } else { "✗" };
+    let python = args
+        .python
+        .then(|| interpreter("3.13"))
+        .flatten()
+        .map_or_else(
+            || "— | —".to_owned(),
+            |(path, _)| {
+                let kib = python_peak_kib(&path, "stream_rss.py");
+                format!(
+                    "{:.1} MiB (Pool.imap) | {:.1}× fanout's",
+                    mib(kib),
+                    kib as f64 / stream as f64
+                )
+            },
+        );
+    println!(
+        "| peak RSS, pool_map!(stream) over 10 000 000 u64, summed (collecting form as hand-written) | {:.1} MiB | {:.1} MiB | {ratio:.2} | ≤ 0.25 {verdict} | — | — | {python} |",
+        mib(stream),
+        mib(collect),
+    );
+}
+
+/// Runs a Python script that prints its peak RSS in KiB as its last line.
+fn python_peak_kib(interpreter: &Path, script: &str) -> u64 {
+    let script = format!("{}/bench/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(interpreter)
+        .arg(&script)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{script} should print its peak RSS in KiB"))
 }
 
 fn machine() -> String {
