@@ -9,6 +9,9 @@
 //! 1-worker call. `--instructions` adds instruction counts of the calling
 //! process (`valgrind --tool=callgrind`, children not traced; threads of the
 //! process are counted), from the difference of 3 and 1 calls in a child.
+//! Callgrind counts user-space instructions only: a system call (fork, a
+//! pipe's read) counts as the few instructions that make it, not the kernel's
+//! work, so the µs columns are the ones to compare with the floors.
 
 use std::hint::black_box;
 use std::process::Command;
