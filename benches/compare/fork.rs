@@ -121,6 +121,108 @@ pub fn split(n: u64, workers: u64, f: fn(u64) -> u64) -> Vec<u64> {
     out
 }
 
+/// The floor of [`each`]: forks `n` children that `_exit` at once, and reaps
+/// them. No pipe, no output.
+pub fn bare(n: u64) {
+    let children: Vec<libc::pid_t> = (0..n)
+        .map(|_| {
+            // SAFETY: the child only `_exit`s.
+            match unsafe { libc::fork() } {
+                -1 => panic!("fork: {}", io::Error::last_os_error()),
+                // SAFETY: leaving the child without running the parent's destructors.
+                0 => unsafe { libc::_exit(0) },
+                pid => pid,
+            }
+        })
+        .collect();
+    for pid in children {
+        reap(pid);
+    }
+}
+
+/// Forks one child that writes the length of `f()` (8 bytes) and then its
+/// bytes to a pipe; the parent reads them into a vector of that length.
+pub fn bytes(f: fn() -> Vec<u8>) -> Vec<u8> {
+    let (read, write) = pipe();
+    // SAFETY: the child only computes, writes to its pipe and `_exit`s.
+    match unsafe { libc::fork() } {
+        -1 => panic!("fork: {}", io::Error::last_os_error()),
+        0 => {
+            let bytes = f();
+            write_all(write, &(bytes.len() as u64).to_ne_bytes());
+            write_all(write, &bytes);
+            // SAFETY: leaving the child without running the parent's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        pid => {
+            close(write);
+            let mut len = [0u8; 8];
+            read_exact(read, &mut len);
+            let mut bytes = vec![0u8; u64::from_ne_bytes(len) as usize];
+            read_exact(read, &mut bytes);
+            close(read);
+            reap(pid);
+            bytes
+        }
+    }
+}
+
+/// Forks one child per argument, child `i` writing `f(args[i])` to its pipe;
+/// returns the first output to arrive, after killing (SIGKILL) and reaping the
+/// other children.
+pub fn race<const N: usize>(args: [u64; N], f: fn(u64) -> u64) -> u64 {
+    let children: Vec<(libc::pid_t, libc::c_int)> = args
+        .iter()
+        .map(|&arg| {
+            let (read, write) = pipe();
+            // SAFETY: the child only computes, writes to its pipe and `_exit`s.
+            match unsafe { libc::fork() } {
+                -1 => panic!("fork: {}", io::Error::last_os_error()),
+                0 => {
+                    write_all(write, &f(arg).to_ne_bytes());
+                    // SAFETY: leaving the child without running the parent's destructors.
+                    unsafe { libc::_exit(0) }
+                }
+                pid => {
+                    close(write);
+                    (pid, read)
+                }
+            }
+        })
+        .collect();
+    let mut fds: Vec<libc::pollfd> = children
+        .iter()
+        .map(|&(_, fd)| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs.
+    while unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
+        assert_eq!(
+            io::Error::last_os_error().kind(),
+            io::ErrorKind::Interrupted
+        );
+    }
+    let winner = fds.iter().position(|p| p.revents != 0).unwrap();
+    let mut bytes = [0u8; 8];
+    read_exact(children[winner].1, &mut bytes);
+    for (i, &(pid, read)) in children.iter().enumerate() {
+        close(read);
+        if i == winner {
+            reap(pid);
+        } else {
+            // SAFETY: killing and reaping our own child, not yet reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+    u64::from_ne_bytes(bytes)
+}
+
 fn pipe() -> (libc::c_int, libc::c_int) {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors.

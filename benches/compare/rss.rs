@@ -12,8 +12,10 @@ pub const POOL_ITEMS: u64 = 10_000_000;
 pub const GATHER_FUTURES: u64 = 1_000_000;
 
 /// The variants a child can run.
-pub const VARIANTS: [&str; 5] = [
+pub const VARIANTS: [&str; 7] = [
     "baseline",
+    "stream-fanout",
+    "collect-fanout",
     "pool-fanout",
     "pool-hand",
     "gather-fanout",
@@ -31,6 +33,19 @@ pub fn child(variant: &str) {
         "pool-hand" => workloads::pool_hand(POOL_ITEMS),
         "gather-fanout" => workloads::gather_fanout(GATHER_FUTURES),
         "gather-hand" => workloads::gather_hand(GATHER_FUTURES),
+        // The stream-rss row: the same squares summed as they arrive, or
+        // collected first and then summed (the vector kept alive).
+        "stream-fanout" => {
+            let stream = fanout::pool_map!(workloads::square, 0..POOL_ITEMS; workers = 2, stream);
+            vec![stream.fold(0u64, u64::wrapping_add)]
+        }
+        "collect-fanout" => {
+            let squares: Vec<u64> =
+                fanout::pool_map!(workloads::square, 0..POOL_ITEMS; workers = 2);
+            let sum = squares.iter().fold(0u64, |a, b| a.wrapping_add(*b));
+            std::hint::black_box(&squares);
+            vec![sum]
+        }
         other => panic!("unknown variant {other}; expected one of {VARIANTS:?}"),
     };
     std::hint::black_box((&output, warm));

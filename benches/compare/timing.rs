@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 pub struct Pair {
     pub fanout: Vec<Duration>,
     pub hand: Vec<Duration>,
+    /// The floor's timings, where the workload has one (else empty).
+    pub floor: Vec<Duration>,
 }
 
 impl Pair {
@@ -18,6 +20,11 @@ impl Pair {
     /// Median of the hand-written runs.
     pub fn hand_median(&self) -> Duration {
         median(&self.hand)
+    }
+
+    /// Median of the floor runs, if the workload has a floor.
+    pub fn floor_median(&self) -> Option<Duration> {
+        (!self.floor.is_empty()).then(|| median(&self.floor))
     }
 
     /// fanout / hand-written, from the medians.
@@ -40,36 +47,50 @@ impl Pair {
 }
 
 /// Runs `fanout` and `hand` `rounds` times each, alternating which goes first,
-/// after one unmeasured warm-up run of each. Each closure returns a value that
-/// is checked to be the same for both (so both did the same work).
+/// after one unmeasured warm-up run of each; the `floor`, if any, runs after
+/// both in every round (its output is not checked). Each side returns its
+/// output and how long it took (see [`timed`]); the outputs are checked to be
+/// the same for both (so both did the same work).
 pub fn compare<T: PartialEq + std::fmt::Debug>(
     rounds: usize,
-    mut fanout: impl FnMut() -> T,
-    mut hand: impl FnMut() -> T,
+    mut fanout: impl FnMut() -> (T, Duration),
+    mut hand: impl FnMut() -> (T, Duration),
+    mut floor: Option<&mut dyn FnMut() -> Duration>,
 ) -> Pair {
-    assert_eq!(fanout(), hand(), "fanout and hand-written outputs differ");
+    assert_eq!(
+        fanout().0,
+        hand().0,
+        "fanout and hand-written outputs differ"
+    );
+    if let Some(floor) = floor.as_mut() {
+        floor();
+    }
     let mut pair = Pair {
         fanout: Vec::with_capacity(rounds),
         hand: Vec::with_capacity(rounds),
+        floor: Vec::with_capacity(rounds),
     };
     for round in 0..rounds {
         if round % 2 == 0 {
-            pair.fanout.push(time(&mut fanout));
-            pair.hand.push(time(&mut hand));
+            pair.fanout.push(fanout().1);
+            pair.hand.push(hand().1);
         } else {
-            pair.hand.push(time(&mut hand));
-            pair.fanout.push(time(&mut fanout));
+            pair.hand.push(hand().1);
+            pair.fanout.push(fanout().1);
+        }
+        if let Some(floor) = floor.as_mut() {
+            pair.floor.push(floor());
         }
     }
     pair
 }
 
-fn time<T>(f: &mut impl FnMut() -> T) -> Duration {
+/// Runs `f` and times the whole call; the output is returned (and dropped by
+/// the caller, outside the time).
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = Instant::now();
-    let out = f();
-    let elapsed = start.elapsed();
-    drop(std::hint::black_box(out));
-    elapsed
+    let out = std::hint::black_box(f());
+    (out, start.elapsed())
 }
 
 /// The median of `samples` (the upper one of an even count).
