@@ -23,15 +23,7 @@ pub struct Assignment<'a> {
 
 /// The racy assignment at the top of `task`, if there is one.
 pub fn assignment<'a>(task: &'a Expr, bound: &[Ident]) -> Option<Assignment<'a>> {
-    let (left, value, op) = match task {
-        Expr::Assign(assign) => (&*assign.left, &*assign.right, "=".to_owned()),
-        Expr::Binary(binary) if is_compound_assignment(&binary.op) => (
-            &*binary.left,
-            &*binary.right,
-            binary.op.to_token_stream().to_string(),
-        ),
-        _ => return None,
-    };
+    let (left, value, op) = parts(task)?;
     let Expr::Path(path) = left else {
         return None;
     };
@@ -71,6 +63,20 @@ pub fn idents(tokens: &dyn ToTokens) -> Vec<Ident> {
     let mut out = Vec::new();
     walk(tokens.to_token_stream(), &mut out);
     out
+}
+
+/// An assignment `place = value` or `place op= value` taken apart: the
+/// place, the value and the operator as written (`+=`, `=`...).
+pub fn parts(expr: &Expr) -> Option<(&Expr, &Expr, String)> {
+    match expr {
+        Expr::Assign(assign) => Some((&*assign.left, &*assign.right, "=".to_owned())),
+        Expr::Binary(binary) if is_compound_assignment(&binary.op) => Some((
+            &*binary.left,
+            &*binary.right,
+            binary.op.to_token_stream().to_string(),
+        )),
+        _ => None,
+    }
 }
 
 fn is_compound_assignment(op: &BinOp) -> bool {

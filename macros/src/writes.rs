@@ -22,7 +22,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
-use syn::{BinOp, Expr, Ident};
+use syn::{Expr, Ident};
+
+use crate::races;
 
 /// What a task writes to the caller's memory.
 pub enum Write {
@@ -95,22 +97,6 @@ fn root(place: &Expr) -> Option<&Ident> {
     }
 }
 
-fn is_compound_assignment(op: &BinOp) -> bool {
-    matches!(
-        op,
-        BinOp::AddAssign(_)
-            | BinOp::SubAssign(_)
-            | BinOp::MulAssign(_)
-            | BinOp::DivAssign(_)
-            | BinOp::RemAssign(_)
-            | BinOp::BitXorAssign(_)
-            | BinOp::BitAndAssign(_)
-            | BinOp::BitOrAssign(_)
-            | BinOp::ShlAssign(_)
-            | BinOp::ShrAssign(_)
-    )
-}
-
 /// Collects every name a pattern inside the task binds (a superset of what
 /// is in scope at any point: good enough to never flag a local).
 struct Bindings<'a>(&'a mut Vec<Ident>);
@@ -143,15 +129,7 @@ impl Rewrite<'_> {
     }
 
     fn assignment(&mut self, expr: &Expr) -> Option<Expr> {
-        let (left, right, op) = match expr {
-            Expr::Assign(assign) => (&*assign.left, &*assign.right, "=".to_owned()),
-            Expr::Binary(binary) if is_compound_assignment(&binary.op) => (
-                &*binary.left,
-                &*binary.right,
-                binary.op.to_token_stream().to_string(),
-            ),
-            _ => return None,
-        };
+        let (left, right, op) = races::parts(expr)?;
         let target = self.target(left)?;
         let whole = matches!(left, Expr::Path(_));
         if whole && self.moved > 0 {
