@@ -316,7 +316,7 @@ impl ForkLock {
         C: FnOnce(E) -> i32,
     {
         let parent = std::process::id();
-        let gate = PanicGate::close();
+        let gate = PanicGate::close(parent);
         let (forked, locks) = match group.stdio {
             StdioLocks::Free => {
                 // stdout before stderr: a thread that holds stdout and
@@ -407,11 +407,11 @@ impl PanicGate {
         GATE_INSTALLED.store(true, Ordering::Release);
     }
 
-    /// Tells reports that a fork is about to happen, and waits (boundedly)
+    /// Tells reports that this process (`pid`) is about to fork, and waits (boundedly)
     /// for those in progress. Call it before taking any other lock: a report
     /// may need them.
-    fn close() -> Self {
-        FORKING.store(std::process::id(), Ordering::SeqCst);
+    fn close(pid: u32) -> Self {
+        FORKING.store(pid, Ordering::SeqCst);
         if REPORTING.load(Ordering::SeqCst) != 0 {
             let start = std::time::Instant::now();
             while REPORTING.load(Ordering::SeqCst) != 0 && start.elapsed() < GATE_PATIENCE {
@@ -502,9 +502,9 @@ fn run_child<C: FnOnce() -> i32>(group: ForkGroup, child: C) -> ! {
     } else {
         run_caught(child)
     };
+    // stderr has no buffer to flush.
     if group.stdio == StdioLocks::Free {
         let _ = io::stdout().flush();
-        let _ = io::stderr().flush();
     }
     exit_now(code)
 }
@@ -680,6 +680,32 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
     // SAFETY: as above.
     check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
+}
+
+/// Writes all of `bytes` to `fd` (a pipe), retrying when interrupted: a
+/// child's message. `write` itself, not std's writer, whose code a child
+/// would otherwise map for this one call (each page of code a child runs
+/// for the first time is a page fault).
+#[inline]
+pub(crate) fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of `bytes.len()` bytes; `fd` is open.
+        let written = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if written > 0 {
+            bytes = &bytes[written.unsigned_abs()..];
+            continue;
+        }
+        let error = io::Error::last_os_error();
+        if written < 0 && error.kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return Err(if written == 0 {
+            io::ErrorKind::WriteZero.into()
+        } else {
+            error
+        });
+    }
     Ok(())
 }
 

@@ -132,6 +132,7 @@ impl Inner {
             None => {
                 let group = ForkGroup::probe();
                 self.group.set(Some(group));
+                reserve_message();
                 group
             }
         };
@@ -205,6 +206,30 @@ impl Inner {
     }
 }
 
+/// The room a child's message has before it grows: a number, a short
+/// string, a small struct.
+const MESSAGE_CAPACITY: usize = 256;
+
+thread_local! {
+    /// An empty buffer with room for a child's message, made once per
+    /// forking thread ([`reserve_message`]) and taken by each child forked
+    /// from it: a child that calls the allocator writes to its pages, and
+    /// each page a child writes is copied (a page fault and 4 KiB per child).
+    static MESSAGE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Makes the buffer of [`MESSAGE`] on this thread, if not made yet: once
+/// per scope, in the parent, before its first fork.
+fn reserve_message() {
+    MESSAGE.with(|message| {
+        let mut buffer = message.take();
+        if buffer.capacity() < MESSAGE_CAPACITY {
+            buffer = Vec::with_capacity(MESSAGE_CAPACITY);
+        }
+        message.set(buffer);
+    });
+}
+
 /// The child's side: run the task, send its output, return the exit code.
 fn run_child<W: Task>(name: WorkerName, task: W, pipe: OwnedFd) -> i32
 where
@@ -214,14 +239,15 @@ where
     // Never closed: the end of the pipe, at `_exit`, tells the parent that
     // the child is exiting, and may be reaped without waiting long. (On the
     // stack: a child that allocates nothing copies fewer pages.)
-    let mut pipe = ManuallyDrop::new(PipeWriter::from(pipe));
+    let pipe = ManuallyDrop::new(PipeWriter::from(pipe));
     if cfg!(panic = "abort")
         && let Ok(copy) = pipe.try_clone()
     {
         send_panics_before_abort(copy);
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| task.run()));
-    let mut message = Vec::with_capacity(256);
+    let mut message = MESSAGE.with(Cell::take);
+    message.clear();
     let code = match outcome {
         Ok(output) => {
             // A `Serialize` impl may panic too: that is the task's panic.
@@ -245,7 +271,9 @@ where
             sys::PANIC_EXIT
         }
     };
-    let _ = pipe.write_all(&message);
+    let _ = sys::write_all(pipe.as_fd(), &message);
+    // Not freed: `free` would write to the allocator's pages too.
+    std::mem::forget(message);
     code
 }
 
