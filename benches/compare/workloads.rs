@@ -92,6 +92,10 @@ pub fn processes_hand(n: u64) -> Vec<u64> {
     fork::each(n, number)
 }
 
+pub fn processes_guarded(n: u64) -> Vec<u64> {
+    fork::each_guarded(n, number)
+}
+
 pub fn process_pool_hand(n: u64) -> Vec<u64> {
     fork::split(n, 2, square)
 }
