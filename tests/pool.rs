@@ -156,3 +156,96 @@ fn workers_may_be_computed() {
     let n = 1 + 1;
     assert_eq!(fanout::pool_map!(square, 0..4; workers = n), [0, 1, 4, 9]);
 }
+
+/// Set in the copy of this test binary that
+/// `a_pool_whose_threads_cannot_start_fails_each_item` starts.
+const LIMITED: &str = "FANOUT_TEST_ADDRESS_SPACE_LIMITED";
+
+/// Run by the copy started with [`LIMITED`] set: the address space is
+/// limited to what the process maps now and a little more, so that no thread
+/// stack (2 MiB) can be mapped, and pool_map! runs on a pool that is not
+/// there yet. Prints one line per outcome for the test to read.
+fn run_without_room_for_threads() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let vm_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmSize:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap();
+    let limit = (vm_kib + 512) * 1024;
+    let rlimit = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: setrlimit reads the struct passed by reference.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlimit) }, 0);
+    let caught = fanout::pool_map!(square, 0..5u64; workers = 6, catch);
+    for outcome in &caught {
+        match outcome {
+            Ok(value) => println!("outcome: ok {value}"),
+            Err(error) => println!("outcome: err {error}"),
+        }
+    }
+    let unwrapped = catch_unwind(|| fanout::pool_map!(square, 0..5u64; workers = 6));
+    match unwrapped {
+        Ok(values) => println!("unwrapped: ok {values:?}"),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            println!("unwrapped: panicked {}", message.replace('\n', " "));
+        }
+    }
+}
+
+#[test]
+fn a_pool_whose_threads_cannot_start_fails_each_item() {
+    if std::env::var_os(LIMITED).is_some() {
+        return run_without_room_for_threads();
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_pool_whose_threads_cannot_start_fails_each_item",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(LIMITED, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // libtest's "test NAME ... " may precede the first line.
+    fn after<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
+        line.find(tag).map(|at| &line[at + tag.len()..])
+    }
+    let outcomes: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| after(line, "outcome: "))
+        .collect();
+    assert_eq!(outcomes.len(), 5, "{stdout}");
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert!(
+            outcome.starts_with(&format!(
+                "err worker `square-{index}` could not be started: "
+            )) && outcome.contains("thread pool"),
+            "item {index}: {outcome}"
+        );
+    }
+    let unwrapped = stdout
+        .lines()
+        .find_map(|line| after(line, "unwrapped: "))
+        .unwrap();
+    assert!(
+        unwrapped.starts_with("panicked ")
+            && unwrapped.contains("worker `square-0` could not be started"),
+        "{unwrapped}"
+    );
+}
