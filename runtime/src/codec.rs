@@ -74,11 +74,13 @@ pub(crate) fn encode<T: Serialize + 'static>(
         out.extend_from_slice(text.as_bytes());
         return Ok(());
     }
-    let start = out.len();
-    out.push(VALUE);
-    if scalar::encode(any, out) {
+    if let Some(scalar) = scalar::encode(any) {
+        out.push(VALUE);
+        out.extend_from_slice(scalar.as_slice());
         return Ok(());
     }
+    let start = out.len();
+    out.push(VALUE);
     let mut serializer = rmp_serde::Serializer::new(&mut *out).with_struct_map();
     value.serialize(&mut serializer).map_err(|cause| {
         out.truncate(start);
@@ -87,6 +89,42 @@ pub(crate) fn encode<T: Serialize + 'static>(
             cause,
         }
     })
+}
+
+/// The payload [`encode`] writes for `value` if it is an integer, a float or
+/// a bool (at most 10 bytes), made without serde and without allocating: no
+/// code of the program's runs, so nothing can panic or fail.
+#[inline]
+pub(crate) fn encode_scalar<T: 'static>(value: &T) -> Option<ScalarPayload> {
+    let scalar = scalar::encode(value)?;
+    let mut bytes = [0u8; 10];
+    bytes[0] = VALUE;
+    // All 9 (fixed-size moves, no call); the payload is the first `len`.
+    bytes[1..].copy_from_slice(scalar.all());
+    Some(ScalarPayload {
+        bytes,
+        len: 1 + scalar.as_slice().len(),
+    })
+}
+
+/// What [`encode_scalar`] makes.
+pub(crate) struct ScalarPayload {
+    bytes: [u8; 10],
+    len: usize,
+}
+
+impl ScalarPayload {
+    /// The payload's bytes.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The payload's bytes, followed by zeros up to 10.
+    #[inline]
+    pub(crate) fn all(&self) -> &[u8; 10] {
+        &self.bytes
+    }
 }
 
 /// Decodes a value from exactly `bytes`, one payload written by [`encode`]
@@ -120,6 +158,18 @@ pub(crate) fn decode<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, D
     }
 }
 
+/// The value of `bytes` if they are one payload of [`encode`] holding a
+/// scalar that `T` is and that fits (an integer, a float, a bool): read
+/// without serde, so no `Deserialize` impl runs. `None` otherwise (then
+/// [`decode`] reads it, or says what is wrong).
+#[inline]
+pub(crate) fn decode_scalar<T: 'static>(bytes: &[u8]) -> Option<T> {
+    match bytes.split_first() {
+        Some((&VALUE, payload)) => scalar::decode::<T>(payload)?.ok(),
+        _ => None,
+    }
+}
+
 fn decode_value<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Cause> {
     let mut deserializer = rmp_serde::Deserializer::from_read_ref(payload);
     let value =
@@ -144,73 +194,94 @@ fn decode_value<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Cause> {
 mod scalar {
     use std::any::{Any, TypeId};
 
-    /// Appends `value` if it is a scalar this module knows; `false` if not.
+    /// The MessagePack bytes of one scalar: at most 9.
+    pub(crate) struct Bytes {
+        bytes: [u8; 9],
+        len: usize,
+    }
+
+    impl Bytes {
+        #[inline]
+        fn new<const N: usize>(marker: Option<u8>, value: [u8; N]) -> Self {
+            let mut bytes = [0u8; 9];
+            let at = usize::from(marker.is_some());
+            if let Some(marker) = marker {
+                bytes[0] = marker;
+            }
+            bytes[at..at + N].copy_from_slice(&value);
+            Bytes { bytes, len: at + N }
+        }
+
+        /// The bytes.
+        #[inline]
+        pub(crate) fn as_slice(&self) -> &[u8] {
+            &self.bytes[..self.len]
+        }
+
+        /// The bytes, followed by zeros up to 9.
+        #[inline]
+        pub(crate) fn all(&self) -> &[u8; 9] {
+            &self.bytes
+        }
+    }
+
+    /// The bytes of `value` if it is a scalar this module knows.
     #[inline]
-    pub(super) fn encode(value: &dyn Any, out: &mut Vec<u8>) -> bool {
+    pub(super) fn encode(value: &dyn Any) -> Option<Bytes> {
         macro_rules! unsigned {
             ($($ty:ty),*) => {$(
                 if let Some(&v) = value.downcast_ref::<$ty>() {
-                    put_unsigned(v as u64, out);
-                    return true;
+                    return Some(unsigned(v as u64));
                 }
             )*};
         }
         macro_rules! signed {
             ($($ty:ty),*) => {$(
                 if let Some(&v) = value.downcast_ref::<$ty>() {
-                    put_signed(v as i64, out);
-                    return true;
+                    return Some(signed(v as i64));
                 }
             )*};
         }
         unsigned!(u64, usize, u32, u16, u8);
         signed!(i64, isize, i32, i16, i8);
         if let Some(&v) = value.downcast_ref::<f64>() {
-            out.push(0xcb);
-            out.extend_from_slice(&v.to_bits().to_be_bytes());
-            return true;
+            return Some(Bytes::new(Some(0xcb), v.to_bits().to_be_bytes()));
         }
         if let Some(&v) = value.downcast_ref::<bool>() {
-            out.push(if v { 0xc3 } else { 0xc2 });
-            return true;
+            return Some(Bytes::new(None, [if v { 0xc3 } else { 0xc2 }]));
         }
-        false
+        None
     }
 
-    fn put_unsigned(v: u64, out: &mut Vec<u8>) {
+    #[inline]
+    fn unsigned(v: u64) -> Bytes {
         if v < 0x80 {
-            out.push(v as u8);
+            Bytes::new(None, [v as u8])
         } else if v <= u64::from(u8::MAX) {
-            out.extend_from_slice(&[0xcc, v as u8]);
+            Bytes::new(Some(0xcc), [v as u8])
         } else if v <= u64::from(u16::MAX) {
-            out.push(0xcd);
-            out.extend_from_slice(&(v as u16).to_be_bytes());
+            Bytes::new(Some(0xcd), (v as u16).to_be_bytes())
         } else if v <= u64::from(u32::MAX) {
-            out.push(0xce);
-            out.extend_from_slice(&(v as u32).to_be_bytes());
+            Bytes::new(Some(0xce), (v as u32).to_be_bytes())
         } else {
-            out.push(0xcf);
-            out.extend_from_slice(&v.to_be_bytes());
+            Bytes::new(Some(0xcf), v.to_be_bytes())
         }
     }
 
-    fn put_signed(v: i64, out: &mut Vec<u8>) {
+    #[inline]
+    fn signed(v: i64) -> Bytes {
         if v >= 0 {
-            return put_unsigned(v as u64, out);
-        }
-        if v >= -32 {
-            out.push(v as u8);
+            unsigned(v as u64)
+        } else if v >= -32 {
+            Bytes::new(None, [v as u8])
         } else if v >= i64::from(i8::MIN) {
-            out.extend_from_slice(&[0xd0, v as u8]);
+            Bytes::new(Some(0xd0), [v as u8])
         } else if v >= i64::from(i16::MIN) {
-            out.push(0xd1);
-            out.extend_from_slice(&(v as i16).to_be_bytes());
+            Bytes::new(Some(0xd1), (v as i16).to_be_bytes())
         } else if v >= i64::from(i32::MIN) {
-            out.push(0xd2);
-            out.extend_from_slice(&(v as i32).to_be_bytes());
+            Bytes::new(Some(0xd2), (v as i32).to_be_bytes())
         } else {
-            out.push(0xd3);
-            out.extend_from_slice(&v.to_be_bytes());
+            Bytes::new(Some(0xd3), v.to_be_bytes())
         }
     }
 

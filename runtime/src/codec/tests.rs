@@ -787,6 +787,8 @@ fn scalars_read_and_write_the_bytes_of_the_general_path() {
     for v in unsigned {
         let mut fast = Vec::new();
         encode(&v, &mut fast).unwrap();
+        // The payload made on the stack is the same.
+        assert_eq!(encode_scalar(&v).unwrap().as_slice(), &fast[..], "{v:?}");
         assert_eq!(fast, general(&v), "{v}");
         assert_eq!(decode::<u64>(&fast).unwrap(), v);
         if let Ok(small) = u32::try_from(v) {
@@ -812,6 +814,8 @@ fn scalars_read_and_write_the_bytes_of_the_general_path() {
     for v in signed {
         let mut fast = Vec::new();
         encode(&v, &mut fast).unwrap();
+        // The payload made on the stack is the same.
+        assert_eq!(encode_scalar(&v).unwrap().as_slice(), &fast[..], "{v:?}");
         assert_eq!(fast, general(&v), "{v}");
         assert_eq!(decode::<i64>(&fast).unwrap(), v);
         assert!(decode::<u64>(&fast).is_ok() == (v >= 0), "{v}");
@@ -819,15 +823,21 @@ fn scalars_read_and_write_the_bytes_of_the_general_path() {
     for v in [0.5f64, -0.0, f64::NAN, f64::INFINITY] {
         let mut fast = Vec::new();
         encode(&v, &mut fast).unwrap();
+        // The payload made on the stack is the same.
+        assert_eq!(encode_scalar(&v).unwrap().as_slice(), &fast[..], "{v:?}");
         assert_eq!(fast, general(&v));
         assert_eq!(decode::<f64>(&fast).unwrap().to_bits(), v.to_bits());
     }
     for v in [true, false] {
         let mut fast = Vec::new();
         encode(&v, &mut fast).unwrap();
+        // The payload made on the stack is the same.
+        assert_eq!(encode_scalar(&v).unwrap().as_slice(), &fast[..], "{v:?}");
         assert_eq!(fast, general(&v));
         assert_eq!(decode::<bool>(&fast).unwrap(), v);
     }
+    assert!(encode_scalar(&String::from("7")).is_none());
+    assert!(encode_scalar(&Some(7u64)).is_none());
     // Trailing bytes and truncation are refused, by the general decoder.
     let mut long = Vec::new();
     encode(&300u64, &mut long).unwrap();

@@ -519,9 +519,11 @@ where
                 self.broken(slot, "it answered for an item it was not given");
                 return;
             };
-            let name = self.plan.base.with_index(run.index());
+            // Named only when it failed: the common case costs nothing.
+            let index = run.index();
+            let name = || self.plan.base.with_index(index);
             let outcome = match tag {
-                OUTPUT => Some(decode::<U>(payload).map_err(|failure| failure.named(name, pid))),
+                OUTPUT => Some(decode::<U>(payload).map_err(|failure| failure.named(name(), pid))),
                 PANIC | UNENCODABLE => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = if tag == PANIC {
@@ -529,12 +531,12 @@ where
                     } else {
                         ErrorKind::Encode(text)
                     };
-                    Some(Err(Error::new(name, kind).with_pid(pid)))
+                    Some(Err(Error::new(name(), kind).with_pid(pid)))
                 }
                 INIT_FAILED => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = ErrorKind::Init(text);
-                    Some(Err(Error::new(name, kind).with_pid(pid)))
+                    Some(Err(Error::new(name(), kind).with_pid(pid)))
                 }
                 SKIPPED if payload.is_empty() => None,
                 _ => {
@@ -550,7 +552,7 @@ where
                         let since = state.since.replace(now).unwrap_or(now);
                         let origin = self.report.origin();
                         self.report.record(Span {
-                            name,
+                            name: name(),
                             start: since.saturating_duration_since(origin),
                             end: now.saturating_duration_since(origin),
                             place: format!("pid {pid}"),
@@ -849,12 +851,33 @@ impl DecodeFailure {
 
 /// Decodes an output from its own frame's bytes (depth and allocation are
 /// bounded by the codec); a panicking `Deserialize` becomes the item's error.
+#[inline(always)]
 pub(crate) fn decode<U: ProcessOutput>(bytes: &[u8]) -> Result<U, DecodeFailure> {
+    // A number or a bool runs no code of the program's: nothing to catch,
+    // and read in line (a cheap item's answer is one).
+    match codec::decode_scalar::<U>(bytes) {
+        Some(value) => Ok(value),
+        None => decode_caught(bytes),
+    }
+}
+
+/// [`decode`] with serde, catching a panicking `Deserialize`.
+#[inline(never)]
+fn decode_caught<U: ProcessOutput>(bytes: &[u8]) -> Result<U, DecodeFailure> {
     match catch_unwind(AssertUnwindSafe(|| codec::decode::<U>(bytes))) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(why)) => Err(DecodeFailure::Invalid(why)),
         Err(payload) => Err(DecodeFailure::Panicked(panic_message(&*payload))),
     }
+}
+
+/// Makes `frame` the frame of `tag` with `payload` so far (its length in
+/// the header is written once the payload is complete).
+fn start_frame(frame: &mut Vec<u8>, tag: u8, payload: &[u8]) {
+    frame.clear();
+    frame.push(tag);
+    frame.extend_from_slice(&[0; FRAME_HEADER - 1]);
+    frame.extend_from_slice(payload);
 }
 
 /// The worker's side of the pool.
@@ -914,18 +937,16 @@ impl WorkerLoop<'_> {
             };
             let range: Range<usize> = word(0)..word(1);
             for k in range {
-                frame.clear();
-                frame.extend_from_slice(&[0; FRAME_HEADER]);
+                let mut small = None;
                 if self.stop.load(Ordering::Acquire) != 0 {
-                    frame[0] = SKIPPED;
+                    start_frame(&mut frame, SKIPPED, b"");
                 } else {
                     match &mut state {
                         Ok(state) => {
-                            self.answer::<M, C, F, U>(&mut items, f, state, k, &mut frame);
+                            small = self.answer::<M, C, F, U>(&mut items, f, state, k, &mut frame);
                         }
                         Err(why) => {
-                            frame[0] = INIT_FAILED;
-                            frame.extend_from_slice(why.as_bytes());
+                            start_frame(&mut frame, INIT_FAILED, why.as_bytes());
                             if M::stops_on(&Err(Error::new(
                                 self.base.with_index(k),
                                 ErrorKind::Init(String::new()),
@@ -936,11 +957,25 @@ impl WorkerLoop<'_> {
                     }
                 }
                 answered += 1;
-                let len = (frame.len() - FRAME_HEADER) as u64;
-                frame[1..FRAME_HEADER].copy_from_slice(&len.to_le_bytes());
-                write = self.ring.push(write, &frame, &mut |_| {
-                    std::thread::sleep(Duration::from_micros(50));
-                });
+                let mut wait = |_: &Ring| std::thread::sleep(Duration::from_micros(50));
+                write = match small {
+                    // A number: its frame made on the stack.
+                    Some(payload) => {
+                        let len = payload.as_slice().len();
+                        let mut small = [0u8; FRAME_HEADER + 10];
+                        small[0] = OUTPUT;
+                        small[1..FRAME_HEADER].copy_from_slice(&(len as u64).to_le_bytes());
+                        // Fixed-size moves: all 10 bytes, of which `len` count.
+                        small[FRAME_HEADER..].copy_from_slice(payload.all());
+                        self.ring
+                            .push(write, &small[..FRAME_HEADER + len], &mut wait)
+                    }
+                    None => {
+                        let len = (frame.len() - FRAME_HEADER) as u64;
+                        frame[1..FRAME_HEADER].copy_from_slice(&len.to_le_bytes());
+                        self.ring.push(write, &frame, &mut wait)
+                    }
+                };
                 if self.ring.publish(write) && channel.write_all(&[1]).is_err() {
                     return 0;
                 }
@@ -953,7 +988,9 @@ impl WorkerLoop<'_> {
         }
     }
 
-    /// Runs item `k` and writes its frame (after the header) into `frame`.
+    /// Runs item `k` and writes its frame into `frame` (the length in its
+    /// header left for the caller), or returns the payload of an output that
+    /// is a number (whose frame the caller makes on the stack).
     fn answer<M, C, F, U>(
         &self,
         items: &mut C,
@@ -961,16 +998,20 @@ impl WorkerLoop<'_> {
         state: &mut F::State,
         k: usize,
         frame: &mut Vec<u8>,
-    ) where
+    ) -> Option<codec::ScalarPayload>
+    where
         M: Mode<U>,
         C: ItemCursor,
         F: WorkerTask<C::Item, Output = U>,
         U: ProcessOutput,
     {
         let Some(item) = items.take(k) else {
-            frame[0] = UNENCODABLE;
-            frame.extend_from_slice(b"the pool handed out an item twice (a bug in fanout)");
-            return;
+            start_frame(
+                frame,
+                UNENCODABLE,
+                b"the pool handed out an item twice (a bug in fanout)",
+            );
+            return None;
         };
         name::set_current_index(k);
         self.ring.starting(k);
@@ -983,20 +1024,20 @@ impl WorkerLoop<'_> {
             // No item starts after this one, in any worker.
             self.stop.store(1, Ordering::Release);
         }
-        let restart = |frame: &mut Vec<u8>, tag: u8, text: &str| {
-            frame.clear();
-            frame.push(tag);
-            frame.extend_from_slice(&[0; FRAME_HEADER - 1]);
-            frame.extend_from_slice(text.as_bytes());
-        };
         match outcome {
             Ok(value) => {
+                // A number runs no code of the program's to encode: nothing
+                // to catch, nothing to allocate.
+                if let Some(payload) = codec::encode_scalar(&value) {
+                    return Some(payload);
+                }
+                start_frame(frame, OUTPUT, b"");
                 let encoded = catch_unwind(AssertUnwindSafe(|| codec::encode(&value, frame)));
                 match encoded {
-                    Ok(Ok(())) => frame[0] = OUTPUT,
-                    Ok(Err(error)) => restart(frame, UNENCODABLE, &error.to_string()),
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => start_frame(frame, UNENCODABLE, error.to_string().as_bytes()),
                     Err(payload) => {
-                        restart(frame, PANIC, &panic_message(&*payload));
+                        start_frame(frame, PANIC, panic_message(&*payload).as_bytes());
                         std::mem::forget(payload);
                     }
                 }
@@ -1005,8 +1046,9 @@ impl WorkerLoop<'_> {
             }
             Err(failure) => {
                 let message = failure.panic_message().unwrap_or_default().to_owned();
-                restart(frame, PANIC, &message);
+                start_frame(frame, PANIC, message.as_bytes());
             }
         }
+        None
     }
 }

@@ -182,12 +182,27 @@ impl Ring {
     /// Appends `bytes` (worker only) without publishing them; waits, calling
     /// `wait` between tries, while the ring is full (publishing what it holds
     /// first, so that the parent can take it). Returns the new write position.
-    pub(crate) fn push(
-        &self,
-        mut write: u64,
-        mut bytes: &[u8],
-        wait: &mut dyn FnMut(&Ring),
-    ) -> u64 {
+    #[inline]
+    pub(crate) fn push(&self, write: u64, bytes: &[u8], wait: &mut dyn FnMut(&Ring)) -> u64 {
+        // The common case, in line: room known, in one piece, mapped.
+        let at = (write as usize) & (self.capacity - 1);
+        let end = at + bytes.len();
+        let known_free = self
+            .capacity
+            .saturating_sub(write.wrapping_sub(self.seen_read.get()) as usize);
+        if bytes.len() <= known_free && end <= self.capacity && end <= self.mapped.get() {
+            // SAFETY: as in `push_slow`: `at..end` lies inside the data area
+            // and holds free bytes; `bytes` does not overlap it.
+            unsafe { copy_bytes(bytes.as_ptr(), self.data().add(at), bytes.len()) };
+            return write + bytes.len() as u64;
+        }
+        self.push_slow(write, bytes, wait)
+    }
+
+    /// [`push`](Ring::push) when the ring may be full, wraps, or is not
+    /// mapped that far yet.
+    #[inline(never)]
+    fn push_slow(&self, mut write: u64, mut bytes: &[u8], wait: &mut dyn FnMut(&Ring)) -> u64 {
         while !bytes.is_empty() {
             let free = self.free(write, bytes.len());
             if free == 0 {
