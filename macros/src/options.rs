@@ -308,15 +308,6 @@ fn check_pool_streams(
         options.stream = false;
         options.unordered = false;
     }
-    if streaming && options.processes && options.recycle.is_some() {
-        errors.push(syn::Error::new(
-            at("recycle"),
-            format!(
-                "`recycle` is not available with `{option}`: a stream's worker processes are forked when it starts and cannot be replaced later. Drop `recycle`, or drop `{option}` to collect with recycled workers"
-            ),
-        ));
-        options.rejected.extend(options.recycle.take());
-    }
     if (options.stream || options.unordered) && options.timeout.is_some() {
         errors.push(syn::Error::new(
             at("timeout"),

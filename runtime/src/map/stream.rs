@@ -203,8 +203,10 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> ProcessItem fo
 /// order (`pool_map!(f, items; processes, stream)`): the workers are forked
 /// now, the items are pulled lazily and sent to them, so they must be
 /// serializable, as the outputs; `f` needs nothing. A worker process that
-/// dies fails the item it was running (and the rest of its chunk) and is not
-/// replaced: the others go on. Dropping the stream kills and reaps them.
+/// dies fails the item it was running, alone, and is replaced (by a fork
+/// server forked with the stream, which holds `f`): no item runs twice. With
+/// [`MapOptions::recycle`], each worker exits after that many items and a
+/// fresh one takes over. Dropping the stream kills and reaps them.
 ///
 /// ```
 /// use fanout::map::{self, MapOptions, Unwrap};
@@ -230,7 +232,12 @@ where
 {
     let shared = Shared::new(options, name, true);
     StreamInOrder {
-        inner: Stream::start_processes(shared, items.into_iter(), &Plain(f)),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &Plain(f),
+            options.recycle_option(),
+        ),
     }
 }
 
@@ -254,7 +261,12 @@ where
 {
     let shared = Shared::new(options, name, true);
     StreamInOrder {
-        inner: Stream::start_processes(shared, items.into_iter(), &WithInit { init, f }),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &WithInit { init, f },
+            options.recycle_option(),
+        ),
     }
 }
 
@@ -276,7 +288,12 @@ where
 {
     let shared = Shared::new(options, name, false);
     StreamUnordered {
-        inner: Stream::start_processes(shared, items.into_iter(), &Plain(f)),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &Plain(f),
+            options.recycle_option(),
+        ),
     }
 }
 
@@ -300,7 +317,12 @@ where
 {
     let shared = Shared::new(options, name, false);
     StreamUnordered {
-        inner: Stream::start_processes(shared, items.into_iter(), &WithInit { init, f }),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &WithInit { init, f },
+            options.recycle_option(),
+        ),
     }
 }
 
