@@ -447,7 +447,7 @@ macro_rules! spawn_processes {
 ///   (`as_completed`, `Pool.imap_unordered`).
 /// - `buffer = N` (with `stream` or `unordered`): at most N items taken and
 ///   not yet yielded (`buffersize=N`); by default twice the workers.
-/// - `init = CLOSURE`: a state built once per worker thread or process, which
+/// - `init = CLOSURE`: a state built once per worker thread, process or MPI rank, which
 ///   FUNC takes as `&mut` before the item: `|state, item| ...`
 ///   (`initializer=`). A panicking `init` fails the items of its worker.
 /// - `recycle = N` (with `processes`): a worker process exits after N items

@@ -324,13 +324,6 @@ fn check_pool_streams(
         ));
         options.rejected.extend(options.recycle.take());
     }
-    if options.init.is_some() && options.mpi {
-        errors.push(syn::Error::new(
-            at("init"),
-            "`init` is not available with `mpi` yet: build the state in the function, or run on threads or `processes`",
-        ));
-        options.rejected.extend(options.init.take());
-    }
 }
 
 /// The forms and options whose feature of the facade is off (the

@@ -79,7 +79,7 @@ pub use mode::{Catch, Mode, Settled, Try, TryAside, TryCatch, Unwrap};
 #[cfg(all(feature = "pool", not(feature = "mpi")))]
 pub use mpi::MpiFeature;
 #[cfg(feature = "pool")]
-pub use mpi::on_mpi;
+pub use mpi::{on_mpi, on_mpi_with_init};
 pub use options::{MapOptions, default_workers};
 #[cfg(all(unix, feature = "processes"))]
 pub use processes::{on_processes, on_processes_with_init};
