@@ -186,6 +186,46 @@ fn streams_may_name_the_function_and_move_owned_values_in() {
     assert!(empty.is_empty());
 }
 
+static PRIMES: [u64; 4] = [2, 3, 5, 7];
+const SCALE: u64 = 10;
+
+/// What the macro's borrow check (`stream_borrows`) must leave alone: each
+/// of these compiles, and runs.
+#[test]
+fn streams_over_statics_owned_values_and_arcs_are_not_refused() {
+    let from_static: Vec<u64> = fanout::pool_map!(|p: &u64| p * SCALE, &PRIMES; stream).collect();
+    assert_eq!(from_static, [20, 30, 50, 70]);
+    let from_iter: Vec<u64> = fanout::pool_map!(|p: &u64| p + 1, PRIMES.iter(); stream).collect();
+    assert_eq!(from_iter, [3, 4, 6, 8]);
+    let letters: Vec<bool> =
+        fanout::pool_map!(|c: char| c.is_uppercase(), "aBc".chars(); stream).collect();
+    assert_eq!(letters, [false, true, false]);
+    let promoted: Vec<u64> = fanout::pool_map!(|x: &u64| x + SCALE, &[1u64, 2]; stream).collect();
+    assert_eq!(promoted, [11, 12]);
+    let owned = vec![1u64, 2, 3];
+    let offset = 5u64;
+    let moved: Vec<u64> =
+        fanout::pool_map!(move |x: u64| x + offset, owned.clone(); stream).collect();
+    assert_eq!(moved, [6, 7, 8]);
+    let table = Arc::new(vec![10u64, 20, 30]);
+    let shared = Arc::clone(&table);
+    let looked_up: Vec<(usize, u64)> =
+        fanout::pool_map!(move |i: usize| shared[i], 0..3usize; unordered).collect();
+    assert_eq!(looked_up.len(), 3);
+    assert!(looked_up.iter().all(|(i, v)| table[*i] == *v));
+    // A local that holds a `&'static`, itself the items.
+    let primes: &'static [u64] = &PRIMES;
+    let doubled: Vec<u64> = fanout::pool_map!(|p: &u64| p * 2, primes; stream).collect();
+    assert_eq!(doubled, [4, 6, 10, 14]);
+    // A function named as a value, inside a closure that captures nothing.
+    fn apply(f: fn(u64) -> u64, x: u64) -> u64 {
+        f(x)
+    }
+    let applied: Vec<u64> = fanout::pool_map!(|x: u64| apply(square, x), 0..3u64; stream).collect();
+    assert_eq!(applied, [0, 1, 4]);
+    let _ = owned;
+}
+
 #[test]
 fn init_builds_the_state_once_per_worker() {
     static BUILT: AtomicUsize = AtomicUsize::new(0);

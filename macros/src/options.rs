@@ -38,6 +38,10 @@ pub struct Options {
     // `unordered` and `buffer` above are shared with gather!).
     pub init: Option<Expr>,
     pub recycle: Option<Expr>,
+    /// A stream on threads whose function, `init` or items borrow a local
+    /// (reported, see `stream_borrows`): the expansion calls stand-ins
+    /// without the `'static` bounds, so rustc does not report it again.
+    pub stream_borrows: bool,
     /// Values of rejected options: still type-checked in a closure that never
     /// runs, so the user's imports and locals stay "used" next to the error.
     pub rejected: Vec<Expr>,
@@ -316,6 +320,15 @@ fn check_pool_streams(
             ),
         ));
         options.rejected.extend(options.timeout.take());
+    }
+    if streaming
+        && !options.processes
+        && !options.mpi
+        && let Body::Map { func, items } = &invocation.body
+    {
+        let found = crate::stream_borrows::check(func, items, options.init.as_ref(), option);
+        options.stream_borrows = !found.is_empty();
+        errors.extend(found);
     }
     if options.recycle.is_some() && !options.processes {
         errors.push(syn::Error::new(

@@ -52,6 +52,13 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         };
         let on = if threads { "" } else { "_on_processes" };
         let entry = proc_macro2::Ident::new(&format!("{entry}{on}{with_init}"), Span::call_site());
+        // A borrow of a local was reported (`stream_borrows`): stand-ins
+        // without the `'static` bounds, so that rustc does not report it too.
+        let entry = if options.stream_borrows && threads {
+            quote!(refused::#entry)
+        } else {
+            quote!(#entry)
+        };
         let call = site.call(
             quote!(#rt::map::#entry),
             quote!(&#opts, #mode, #name, #items, #init #func),

@@ -83,6 +83,9 @@ pub use mpi::{on_mpi, on_mpi_with_init};
 pub use options::{MapOptions, default_workers};
 #[cfg(all(unix, feature = "processes"))]
 pub use processes::{on_processes, on_processes_with_init};
+#[cfg(feature = "pool")]
+#[doc(hidden)]
+pub use stream::refused;
 #[cfg(all(unix, feature = "processes", feature = "pool"))]
 pub use stream::{
     ProcessItem, stream_in_order_on_processes, stream_in_order_on_processes_with_init,

@@ -103,8 +103,11 @@ pub fn stream_in_order<M, I, F, U>(
 ) -> StreamInOrder<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    F: Fn(I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamInOrder {
@@ -126,9 +129,13 @@ pub fn stream_in_order_with_init<M, I, G, S, F, U>(
 ) -> StreamInOrder<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    G: Fn() -> S + Send + Sync + 'static,
-    F: Fn(&mut S, I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    G: Fn() -> S + Send + Sync,
+    G: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(&mut S, I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamInOrder {
@@ -148,8 +155,11 @@ pub fn stream_unordered<M, I, F, U>(
 ) -> StreamUnordered<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    F: Fn(I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamUnordered {
@@ -169,9 +179,13 @@ pub fn stream_unordered_with_init<M, I, G, S, F, U>(
 ) -> StreamUnordered<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    G: Fn() -> S + Send + Sync + 'static,
-    F: Fn(&mut S, I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    G: Fn() -> S + Send + Sync,
+    G: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(&mut S, I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamUnordered {
@@ -182,6 +196,84 @@ where
             items.into_iter(),
             WithInit { init, f },
         ),
+    }
+}
+
+/// Stand-ins for the entries of the streams on threads, without their
+/// `'static` and `Send` bounds: `pool_map!(...; stream)` calls them when it
+/// reported that the function, its `init` or the items borrow a local (a
+/// compile error), so that the borrow checker does not report the same
+/// mistake a second time in its own words. They type-check as the entries do
+/// and are never run.
+#[doc(hidden)]
+pub mod refused {
+    use super::{MapOptions, Mode, StreamInOrder, StreamUnordered, WorkerName};
+
+    const REFUSED: &str =
+        "fanout: a stream refused at compile time (it borrows a local) cannot run";
+
+    pub fn stream_in_order<M, I, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: F,
+    ) -> StreamInOrder<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        F: Fn(I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
+    }
+
+    pub fn stream_unordered<M, I, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: F,
+    ) -> StreamUnordered<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        F: Fn(I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
+    }
+
+    pub fn stream_in_order_with_init<M, I, G, S, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: G,
+        _: F,
+    ) -> StreamInOrder<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        G: Fn() -> S,
+        F: Fn(&mut S, I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
+    }
+
+    pub fn stream_unordered_with_init<M, I, G, S, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: G,
+        _: F,
+    ) -> StreamUnordered<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        G: Fn() -> S,
+        F: Fn(&mut S, I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
     }
 }
 
