@@ -716,12 +716,16 @@ pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
 
 /// Room for the control message of one descriptor, aligned for `cmsghdr`.
 #[repr(C, align(8))]
+// Only the fork server of a stream in processes passes descriptors.
+#[cfg(feature = "pool")]
 struct OneFdControl([u8; 64]);
 
 /// Sends `bytes` and a copy of `fd` (`SCM_RIGHTS`) on the Unix socket `via`
 /// (from [`socket_pair`]), without raising `SIGPIPE` if the peer is gone.
 /// The receiver gets its own descriptor for `fd`'s open file; `fd` stays
 /// open here.
+// Only the fork server of a stream in processes passes descriptors.
+#[cfg(feature = "pool")]
 pub(crate) fn send_with_fd(
     via: BorrowedFd<'_>,
     bytes: &[u8],
@@ -790,6 +794,8 @@ pub(crate) fn send_with_fd(
 /// descriptor sent with them by [`send_with_fd`], if any (close-on-exec, at 3
 /// or above). Returns how many bytes came (0: the peer is gone). Any further
 /// descriptor in the message is closed.
+// Only the fork server of a stream in processes passes descriptors.
+#[cfg(feature = "pool")]
 pub(crate) fn recv_with_fd(
     via: BorrowedFd<'_>,
     bytes: &mut [u8],
