@@ -1028,3 +1028,41 @@ pub(crate) fn at_exit(handler: extern "C" fn()) {
         libc::atexit(handler);
     }
 }
+
+#[cfg(all(test, feature = "pool"))]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::AsFd as _;
+
+    use super::*;
+
+    #[test]
+    fn a_descriptor_crosses_a_socket_with_its_bytes() {
+        let (here, there) = socket_pair().unwrap();
+        let (read, write) = pipe().unwrap();
+        send_with_fd(here.as_fd(), b"hello", write.as_fd()).unwrap();
+        drop(write);
+        let mut got = [0u8; 5];
+        let (n, fd) = recv_with_fd(there.as_fd(), &mut got).unwrap();
+        let mut there = std::os::unix::net::UnixStream::from(there);
+        there.read_exact(&mut got[n..]).unwrap();
+        assert_eq!(&got, b"hello");
+        // The descriptor that came is the pipe's write end: what it writes
+        // comes out of the read end, which sees its end once it is closed.
+        let fd = fd.expect("a descriptor came with the bytes");
+        assert!(fd.as_raw_fd() > libc::STDERR_FILENO);
+        let mut received = std::fs::File::from(fd);
+        received.write_all(b"x").unwrap();
+        drop(received);
+        let mut out = String::new();
+        std::fs::File::from(read).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "x");
+        // Bytes alone bring no descriptor; a closed peer reads as 0 bytes.
+        send_all(here.as_fd(), b"z").unwrap();
+        let mut one = [0u8; 1];
+        let (n, fd) = recv_with_fd(there.as_fd(), &mut one).unwrap();
+        assert_eq!((n, fd.is_none(), one), (1, true, *b"z"));
+        drop(here);
+        assert_eq!(recv_with_fd(there.as_fd(), &mut one).unwrap().0, 0);
+    }
+}

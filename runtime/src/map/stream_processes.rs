@@ -2,8 +2,8 @@
 //! and `...; processes, unordered)` (Python's `Pool.imap` and
 //! `imap_unordered`).
 //!
-//! The workers are forked when the stream starts, so `f` is only ever run
-//! in their copies of the caller's memory and needs nothing. The items are
+//! The workers are copies of the caller's memory as it was when the stream
+//! started, so `f` is only ever run there and needs nothing. The items are
 //! pulled lazily in the parent, so they travel: each is encoded (the same
 //! codec as the outputs, hence the same trait, [`ProcessOutput`]) and sent
 //! on the worker's socket, and the worker answers with one frame. Beside
@@ -11,9 +11,14 @@
 //! (the same rules as the thread streams), sends their items one at a time
 //! and waits for each answer.
 //!
-//! The workers are forked by a fork server: a process forked when the
-//! stream starts, which holds the only copy of `f` that outlives the call
-//! (the caller's may be gone when a worker must be replaced). A worker process
+//! The workers are forked by a fork server: a single-threaded process forked
+//! when the stream starts, which holds the only copy of `f` that outlives the
+//! call. The collecting pool forks its replacements from the caller, which
+//! holds `f` until the map returns; a stream returns at once, and the caller's
+//! `f` may be gone (or changed) when a worker must be replaced. The server
+//! hands each worker's socket to the parent (`SCM_RIGHTS`) and reaps the
+//! workers when the parent asks, with the collecting pool's `reap` and
+//! `cause`, so a crash is reported in the same words. A worker process
 //! that dies fails the item it was running, alone (as in the collecting
 //! pool): the parent's thread asks the fork server to reap it (the cause, a
 //! signal or an exit code, names the item's error) and, if there is another
