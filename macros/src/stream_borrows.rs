@@ -19,10 +19,11 @@
 //!   `&v[..]`, `&cfg.items`), or a borrowing method (`iter`, `chars`,
 //!   `windows`, ...) called on such a place, possibly followed by lazy
 //!   adaptors (`v.iter().map(..).enumerate()`). Anything else (a call,
-//!   `into_iter`, `collect`, a block) is left to rustc. The one correct
-//!   program this refuses: `r.iter()` where the local `r` is itself a
-//!   `&'static` reference; write `r` (a `&'static [T]` is the items), or
-//!   `STATIC.iter()`;
+//!   `into_iter`, `collect`, a block) is left to rustc. The correct programs
+//!   this refuses: those where the local `r` is itself a `&'static`
+//!   reference and the items reach through it (`r.iter()`, `&r[..]`,
+//!   `&r.field`); write `r` itself (a `&'static [T]` is iterable), or name
+//!   the static (`TABLE.iter()`). `&r` alone always borrows the local;
 //! - a closure (FUNC or `init`) without `move` borrows a local when it uses a
 //!   name it does not bind itself where only a variable can be: an operand
 //!   (`x + offset`, `-scale`), a method receiver (`offset.max(x)`), a field
