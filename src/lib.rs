@@ -441,13 +441,16 @@ macro_rules! spawn_processes {
 /// - `stream`: instead of a `Vec`, an `Iterator` of the outputs in input order,
 ///   the items taken lazily, so `0..` works (`Executor.map(...,
 ///   buffersize=N)`, `Pool.imap`). On threads FUNC and the items must be
-///   `Send + 'static`; on processes the items must be serializable. Dropping
-///   the iterator early cancels the rest.
+///   `Send + 'static` (a borrow of a local that the tokens show, `&v`,
+///   `v.iter()`, a closure without `move` that uses a local, is a compile
+///   error that says to move an owned value or an `Arc` in); on processes the
+///   items must be serializable, and a worker that crashes is replaced.
+///   Dropping the iterator early cancels the rest.
 /// - `unordered`: the same, `(index, output)` in completion order
 ///   (`as_completed`, `Pool.imap_unordered`).
 /// - `buffer = N` (with `stream` or `unordered`): at most N items taken and
 ///   not yet yielded (`buffersize=N`); by default twice the workers.
-/// - `init = CLOSURE`: a state built once per worker thread or process, which
+/// - `init = CLOSURE`: a state built once per worker thread, process or MPI rank, which
 ///   FUNC takes as `&mut` before the item: `|state, item| ...`
 ///   (`initializer=`). A panicking `init` fails the items of its worker.
 /// - `recycle = N` (with `processes`): a worker process exits after N items

@@ -366,6 +366,38 @@ fn ranks_with_different_items_are_refused() {
     );
 }
 
+#[test]
+fn init_builds_the_state_once_per_rank() {
+    for size in [1, 2, 3] {
+        let job = scenario_job("init", size);
+        let lines = job.same_on_every_rank(size);
+        assert_eq!(
+            lines,
+            [
+                "init ran once on this rank".to_owned(),
+                format!("{size} ranks ran items, each with its own state"),
+            ],
+            "{job}"
+        );
+    }
+}
+
+#[test]
+fn a_panicking_init_fails_the_items_of_its_rank() {
+    for size in [1, 3] {
+        let job = scenario_job("init-panics", size);
+        let lines = job.same_on_every_rank(size);
+        let last = size - 1;
+        assert_eq!(
+            lines,
+            [format!(
+                "rank {last}'s items: did not run: the `init` of its worker panicked: no GPU (on MPI rank {last})"
+            )],
+            "{job}"
+        );
+    }
+}
+
 /// A `try` error type that crosses ranks, and takes worker failures (`catch`).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum Failure {
@@ -468,6 +500,73 @@ fn scenario() {
                 }
                 other => panic!("try + catch gave {other:?}"),
             }
+        }
+        "init" => {
+            // Each item says where it ran and how many items that rank's
+            // state had seen: one state per rank, kept across its chunks.
+            static INITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let seen = pool_map!(|state: &mut (usize, u32), _i: u32| {
+                std::thread::sleep(Duration::from_millis(10));
+                state.1 += 1;
+                *state
+            }, 0..30u32; mpi, chunksize = 1, init = || {
+                INITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (mpi::rank(), 0u32)
+            });
+            let inits = INITS.load(std::sync::atomic::Ordering::SeqCst);
+            say(if inits == 1 {
+                "init ran once on this rank".to_owned()
+            } else {
+                format!("init ran {inits} times on this rank")
+            }
+            .as_str());
+            let mut ranks = 0;
+            for rank in 0..mpi::size() {
+                let mut counts: Vec<u32> = seen
+                    .iter()
+                    .filter(|(r, _)| *r == rank)
+                    .map(|(_, n)| *n)
+                    .collect();
+                counts.sort_unstable();
+                // Its state counted 1, 2, ... n: the same state for all.
+                assert_eq!(
+                    counts,
+                    (1..=counts.len() as u32).collect::<Vec<_>>(),
+                    "{seen:?}"
+                );
+                ranks += usize::from(!counts.is_empty());
+            }
+            say(&format!("{ranks} ranks ran items, each with its own state"));
+        }
+        "init-panics" => {
+            let last = mpi::size() - 1;
+            let outcomes = pool_map!(|base: &mut u32, i: u32| {
+                std::thread::sleep(Duration::from_millis(10));
+                (*base + i, mpi::rank())
+            }, 0..12u32; mpi, catch, chunksize = 1, name = "gpu", init = || -> u32 {
+                assert!(mpi::rank() != mpi::size() - 1, "no GPU");
+                100
+            });
+            let mut failures = std::collections::BTreeSet::new();
+            for (i, outcome) in outcomes.iter().enumerate() {
+                match outcome {
+                    Ok((value, rank)) => {
+                        assert_eq!(*value, 100 + i as u32);
+                        assert_ne!(*rank, last);
+                    }
+                    Err(error) => {
+                        assert!(
+                            matches!(error.kind(), fanout::ErrorKind::Init(_)),
+                            "{error}"
+                        );
+                        let text = error.to_string();
+                        let prefix = format!("worker `gpu-{i}` ");
+                        failures.insert(text.strip_prefix(&prefix).unwrap_or(&text).to_owned());
+                    }
+                }
+            }
+            let failures: Vec<String> = failures.into_iter().collect();
+            say(&format!("rank {last}'s items: {}", failures.join(" | ")));
         }
         "panic" => {
             let _ = pool_map!(|i: u32| {

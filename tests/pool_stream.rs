@@ -186,6 +186,46 @@ fn streams_may_name_the_function_and_move_owned_values_in() {
     assert!(empty.is_empty());
 }
 
+static PRIMES: [u64; 4] = [2, 3, 5, 7];
+const SCALE: u64 = 10;
+
+/// What the macro's borrow check (`stream_borrows`) must leave alone: each
+/// of these compiles, and runs.
+#[test]
+fn streams_over_statics_owned_values_and_arcs_are_not_refused() {
+    let from_static: Vec<u64> = fanout::pool_map!(|p: &u64| p * SCALE, &PRIMES; stream).collect();
+    assert_eq!(from_static, [20, 30, 50, 70]);
+    let from_iter: Vec<u64> = fanout::pool_map!(|p: &u64| p + 1, PRIMES.iter(); stream).collect();
+    assert_eq!(from_iter, [3, 4, 6, 8]);
+    let letters: Vec<bool> =
+        fanout::pool_map!(|c: char| c.is_uppercase(), "aBc".chars(); stream).collect();
+    assert_eq!(letters, [false, true, false]);
+    let promoted: Vec<u64> = fanout::pool_map!(|x: &u64| x + SCALE, &[1u64, 2]; stream).collect();
+    assert_eq!(promoted, [11, 12]);
+    let owned = vec![1u64, 2, 3];
+    let offset = 5u64;
+    let moved: Vec<u64> =
+        fanout::pool_map!(move |x: u64| x + offset, owned.clone(); stream).collect();
+    assert_eq!(moved, [6, 7, 8]);
+    let table = Arc::new(vec![10u64, 20, 30]);
+    let shared = Arc::clone(&table);
+    let looked_up: Vec<(usize, u64)> =
+        fanout::pool_map!(move |i: usize| shared[i], 0..3usize; unordered).collect();
+    assert_eq!(looked_up.len(), 3);
+    assert!(looked_up.iter().all(|(i, v)| table[*i] == *v));
+    // A local that holds a `&'static`, itself the items.
+    let primes: &'static [u64] = &PRIMES;
+    let doubled: Vec<u64> = fanout::pool_map!(|p: &u64| p * 2, primes; stream).collect();
+    assert_eq!(doubled, [4, 6, 10, 14]);
+    // A function named as a value, inside a closure that captures nothing.
+    fn apply(f: fn(u64) -> u64, x: u64) -> u64 {
+        f(x)
+    }
+    let applied: Vec<u64> = fanout::pool_map!(|x: u64| apply(square, x), 0..3u64; stream).collect();
+    assert_eq!(applied, [0, 1, 4]);
+    let _ = owned;
+}
+
 #[test]
 fn init_builds_the_state_once_per_worker() {
     static BUILT: AtomicUsize = AtomicUsize::new(0);
@@ -522,4 +562,307 @@ fn init_as_in_the_issue_borrows_and_infers_the_state() {
     let ids = vec![1u32, 2, 3];
     let rows = fanout::pool_map!(|db, id| db.lookup(id), ids; init = || Db::connect(&url));
     assert_eq!(rows, ["db://local/1", "db://local/2", "db://local/3"]);
+}
+
+/// How a worker process dies in the crash tests.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Copy, Debug)]
+enum Crash {
+    Abort,
+    Exit,
+    Kill,
+}
+
+#[cfg(target_os = "linux")]
+impl Crash {
+    fn now(self) -> ! {
+        match self {
+            Crash::Abort => std::process::abort(),
+            // SAFETY: `_exit` takes no pointers and never returns.
+            Crash::Exit => unsafe { libc::_exit(3) },
+            Crash::Kill => {
+                // SAFETY: signalling this very process; SIGKILL cannot be
+                // caught, so it never returns.
+                unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+                unreachable!("SIGKILL was sent")
+            }
+        }
+    }
+
+    fn kind(self) -> fanout::ErrorKind {
+        match self {
+            Crash::Abort => fanout::ErrorKind::Signal(libc::SIGABRT),
+            Crash::Exit => fanout::ErrorKind::Exit(3),
+            Crash::Kill => fanout::ErrorKind::Signal(libc::SIGKILL),
+        }
+    }
+}
+
+/// A file that the items of a test append a line to, from any process.
+#[cfg(target_os = "linux")]
+struct Log(std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Log {
+    fn new(tag: &str) -> Log {
+        let path =
+            std::env::temp_dir().join(format!("fanout-pool-stream-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        Log(path)
+    }
+
+    /// Appends `line` in one write (atomic with `O_APPEND`).
+    fn note(&self, line: &str) {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.0)
+            .unwrap();
+        file.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.0)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// How many times item `i` started (`start i ...` lines).
+    fn starts(&self, i: u32) -> usize {
+        self.lines()
+            .iter()
+            .filter(|line| line.split(' ').take(2).eq(["start", &i.to_string()]))
+            .count()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Log {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether `pid` exists, a zombie included.
+#[cfg(target_os = "linux")]
+fn exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// What a crash test's item returns: `(i * 10, its pid, its parent's pid)`.
+#[cfg(target_os = "linux")]
+type Ran = (u32, u32, u32);
+
+/// An item's index and outcome.
+#[cfg(target_os = "linux")]
+type Indexed<T> = (usize, Result<T, fanout::Error>);
+
+/// The item of the crash tests: logs `start i pid parent`, dies at `crash_at`
+/// in the way asked, otherwise returns `(i * 10, pid, parent)`.
+#[cfg(target_os = "linux")]
+fn crashing_item(log: &Log, i: u32, crash_at: u32, crash: Crash) -> Ran {
+    let (pid, parent) = (std::process::id(), std::os::unix::process::parent_id());
+    log.note(&format!("start {i} {pid} {parent}"));
+    if i == crash_at {
+        crash.now();
+    }
+    std::thread::sleep(Duration::from_millis(2));
+    (i * 10, pid, parent)
+}
+
+/// Checks the outcomes of a crash test: item `crash_at` failed with the
+/// crash, naming its worker and pid; every other item has its output, from
+/// a worker process; each item ran once; no worker process (nor the fork
+/// server that forked a stream's) is left, not even as a zombie.
+#[cfg(target_os = "linux")]
+fn check_crash(log: &Log, crash: Crash, crash_at: u32, results: &[Indexed<Ran>]) {
+    assert_eq!(results.len(), 12, "{results:?}");
+    let mut pids = HashSet::new();
+    for (index, result) in results {
+        let i = *index as u32;
+        assert_eq!(log.starts(i), 1, "item {i} ran once: {:?}", log.lines());
+        if i == crash_at {
+            let error = result.as_ref().unwrap_err();
+            assert_eq!(*error.kind(), crash.kind(), "{error}");
+            let pid = error.pid().expect("the error names the worker process");
+            let text = error.to_string();
+            assert!(text.contains(&format!("-{crash_at}`")), "{text}");
+            assert!(text.contains(&format!("(pid {pid})")), "{text}");
+            pids.insert(pid);
+        } else {
+            let (value, pid, parent) = *result.as_ref().unwrap();
+            assert_eq!(value, i * 10);
+            assert_ne!(pid, std::process::id(), "item {i} ran in a worker");
+            pids.insert(pid);
+            // A stream's workers are forked by its fork server, the
+            // collecting pool's by this process.
+            if parent != std::process::id() {
+                pids.insert(parent);
+            }
+        }
+    }
+    for pid in pids {
+        assert!(!exists(pid), "process {pid} is left");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_crashed_stream_worker_fails_its_item_alone_and_is_replaced() {
+    for crash in [Crash::Abort, Crash::Exit, Crash::Kill] {
+        // In input order, one worker: without a replacement, every item
+        // after the crash would fail.
+        let log = Log::new(&format!("ordered-{crash:?}"));
+        let results: Vec<_> = fanout::pool_map!(
+            |i: u32| crashing_item(&log, i, 5, crash),
+            0..12u32;
+            processes, stream, catch, workers = 1
+        )
+        .enumerate()
+        .collect();
+        check_crash(&log, crash, 5, &results);
+        // The items after the crash ran in a fresh worker.
+        let pid_of = |k: usize| results[k].1.as_ref().unwrap().1;
+        assert_eq!(pid_of(4), results[5].1.as_ref().unwrap_err().pid().unwrap());
+        assert_ne!(pid_of(4), pid_of(6));
+        // In completion order, two workers.
+        let log = Log::new(&format!("unordered-{crash:?}"));
+        let results: Vec<_> = fanout::pool_map!(
+            |i: u32| crashing_item(&log, i, 3, crash),
+            0..12u32;
+            processes, unordered, catch, workers = 2
+        )
+        .collect();
+        check_crash(&log, crash, 3, &results);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn without_catch_a_crashed_item_panics_the_stream_once_the_others_ended() {
+    let log = Log::new("unwrap");
+    let mut yielded = Vec::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let stream = fanout::pool_map!(
+            |i: u32| {
+                let (value, pid, parent) = crashing_item(&log, i, 3, Crash::Abort);
+                std::thread::sleep(Duration::from_millis(20));
+                log.note(&format!("end {i}"));
+                (value, pid, parent)
+            },
+            0..8u32;
+            processes, stream, workers = 2
+        );
+        for item in stream {
+            yielded.push(item);
+        }
+    }));
+    let payload = outcome.expect_err("the stream panics at the crashed item");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("-3`"), "{message}");
+    assert!(message.contains("SIGABRT"), "{message}");
+    assert_eq!(
+        yielded
+            .iter()
+            .map(|(value, _, _)| *value)
+            .collect::<Vec<_>>(),
+        [0, 10, 20]
+    );
+    // Every item that started, but the crashed one, ended before the panic,
+    // and ran once; no worker process is left.
+    let lines = log.lines();
+    for line in &lines {
+        let words: Vec<&str> = line.split(' ').collect();
+        if words[0] == "start" {
+            let i: u32 = words[1].parse().unwrap();
+            assert_eq!(log.starts(i), 1, "{lines:?}");
+            if i != 3 {
+                assert!(lines.contains(&format!("end {i}")), "{lines:?}");
+            }
+            for pid in &words[2..] {
+                assert!(!exists(pid.parse().unwrap()), "{pid} is left");
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_crash_with_recycle_fails_one_item_and_the_recycling_goes_on() {
+    let log = Log::new("recycle");
+    let results: Vec<_> = fanout::pool_map!(
+        |i: u32| crashing_item(&log, i, 4, Crash::Abort),
+        0..12u32;
+        processes, stream, catch, workers = 1, recycle = 3
+    )
+    .enumerate()
+    .collect();
+    check_crash(&log, Crash::Abort, 4, &results);
+    // Each worker ran at most 3 items: 0-2, then 3 and the crashed 4, then a
+    // fresh worker for 5-7, 8-10, 11.
+    let pid_of = |k: usize| match &results[k].1 {
+        Ok((_, pid, _)) => *pid,
+        Err(error) => error.pid().unwrap(),
+    };
+    let groups: Vec<Vec<usize>> = [
+        vec![0, 1, 2],
+        vec![3, 4],
+        vec![5, 6, 7],
+        vec![8, 9, 10],
+        vec![11],
+    ]
+    .into();
+    let mut seen = HashSet::new();
+    for group in &groups {
+        let pid = pid_of(group[0]);
+        assert!(group.iter().all(|&k| pid_of(k) == pid), "{results:?}");
+        assert!(seen.insert(pid), "{results:?}");
+    }
+    // The collecting form, the same way.
+    let log = Log::new("recycle-collect");
+    let collected = fanout::pool_map!(
+        |i: u32| crashing_item(&log, i, 4, Crash::Abort),
+        0..12u32;
+        processes, catch, workers = 1, recycle = 3
+    );
+    let collected: Vec<_> = collected.into_iter().enumerate().collect();
+    check_crash(&log, Crash::Abort, 4, &collected);
+    // Unordered, with `init`: each fresh worker builds its state.
+    let states: Vec<Indexed<(u32, u32)>> = fanout::pool_map!(
+        |state: &mut u32, i: u32| {
+            if i == 2 {
+                std::process::abort();
+            }
+            (i, *state)
+        },
+        0..6u32;
+        processes, unordered, catch, workers = 1, recycle = 2,
+        init = std::process::id
+    )
+    .collect();
+    assert_eq!(states.len(), 6);
+    for (index, result) in &states {
+        match result {
+            Ok((i, state)) => {
+                assert_eq!(*i as usize, *index);
+                assert_ne!(*state, std::process::id());
+            }
+            Err(error) => {
+                assert_eq!(*index, 2);
+                assert_eq!(*error.kind(), fanout::ErrorKind::Signal(libc::SIGABRT));
+            }
+        }
+    }
+    let distinct: HashSet<u32> = states
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().map(|(_, s)| *s))
+        .collect();
+    // Items 0-1, (2 crashed) 3, 4-5: three workers that answered.
+    assert_eq!(distinct.len(), 3, "{states:?}");
 }

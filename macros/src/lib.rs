@@ -12,8 +12,9 @@
 //!
 //! Errors point at the user's tokens: `expand::site` places generated code
 //! on them, and `races` spots the data races the tokens show (a loop-form
-//! task that assigns to a variable of the caller), and `writes` the writes a
-//! child process would make to its own copy of the caller's memory. No input
+//! task that assigns to a variable of the caller), `writes` the writes a
+//! child process would make to its own copy of the caller's memory, and
+//! `stream_borrows` the locals a stream on threads would borrow. No input
 //! makes a macro panic: the `fuzz` tests feed the entry point thousands of
 //! mutated invocations. The code each form generates is kept, pretty-printed, in
 //! `tests/expand/` and compared by `expand::golden`
@@ -27,6 +28,7 @@ mod fuzz;
 mod naming;
 mod options;
 mod races;
+mod stream_borrows;
 mod writes;
 
 use proc_macro::TokenStream;

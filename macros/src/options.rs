@@ -38,6 +38,10 @@ pub struct Options {
     // `unordered` and `buffer` above are shared with gather!).
     pub init: Option<Expr>,
     pub recycle: Option<Expr>,
+    /// A stream on threads whose function, `init` or items borrow a local
+    /// (reported, see `stream_borrows`): the expansion calls stand-ins
+    /// without the `'static` bounds, so rustc does not report it again.
+    pub stream_borrows: bool,
     /// Values of rejected options: still type-checked in a closure that never
     /// runs, so the user's imports and locals stay "used" next to the error.
     pub rejected: Vec<Expr>,
@@ -308,15 +312,6 @@ fn check_pool_streams(
         options.stream = false;
         options.unordered = false;
     }
-    if streaming && options.processes && options.recycle.is_some() {
-        errors.push(syn::Error::new(
-            at("recycle"),
-            format!(
-                "`recycle` is not available with `{option}`: a stream's worker processes are forked when it starts and cannot be replaced later. Drop `recycle`, or drop `{option}` to collect with recycled workers"
-            ),
-        ));
-        options.rejected.extend(options.recycle.take());
-    }
     if (options.stream || options.unordered) && options.timeout.is_some() {
         errors.push(syn::Error::new(
             at("timeout"),
@@ -326,19 +321,21 @@ fn check_pool_streams(
         ));
         options.rejected.extend(options.timeout.take());
     }
+    if streaming
+        && !options.processes
+        && !options.mpi
+        && let Body::Map { func, items } = &invocation.body
+    {
+        let found = crate::stream_borrows::check(func, items, options.init.as_ref(), option);
+        options.stream_borrows = !found.is_empty();
+        errors.extend(found);
+    }
     if options.recycle.is_some() && !options.processes {
         errors.push(syn::Error::new(
             at("recycle"),
             "`recycle = N` replaces a worker process after N items (Python's `max_tasks_per_child`); threads share one process and are not replaced: run the map in processes, `pool_map!(f, items; processes, recycle = 100)`",
         ));
         options.rejected.extend(options.recycle.take());
-    }
-    if options.init.is_some() && options.mpi {
-        errors.push(syn::Error::new(
-            at("init"),
-            "`init` is not available with `mpi` yet: build the state in the function, or run on threads or `processes`",
-        ));
-        options.rejected.extend(options.init.take());
     }
 }
 

@@ -740,6 +740,153 @@ pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Room for the control message of one descriptor, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+// Only the fork server of a stream in processes passes descriptors.
+#[cfg(feature = "pool")]
+struct OneFdControl([u8; 64]);
+
+/// Sends `bytes` and a copy of `fd` (`SCM_RIGHTS`) on the Unix socket `via`
+/// (from [`socket_pair`]), without raising `SIGPIPE` if the peer is gone.
+/// The receiver gets its own descriptor for `fd`'s open file; `fd` stays
+/// open here.
+// Only the fork server of a stream in processes passes descriptors.
+#[cfg(feature = "pool")]
+pub(crate) fn send_with_fd(
+    via: BorrowedFd<'_>,
+    bytes: &[u8],
+    fd: BorrowedFd<'_>,
+) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = 0;
+    if bytes.is_empty() {
+        return Err(io::Error::other(
+            "a descriptor travels with at least one byte",
+        ));
+    }
+    let one = std::mem::size_of::<libc::c_int>() as libc::c_uint;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(one) } as usize;
+    let mut control = OneFdControl([0; 64]);
+    if space > control.0.len() {
+        return Err(io::Error::other("no room for a control message"));
+    }
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr().cast_mut().cast(),
+        iov_len: bytes.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points at `control`, which has room for one cmsghdr and
+    // its data (`space` bytes, checked above) and is aligned for cmsghdr;
+    // CMSG_FIRSTHDR returns its start, and CMSG_DATA a place within it for
+    // one c_int, written unaligned.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&raw const msg);
+        if header.is_null() {
+            return Err(io::Error::other("no room for a control message"));
+        }
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(one) as _;
+        std::ptr::write_unaligned(
+            libc::CMSG_DATA(header).cast::<libc::c_int>(),
+            fd.as_raw_fd(),
+        );
+    }
+    let sent = loop {
+        // SAFETY: `msg` and everything it points at (`iov`, `bytes`,
+        // `control`) live across the call; `via` is open (borrowed).
+        let sent = unsafe { libc::sendmsg(via.as_raw_fd(), &raw const msg, flags) };
+        if sent >= 0 {
+            break sent.unsigned_abs();
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    };
+    // The descriptor went with the first byte; the rest follows plainly.
+    send_all(via, &bytes[sent.min(bytes.len())..])
+}
+
+/// Receives up to `bytes.len()` bytes on the Unix socket `via`, and the
+/// descriptor sent with them by [`send_with_fd`], if any (close-on-exec, at 3
+/// or above). Returns how many bytes came (0: the peer is gone). Any further
+/// descriptor in the message is closed.
+// Only the fork server of a stream in processes passes descriptors.
+#[cfg(feature = "pool")]
+pub(crate) fn recv_with_fd(
+    via: BorrowedFd<'_>,
+    bytes: &mut [u8],
+) -> io::Result<(usize, Option<OwnedFd>)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = libc::MSG_CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = 0;
+    let mut control = OneFdControl([0; 64]);
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_mut_ptr().cast(),
+        iov_len: bytes.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
+    let received = loop {
+        // SAFETY: `msg` points at `iov` (hence `bytes`) and `control`, both
+        // valid for writes of the lengths given and alive across the call;
+        // `via` is open (borrowed).
+        let received = unsafe { libc::recvmsg(via.as_raw_fd(), &raw mut msg, flags) };
+        if received >= 0 {
+            break received.unsigned_abs();
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    };
+    let mut first = None;
+    // SAFETY: recvmsg filled `control` with `msg_controllen` bytes of
+    // control messages; CMSG_FIRSTHDR/CMSG_NXTHDR walk them within that
+    // length, and each SCM_RIGHTS message holds `(cmsg_len - CMSG_LEN(0)) /
+    // size_of::<c_int>()` descriptors, new in this process and owned by no
+    // one else, read unaligned.
+    unsafe {
+        let mut header = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(header).cast::<libc::c_int>();
+                let len = ((*header).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+                for k in 0..len / std::mem::size_of::<libc::c_int>() {
+                    let fd = OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(k)));
+                    if first.is_none() {
+                        first = Some(fd);
+                    }
+                }
+            }
+            header = libc::CMSG_NXTHDR(&raw const msg, header);
+        }
+    }
+    let fd = match first {
+        Some(fd) => {
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            set_cloexec(&fd)?;
+            Some(above_stdio(fd)?)
+        }
+        None => None,
+    };
+    Ok((received, fd))
+}
+
 /// Waits until one of `fds` is ready or `timeout` passed (`None`: no limit);
 /// returns how many are ready (0 on timeout). An interrupted wait counts as a
 /// timeout.
@@ -905,5 +1052,43 @@ pub(crate) fn at_exit(handler: extern "C" fn()) {
     // function that lives as long as the program.
     unsafe {
         libc::atexit(handler);
+    }
+}
+
+#[cfg(all(test, feature = "pool"))]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::AsFd as _;
+
+    use super::*;
+
+    #[test]
+    fn a_descriptor_crosses_a_socket_with_its_bytes() {
+        let (here, there) = socket_pair().unwrap();
+        let (read, write) = pipe().unwrap();
+        send_with_fd(here.as_fd(), b"hello", write.as_fd()).unwrap();
+        drop(write);
+        let mut got = [0u8; 5];
+        let (n, fd) = recv_with_fd(there.as_fd(), &mut got).unwrap();
+        let mut there = std::os::unix::net::UnixStream::from(there);
+        there.read_exact(&mut got[n..]).unwrap();
+        assert_eq!(&got, b"hello");
+        // The descriptor that came is the pipe's write end: what it writes
+        // comes out of the read end, which sees its end once it is closed.
+        let fd = fd.expect("a descriptor came with the bytes");
+        assert!(fd.as_raw_fd() > libc::STDERR_FILENO);
+        let mut received = std::fs::File::from(fd);
+        received.write_all(b"x").unwrap();
+        drop(received);
+        let mut out = String::new();
+        std::fs::File::from(read).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "x");
+        // Bytes alone bring no descriptor; a closed peer reads as 0 bytes.
+        send_all(here.as_fd(), b"z").unwrap();
+        let mut one = [0u8; 1];
+        let (n, fd) = recv_with_fd(there.as_fd(), &mut one).unwrap();
+        assert_eq!((n, fd.is_none(), one), (1, true, *b"z"));
+        drop(here);
+        assert_eq!(recv_with_fd(there.as_fd(), &mut one).unwrap().0, 0);
     }
 }

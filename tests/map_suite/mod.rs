@@ -291,6 +291,36 @@ macro_rules! suite {
             }
 
             #[test]
+            fn init_builds_one_state_per_worker_and_a_panicking_init_fails_its_items() {
+                let _serial = serial();
+                // Each item counts on its worker's state: at most one state
+                // per worker, kept from one item to the next.
+                let mut counts = fanout::pool_map!(|seen: &mut u32, _i: u32| {
+                    *seen += 1;
+                    *seen
+                }, 0..24u32; workers = 2, chunksize = 1, init = || 0u32 $(, $backend)*);
+                counts.sort_unstable();
+                let states = counts.iter().filter(|n| **n == 1).count();
+                assert!((1..=2).contains(&states), "{counts:?}");
+                // Every state that counted n + 1 counted n: each is 1..=k.
+                for n in 1..24u32 {
+                    let at = |m: u32| counts.iter().filter(|c| **c == m).count();
+                    assert!(at(n + 1) <= at(n), "{counts:?}");
+                }
+                assert_eq!(counts.len(), 24);
+                let failed = fanout::pool_map!(|base: &mut u32, i: u32| *base + i, 0..4u32;
+                    catch, workers = 2, init = || -> u32 { panic!("no GPU") } $(, $backend)*);
+                for outcome in &failed {
+                    let error = outcome.as_ref().unwrap_err();
+                    assert!(
+                        matches!(error.kind(), fanout::ErrorKind::Init(why) if why.starts_with("no GPU")),
+                        "{error}"
+                    );
+                    assert!(error.to_string().contains("the `init` of its worker panicked: no GPU"), "{error}");
+                }
+            }
+
+            #[test]
             fn the_backend_is_the_one_asked_for() {
                 let _serial = serial();
                 let pids = fanout::pool_map!(|_: u32| std::process::id(), 0..4; workers = 2 $(, $backend)*);

@@ -52,6 +52,13 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         };
         let on = if threads { "" } else { "_on_processes" };
         let entry = proc_macro2::Ident::new(&format!("{entry}{on}{with_init}"), Span::call_site());
+        // A borrow of a local was reported (`stream_borrows`): stand-ins
+        // without the `'static` bounds, so that rustc does not report it too.
+        let entry = if options.stream_borrows && threads {
+            quote!(refused::#entry)
+        } else {
+            quote!(#entry)
+        };
         let call = site.call(
             quote!(#rt::map::#entry),
             quote!(&#opts, #mode, #name, #items, #init #func),
@@ -78,9 +85,10 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         (setup, quote!(#receiver #method #args))
     } else {
         // MPI: every rank collects the items (they must be the same).
+        let entry = proc_macro2::Ident::new(&format!("on_mpi{with_init}"), Span::call_site());
         let call = site.call(
-            quote!(#rt::map::on_mpi),
-            quote!(&#opts, #mode, #name, #items, #func),
+            quote!(#rt::map::#entry),
+            quote!(&#opts, #mode, #name, #items, #init #func),
         );
         (TokenStream::new(), call)
     };
@@ -141,5 +149,8 @@ mod tests {
         let out = expand(quote!(simulate, params; processes, recycle = 100, init = make));
         assert!(out.contains("on_processes_with_init"), "{out}");
         assert!(out.contains(". recycle ("), "{out}");
+        let out = expand(quote!(|gpu, x| gpu.run(x), jobs; mpi, init = || Gpu::open()));
+        assert!(out.contains("map :: on_mpi_with_init (& "), "{out}");
+        assert!(out.contains("| | Gpu :: open () , | gpu , x |"), "{out}");
     }
 }

@@ -79,10 +79,13 @@ pub use mode::{Catch, Mode, Settled, Try, TryAside, TryCatch, Unwrap};
 #[cfg(all(feature = "pool", not(feature = "mpi")))]
 pub use mpi::MpiFeature;
 #[cfg(feature = "pool")]
-pub use mpi::on_mpi;
+pub use mpi::{on_mpi, on_mpi_with_init};
 pub use options::{MapOptions, default_workers};
 #[cfg(all(unix, feature = "processes"))]
 pub use processes::{on_processes, on_processes_with_init};
+#[cfg(feature = "pool")]
+#[doc(hidden)]
+pub use stream::refused;
 #[cfg(all(unix, feature = "processes", feature = "pool"))]
 pub use stream::{
     ProcessItem, stream_in_order_on_processes, stream_in_order_on_processes_with_init,

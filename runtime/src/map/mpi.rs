@@ -11,7 +11,7 @@
 mod schedule;
 
 #[cfg(feature = "mpi")]
-pub use schedule::on_mpi;
+pub use schedule::{on_mpi, on_mpi_with_init};
 
 /// Implemented by nothing: the bound that makes `pool_map!(...; mpi)` fail to
 /// compile, with a message that names the missing `mpi` feature, when fanout
@@ -39,5 +39,26 @@ where
     F: Fn(I::Item) -> U + MpiFeature,
 {
     let _ = (options, mode, name, items, f);
+    unreachable!("fanout: `MpiFeature` has no implementation")
+}
+
+/// Stands for `on_mpi_with_init` of the `mpi` feature; cannot be called
+/// without it.
+#[cfg(not(feature = "mpi"))]
+pub fn on_mpi_with_init<M, I, G, S, F, U>(
+    options: &super::MapOptions,
+    mode: M,
+    name: crate::WorkerName,
+    items: I,
+    init: G,
+    f: F,
+) -> M::Output
+where
+    M: super::Mode<U>,
+    I: IntoIterator,
+    G: Fn() -> S,
+    F: Fn(&mut S, I::Item) -> U + MpiFeature,
+{
+    let _ = (options, mode, name, items, init, f);
     unreachable!("fanout: `MpiFeature` has no implementation")
 }

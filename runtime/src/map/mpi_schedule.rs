@@ -39,6 +39,7 @@ use crate::map::MapOptions;
 use crate::map::mode::Mode;
 use crate::map::plan::{Plan, Stop};
 use crate::map::sink::Collect;
+use crate::map::task::{Plain, WithInit, WorkerTask};
 use crate::mpi::world;
 use crate::name::{self, WorkerName};
 use crate::process::ProcessOutput;
@@ -66,6 +67,8 @@ enum Outcome {
     Panicked { message: String, rank: u32 },
     /// The output could not be encoded on `rank`.
     Unencodable { message: String, rank: u32 },
+    /// Not run: the `init` of `rank` panicked.
+    InitFailed { message: String, rank: u32 },
     /// Not started: the map had stopped after a failure.
     Skipped,
     /// Not started: the map's deadline had passed (`timeout`).
@@ -94,10 +97,16 @@ enum Assignment {
 }
 
 /// What every rank knows about the map.
-struct Job<'a, F, M> {
+struct Job<'a, F: WorkerTask<X>, X, M> {
     options: &'a MapOptions,
     base: WorkerName,
-    f: F,
+    /// The function, with or without `init`.
+    task: F,
+    /// The states this rank's `init` built (or why it failed), while no
+    /// chunk holds them: a chunk takes one, or builds one if none is free, and
+    /// gives it back. A rank runs one chunk at a time by default, so it builds
+    /// one state in all; with more threads than ranks, one per thread at most.
+    states: Mutex<Vec<Result<F::State, String>>>,
     rank: usize,
     /// Threads on this rank (0: the rank only coordinates, or waits).
     threads: usize,
@@ -106,7 +115,7 @@ struct Job<'a, F, M> {
     chunk: usize,
     /// Where this rank runs, for the timeline.
     place: String,
-    _mode: std::marker::PhantomData<fn() -> M>,
+    _mode: std::marker::PhantomData<fn(X) -> M>,
 }
 
 /// `workers` items at once over the whole job: rank `r` runs `workers /
@@ -154,6 +163,64 @@ where
     F: Fn(I::Item) -> U + Sync,
     U: ProcessOutput + Send,
 {
+    on_mpi_task(options, mode, name, items, Plain(f))
+}
+
+/// [`on_mpi`] with a state built once per rank by `init`
+/// (`pool_map!(f, items; mpi, init = || state)`, Python's `initializer=`):
+/// `f` takes `(&mut state, item)`. A rank builds its state before its first
+/// item and keeps it for every chunk it runs (one state per rank; with more
+/// `workers` than ranks, one per thread of the rank at most). An `init` that
+/// panics fails every item of its rank with an
+/// [`ErrorKind::Init`](crate::ErrorKind::Init) error that names the rank.
+///
+/// ```
+/// use fanout::map::{self, MapOptions, Unwrap};
+/// use fanout::WorkerName;
+///
+/// let offsets = map::on_mpi_with_init(&MapOptions::new(), Unwrap, WorkerName::new("add"), 0..4u64, || 100, |base: &mut u64, x| *base + x);
+/// assert_eq!(offsets, [100, 101, 102, 103]);
+/// ```
+///
+/// # Panics
+/// As [`on_mpi`].
+#[track_caller]
+pub fn on_mpi_with_init<M, I, G, S, F, U>(
+    options: &MapOptions,
+    mode: M,
+    name: WorkerName,
+    items: I,
+    init: G,
+    f: F,
+) -> M::Output
+where
+    M: Mode<U>,
+    I: IntoIterator,
+    I::Item: Send,
+    G: Fn() -> S + Sync,
+    S: Send,
+    F: Fn(&mut S, I::Item) -> U + Sync,
+    U: ProcessOutput + Send,
+{
+    on_mpi_task(options, mode, name, items, WithInit { init, f })
+}
+
+#[track_caller]
+fn on_mpi_task<M, I, F, U>(
+    options: &MapOptions,
+    mode: M,
+    name: WorkerName,
+    items: I,
+    f: F,
+) -> M::Output
+where
+    M: Mode<U>,
+    I: IntoIterator,
+    I::Item: Send,
+    F: WorkerTask<I::Item, Output = U> + Sync,
+    F::State: Send,
+    U: ProcessOutput + Send,
+{
     let _ = mode;
     let items: Vec<I::Item> = items.into_iter().collect();
     let outcomes = run_outcomes::<M, _, _, _>(options, name, items, f);
@@ -177,6 +244,10 @@ where
                 Outcome::Unencodable { message, rank } => Ok(Err(Error::new(
                     name,
                     ErrorKind::Encode(format!("{message} (on MPI rank {rank})")),
+                ))),
+                Outcome::InitFailed { message, rank } => Ok(Err(Error::new(
+                    name,
+                    ErrorKind::Init(format!("{message} (on MPI rank {rank})")),
                 ))),
                 Outcome::Skipped | Outcome::Late => Err(()),
             };
@@ -204,7 +275,8 @@ fn run_outcomes<M, X, U, F>(
 where
     M: Mode<U>,
     X: Send,
-    F: Fn(X) -> U + Sync,
+    F: WorkerTask<X, Output = U> + Sync,
+    F::State: Send,
     U: ProcessOutput + Send,
 {
     let _running = Running::enter();
@@ -214,10 +286,11 @@ where
     let workers = options.workers_option().unwrap_or(size);
     let threads_of = threads_of(workers, size);
     let len = items.len();
-    let job = Job::<_, M> {
+    let job = Job::<_, X, M> {
         options,
         base,
-        f,
+        task: f,
+        states: Mutex::new(Vec::new()),
         rank,
         threads: threads_of[rank],
         chunk: options
@@ -242,11 +315,12 @@ where
 }
 
 /// A job of one rank: every item runs here, on its threads.
-fn alone<X, U, F, M>(job: &Job<'_, F, M>, items: Vec<X>) -> Vec<Outcome>
+fn alone<X, U, F, M>(job: &Job<'_, F, X, M>, items: Vec<X>) -> Vec<Outcome>
 where
     M: Mode<U>,
     X: Send,
-    F: Fn(X) -> U + Sync,
+    F: WorkerTask<X, Output = U> + Sync,
+    F::State: Send,
     U: ProcessOutput + Send,
 {
     let len = items.len();
@@ -279,7 +353,7 @@ where
 
 /// One worker thread of this rank: runs the chunks `plan` hands out.
 fn run_local<X, U, F, M>(
-    job: &Job<'_, F, M>,
+    job: &Job<'_, F, X, M>,
     plan: &Handout,
     items: &[Mutex<Option<X>>],
     slots: &Mutex<Vec<Option<Outcome>>>,
@@ -287,7 +361,8 @@ fn run_local<X, U, F, M>(
 ) where
     M: Mode<U>,
     X: Send,
-    F: Fn(X) -> U + Sync,
+    F: WorkerTask<X, Output = U> + Sync,
+    F::State: Send,
     U: ProcessOutput + Send,
 {
     while let Some(chunk) = plan.grab() {
@@ -331,14 +406,15 @@ fn unhanded(plan: &Handout, slots: Mutex<Vec<Option<Outcome>>>) -> Vec<Outcome> 
 /// Rank 0: hands out chunks, runs chunks on threads of its own, gathers the
 /// outcomes and broadcasts them.
 fn coordinate<X, U, F, M>(
-    job: &Job<'_, F, M>,
+    job: &Job<'_, F, X, M>,
     comm: &SimpleCommunicator,
     items: Vec<X>,
 ) -> Vec<Outcome>
 where
     M: Mode<U>,
     X: Send,
-    F: Fn(X) -> U + Sync,
+    F: WorkerTask<X, Output = U> + Sync,
+    F::State: Send,
     U: ProcessOutput + Send,
 {
     let len = items.len();
@@ -452,11 +528,16 @@ where
 /// Rank `r > 0`: asks rank 0 for chunks and runs them, on its threads, until
 /// none is left, then receives every outcome. It keeps one request in flight
 /// per thread.
-fn work<X, U, F, M>(job: &Job<'_, F, M>, comm: &SimpleCommunicator, items: Vec<X>) -> Vec<Outcome>
+fn work<X, U, F, M>(
+    job: &Job<'_, F, X, M>,
+    comm: &SimpleCommunicator,
+    items: Vec<X>,
+) -> Vec<Outcome>
 where
     M: Mode<U>,
     X: Send,
-    F: Fn(X) -> U + Sync,
+    F: WorkerTask<X, Output = U> + Sync,
+    F::State: Send,
     U: ProcessOutput + Send,
 {
     let origin = Instant::now();
@@ -560,7 +641,7 @@ where
 /// (from `origin`).
 #[allow(clippy::type_complexity)]
 fn run_chunk<X, U, F, M>(
-    job: &Job<'_, F, M>,
+    job: &Job<'_, F, X, M>,
     items: &[Mutex<Option<X>>],
     start: usize,
     stop: &AtomicBool,
@@ -569,11 +650,14 @@ fn run_chunk<X, U, F, M>(
 where
     M: Mode<U>,
     X: Send,
-    F: Fn(X) -> U + Sync,
+    F: WorkerTask<X, Output = U> + Sync,
+    F::State: Send,
     U: ProcessOutput + Send,
 {
     let timeline = job.options.timeline_enabled();
-    let run_one = |index: usize, item: &Mutex<Option<X>>| {
+    // The rank's state, taken for this chunk when its first item starts.
+    let mut state: Option<Result<F::State, String>> = None;
+    let mut run_one = |index: usize, item: &Mutex<Option<X>>| {
         if stop.load(Ordering::Relaxed) {
             return (Outcome::Skipped, None);
         }
@@ -587,17 +671,40 @@ where
         let Some(item) = item.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             panic!("fanout: item {index} was handed out twice (a bug in fanout's MPI backend)")
         };
+        let state = state.get_or_insert_with(|| {
+            let free = job
+                .states
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            free.unwrap_or_else(|| {
+                let _name = name::enter(job.base);
+                job.task.try_start()
+            })
+        });
         let name = job.base.with_index(index);
+        let rank = job.rank as u32;
+        let state = match state {
+            Ok(state) => state,
+            Err(why) => {
+                let failure = Err(Error::new(name, ErrorKind::Init(why.clone())));
+                if M::stops_on(&failure) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                let message = why.clone();
+                return (Outcome::InitFailed { message, rank }, None);
+            }
+        };
         let _name = name::enter(name);
         let began = origin.elapsed();
-        let outcome = catch_unwind(AssertUnwindSafe(|| (job.f)(item))).map_err(|payload| {
-            let message = panic_message(&*payload);
-            Error::new(name, ErrorKind::Panic(message))
-        });
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| job.task.call(state, item))).map_err(|payload| {
+                let message = panic_message(&*payload);
+                Error::new(name, ErrorKind::Panic(message))
+            });
         if M::stops_on(&outcome) {
             stop.store(true, Ordering::Relaxed);
         }
-        let rank = job.rank as u32;
         let outcome = match outcome {
             Ok(value) => match catch_unwind(AssertUnwindSafe(|| encode(&value))) {
                 Ok(Ok(bytes)) => Outcome::Done(bytes),
@@ -614,11 +721,19 @@ where
         };
         (outcome, timeline.then(|| (began, origin.elapsed())))
     };
-    items
+    let ran = items
         .iter()
         .enumerate()
         .map(|(k, item)| run_one(start + k, item))
-        .unzip()
+        .unzip();
+    if let Some(state) = state {
+        // Kept for the rank's next chunk (a failed `init` too: it fails them).
+        job.states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(state);
+    }
+    ran
 }
 
 /// Rank 0's schedule: which items are handed out next.

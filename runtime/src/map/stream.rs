@@ -103,8 +103,11 @@ pub fn stream_in_order<M, I, F, U>(
 ) -> StreamInOrder<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    F: Fn(I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamInOrder {
@@ -126,9 +129,13 @@ pub fn stream_in_order_with_init<M, I, G, S, F, U>(
 ) -> StreamInOrder<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    G: Fn() -> S + Send + Sync + 'static,
-    F: Fn(&mut S, I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    G: Fn() -> S + Send + Sync,
+    G: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(&mut S, I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamInOrder {
@@ -148,8 +155,11 @@ pub fn stream_unordered<M, I, F, U>(
 ) -> StreamUnordered<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    F: Fn(I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamUnordered {
@@ -169,9 +179,13 @@ pub fn stream_unordered_with_init<M, I, G, S, F, U>(
 ) -> StreamUnordered<M, U>
 where
     M: Mode<U>,
-    I: IntoIterator<IntoIter: Send + 'static, Item: Send + 'static>,
-    G: Fn() -> S + Send + Sync + 'static,
-    F: Fn(&mut S, I::Item) -> U + Send + Sync + 'static,
+    I: IntoIterator,
+    I::IntoIter: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    I::Item: Send + 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    G: Fn() -> S + Send + Sync,
+    G: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
+    F: Fn(&mut S, I::Item) -> U + Send + Sync,
+    F: 'static, // a stream outlives the line: move owned values or an `Arc` in, or drop `stream` and collect
     U: Send + 'static,
 {
     StreamUnordered {
@@ -182,6 +196,84 @@ where
             items.into_iter(),
             WithInit { init, f },
         ),
+    }
+}
+
+/// Stand-ins for the entries of the streams on threads, without their
+/// `'static` and `Send` bounds: `pool_map!(...; stream)` calls them when it
+/// reported that the function, its `init` or the items borrow a local (a
+/// compile error), so that the borrow checker does not report the same
+/// mistake a second time in its own words. They type-check as the entries do
+/// and are never run.
+#[doc(hidden)]
+pub mod refused {
+    use super::{MapOptions, Mode, StreamInOrder, StreamUnordered, WorkerName};
+
+    const REFUSED: &str =
+        "fanout: a stream refused at compile time (it borrows a local) cannot run";
+
+    pub fn stream_in_order<M, I, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: F,
+    ) -> StreamInOrder<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        F: Fn(I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
+    }
+
+    pub fn stream_unordered<M, I, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: F,
+    ) -> StreamUnordered<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        F: Fn(I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
+    }
+
+    pub fn stream_in_order_with_init<M, I, G, S, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: G,
+        _: F,
+    ) -> StreamInOrder<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        G: Fn() -> S,
+        F: Fn(&mut S, I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
+    }
+
+    pub fn stream_unordered_with_init<M, I, G, S, F, U>(
+        _: &MapOptions,
+        _: M,
+        _: WorkerName,
+        _: I,
+        _: G,
+        _: F,
+    ) -> StreamUnordered<M, U>
+    where
+        M: Mode<U>,
+        I: IntoIterator,
+        G: Fn() -> S,
+        F: Fn(&mut S, I::Item) -> U,
+    {
+        unreachable!("{REFUSED}")
     }
 }
 
@@ -203,8 +295,10 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> ProcessItem fo
 /// order (`pool_map!(f, items; processes, stream)`): the workers are forked
 /// now, the items are pulled lazily and sent to them, so they must be
 /// serializable, as the outputs; `f` needs nothing. A worker process that
-/// dies fails the item it was running (and the rest of its chunk) and is not
-/// replaced: the others go on. Dropping the stream kills and reaps them.
+/// dies fails the item it was running, alone, and is replaced (by a fork
+/// server forked with the stream, which holds `f`): no item runs twice. With
+/// [`MapOptions::recycle`], each worker exits after that many items and a
+/// fresh one takes over. Dropping the stream kills and reaps them.
 ///
 /// ```
 /// use fanout::map::{self, MapOptions, Unwrap};
@@ -230,7 +324,12 @@ where
 {
     let shared = Shared::new(options, name, true);
     StreamInOrder {
-        inner: Stream::start_processes(shared, items.into_iter(), &Plain(f)),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &Plain(f),
+            options.recycle_option(),
+        ),
     }
 }
 
@@ -254,7 +353,12 @@ where
 {
     let shared = Shared::new(options, name, true);
     StreamInOrder {
-        inner: Stream::start_processes(shared, items.into_iter(), &WithInit { init, f }),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &WithInit { init, f },
+            options.recycle_option(),
+        ),
     }
 }
 
@@ -276,7 +380,12 @@ where
 {
     let shared = Shared::new(options, name, false);
     StreamUnordered {
-        inner: Stream::start_processes(shared, items.into_iter(), &Plain(f)),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &Plain(f),
+            options.recycle_option(),
+        ),
     }
 }
 
@@ -300,7 +409,12 @@ where
 {
     let shared = Shared::new(options, name, false);
     StreamUnordered {
-        inner: Stream::start_processes(shared, items.into_iter(), &WithInit { init, f }),
+        inner: Stream::start_processes(
+            shared,
+            items.into_iter(),
+            &WithInit { init, f },
+            options.recycle_option(),
+        ),
     }
 }
 

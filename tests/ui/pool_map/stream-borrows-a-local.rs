@@ -1,4 +1,6 @@
-// Mistake: a stream's function borrows a local.
+// Mistake: a stream's function borrows a local. (rustc alone says E0373
+// "closure may outlive the current function"; the macro says what to do, on
+// `offset`.)
 // Python: a generator may close over anything; it keeps it alive.
 // Fix: move an owned value or an `Arc` into the function (`move |x| ...`), or
 // drop `stream` and collect (the collecting form may borrow).

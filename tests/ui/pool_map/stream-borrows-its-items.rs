@@ -1,4 +1,6 @@
-// Mistake: a stream over borrowed items.
+// Mistake: a stream over borrowed items. (rustc alone says E0597 "`words` does
+// not live long enough", with a note inside fanout's runtime; the macro says
+// what to do, on `&words`.)
 // Python: `executor.map(f, items)` keeps `items` alive.
 // Fix: give the stream owned items (`words.clone()`, or the `Vec` itself), or
 // drop `stream` and collect (the collecting form may borrow).
