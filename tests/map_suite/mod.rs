@@ -213,8 +213,12 @@ macro_rules! suite {
             fn try_returns_the_lowest_error_among_the_items_that_ran() {
                 let _serial = serial();
                 let log = Log::new("try");
+                // Each item takes 2 ms: a worker preempted between its error
+                // and the stop (a loaded machine) cannot let the other start
+                // 100 items meanwhile, as it could with instant items.
                 let result: Result<Vec<u32>, String> = fanout::pool_map!(|i: u32| {
                     log.note(i);
+                    sleep_ms(2);
                     if i == 10 || i == 30 { Err(format!("bad {i}")) } else { Ok(i) }
                 }, 0..1000u32; try, workers = 2, chunksize = 1 $(, $backend)*);
                 assert_eq!(result.unwrap_err(), "bad 10");
