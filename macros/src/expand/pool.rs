@@ -6,14 +6,15 @@ use syn::Expr;
 
 use super::site::Site;
 use super::{Cx, common_builders, count_builder, local1, timeout_builder};
+use crate::options::PoolOptions;
 
-pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
+pub fn expand(cx: &Cx<'_, PoolOptions>, func: &Expr, items: &Expr) -> TokenStream {
     let rt = cx.rt();
     let opts = local1("options");
     let mut builders = common_builders(cx);
     builders.extend(count_builder("workers", &cx.options.workers));
     builders.extend(count_builder("chunksize", &cx.options.chunksize));
-    builders.extend(timeout_builder(cx));
+    builders.extend(timeout_builder(&cx.options.timeout));
     builders.extend(count_builder("buffer", &cx.options.buffer));
     builders.extend(count_builder("recycle", &cx.options.recycle));
     let name = cx.worker_name(func);
@@ -28,7 +29,7 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     // be shared between the pool's threads is reported there, not on the
     // whole macro call.
     let site = Site::of(func).to(Site::of(items));
-    let mode = match (options.catch, options.try_) {
+    let mode = match (cx.common.catch, cx.common.try_) {
         (false, false) => quote!(Unwrap),
         (true, false) => quote!(Catch),
         (false, true) => quote!(Try),
@@ -97,8 +98,8 @@ mod tests {
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    use crate::ast::MacroKind::Pool;
-    use crate::expand::entry;
+    use crate::entry;
+    use crate::kind::MacroKind::Pool;
 
     fn expand(input: TokenStream) -> String {
         entry(Pool, quote!([::fanout] #input)).to_string()
