@@ -8,7 +8,7 @@ use syn::Expr;
 use super::site::Site;
 use super::{
     Cx, closure_body, common_builders, finish_each, finish_list, local, local1, task_body,
-    task_worker, timeout_builder,
+    task_worker, timeout_builder, unpolled_check, unpolled_import,
 };
 use crate::options::{ProcessesOptions, ThreadsOptions};
 use crate::plan::{Loop, Task, Tasks};
@@ -116,9 +116,25 @@ pub fn expand(cx: &Cx<'_, Spawn<'_>>, tasks: &Tasks) -> TokenStream {
                 _ => Site::call_site(),
             };
             let body = all.closure(quote!(#scope), quote!(#(#spawns)* #joins));
+            // On threads, a task that returns an `async fn`'s future is a
+            // compile error on the task.
+            let unpolled = match cx.options {
+                Spawn::Threads(_) => {
+                    let checks = tasks.iter().zip(&outcomes).map(|(task, outcome)| {
+                        unpolled_check(
+                            Site::of(&task.written),
+                            quote!(#rt::unpolled::Output::of(&#outcome)),
+                        )
+                    });
+                    let import = unpolled_import(cx);
+                    quote!(#import #(#checks)*)
+                }
+                Spawn::Processes(_) => TokenStream::new(),
+            };
             quote! {{
                 #setup
                 let #bind = #rt::#module::scope(&#opts, #body);
+                #unpolled
                 #finish
             }}
         }
@@ -162,9 +178,19 @@ pub fn expand(cx: &Cx<'_, Spawn<'_>>, tasks: &Tasks) -> TokenStream {
             );
             let outcomes = local1("outcomes");
             let finish = finish_each(cx, quote!(#outcomes));
+            let unpolled = match cx.options {
+                Spawn::Threads(_) => {
+                    let import = unpolled_import(cx);
+                    let check =
+                        unpolled_check(site, quote!(#rt::unpolled::Output::of_each(&#outcomes)));
+                    quote!(#import #check)
+                }
+                Spawn::Processes(_) => TokenStream::new(),
+            };
             quote! {{
                 #setup
                 let #outcomes = #each;
+                #unpolled
                 #finish
             }}
         }

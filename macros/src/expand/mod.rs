@@ -136,6 +136,28 @@ impl<'a, O> Cx<'a, O> {
     }
 }
 
+/// The check that a task's output (`output`, a `unpolled::Output` of its
+/// type) is not a future that a thread would return unpolled, located at the
+/// task: `(&&&output).check_unpolled();`, after `use unpolled::autoref::*` (see
+/// [`unpolled_import`]). The compile error for an `async fn`'s future lands
+/// on the task; any other output, and one whose type is an error already, is
+/// not reported.
+pub fn unpolled_check(site: Site, output: TokenStream) -> TokenStream {
+    let mut receiver =
+        proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(&&&#output));
+    receiver.set_span(Span::call_site().located_at(site.first()));
+    let method = site.locate(quote!(.check_unpolled));
+    let args = site.parens(TokenStream::new());
+    quote!(#receiver #method #args;)
+}
+
+/// The traits of [`unpolled_check`], imported with a glob: one of them is
+/// always used, so the import never trips `unused_imports`.
+pub fn unpolled_import<O>(cx: &Cx<'_, O>) -> TokenStream {
+    let rt = cx.rt();
+    quote!(use #rt::unpolled::autoref::*;)
+}
+
 /// A name for a generated local that can never capture or shadow a user's.
 pub fn local(name: &str, index: usize) -> Ident {
     Ident::new(&format!("__fanout_{name}{index}"), Span::mixed_site())

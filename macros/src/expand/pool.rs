@@ -5,7 +5,9 @@ use quote::quote;
 use syn::Expr;
 
 use super::site::Site;
-use super::{Cx, common_builders, count_builder, local1, timeout_builder};
+use super::{
+    Cx, common_builders, count_builder, local1, timeout_builder, unpolled_check, unpolled_import,
+};
 use crate::options::PoolOptions;
 
 pub fn expand(cx: &Cx<'_, PoolOptions>, func: &Expr, items: &Expr) -> TokenStream {
@@ -76,7 +78,28 @@ pub fn expand(cx: &Cx<'_, PoolOptions>, func: &Expr, items: &Expr) -> TokenStrea
         let backend = proc_macro2::Ident::new(&format!("{backend}{with_init}"), Span::call_site());
         let method = site.locate(quote!(.select().#backend));
         let args = site.parens(quote!(&#opts, #mode, #name, #init #func));
-        (setup, quote!(#receiver #method #args))
+        let call = quote!(#receiver #method #args);
+        // On threads, a function that returns an `async fn`'s future is a
+        // compile error on it (with `try`, a future is not a `Result`).
+        let outputs = match (threads, cx.common.catch, cx.common.try_) {
+            (true, false, false) => Some(quote!(of_outputs)),
+            (true, true, false) => Some(quote!(of_each)),
+            _ => None,
+        };
+        match outputs {
+            Some(of) => {
+                let outputs = local1("outputs");
+                let import = unpolled_import(cx);
+                // On a closure, at its body: what returns the future.
+                let at = match func {
+                    Expr::Closure(closure) => Site::of(&closure.body),
+                    func => Site::of(func),
+                };
+                let check = unpolled_check(at, quote!(#rt::unpolled::Output::#of(&#outputs)));
+                (setup, quote!(let #outputs = #call; #import #check #outputs))
+            }
+            None => (setup, call),
+        }
     } else {
         // MPI: every rank collects the items (they must be the same).
         let call = site.call(
