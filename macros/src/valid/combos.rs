@@ -123,8 +123,10 @@ pub fn check_pool_streams(
         ));
         rejected.extend(options.init.take());
     }
-    // `mpi` refused the stream after `buffer` was checked: the `buffer` is
-    // then refused by the rule of gather!, which also ran on pool_map!.
+    // A `buffer` that the `mpi` refusal above left without a stream is
+    // refused again, with gather!'s message: so it was when gather!'s rules
+    // also ran on pool_map!, and the layering keeps it. (Two errors for one
+    // mistake, one of them about gather!: to fix on its own.)
     if options.buffer.is_some() && !(options.stream || options.unordered) {
         errors.push(unstreamed_gather_buffer(at("buffer")));
         rejected.extend(options.buffer.take());
