@@ -224,6 +224,11 @@ pub use fanout_macros as __macros;
 /// cannot be stopped from outside. Use [`spawn_processes!`] for tasks that must
 /// be stopped.
 ///
+/// A task that returns an `async fn`'s future (`spawn_threads!(fetch(url))`)
+/// is a compile error too: on a thread nothing would poll it. Await futures
+/// with [`gather!`], or run each to its end in its task with [`run`]
+/// (`spawn_threads!(fanout::run(fetch(url)))`).
+///
 /// # Examples
 ///
 /// The tutorial's first program, and its loop version:

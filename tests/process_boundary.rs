@@ -393,13 +393,38 @@ fn scenario_parent_killed() {
 }
 
 #[test]
+fn scenario_parent_killed_while_streaming() {
+    if !scenario("scenario_parent_killed_while_streaming") {
+        return;
+    }
+    let pids = std::env::var("FANOUT_PIDS").unwrap();
+    // Each worker notes itself and the stream's fork server (its parent).
+    let stream = fanout::pool_map!(
+        move |_: u32| {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new().append(true).open(&pids).unwrap();
+            // SAFETY: getppid takes nothing and cannot fail.
+            let server = unsafe { libc::getppid() };
+            file.write_all(format!("{}\n{server}\n", pid()).as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_secs(30));
+            0u32
+        },
+        0..2u32;
+        processes, stream, workers = 2
+    );
+    for _ in stream {}
+}
+
+/// Runs `scenario` (whose processes write their pids to `FANOUT_PIDS`) until
+/// `count` lines are there (`distinct` processes), SIGKILLs it, and checks
+/// that every process it noted ends within 2 s.
 #[cfg(target_os = "linux")]
-fn children_die_with_their_parent() {
-    let pids = scratch("parent_killed", "pids");
+fn assert_children_die_with_their_parent(scenario: &str, count: usize, distinct: usize) {
+    let pids = scratch(scenario, "pids");
     std::fs::write(&pids, "").unwrap();
     let mut parent = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "scenario_parent_killed", "--test-threads=1"])
-        .env("FANOUT_SCENARIO", "scenario_parent_killed")
+        .args(["--exact", scenario, "--test-threads=1"])
+        .env("FANOUT_SCENARIO", scenario)
         .env("FANOUT_PIDS", &pids)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -408,8 +433,10 @@ fn children_die_with_their_parent() {
     let start = Instant::now();
     let children: Vec<u32> = loop {
         let text = std::fs::read_to_string(&pids).unwrap();
-        let children: Vec<u32> = text.lines().filter_map(|l| l.parse().ok()).collect();
-        if children.len() == 3 {
+        let mut children: Vec<u32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+        if children.len() >= count {
+            children.sort_unstable();
+            children.dedup();
             break children;
         }
         assert!(
@@ -419,6 +446,7 @@ fn children_die_with_their_parent() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let _ = std::fs::remove_file(&pids);
+    assert_eq!(children.len(), distinct, "{children:?}");
     parent.kill().unwrap();
     parent.wait().unwrap();
     let killed = Instant::now();
@@ -438,6 +466,19 @@ fn children_die_with_their_parent() {
         "children outlived their parent: {:?}",
         alive()
     );
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn children_die_with_their_parent() {
+    assert_children_die_with_their_parent("scenario_parent_killed", 3, 3);
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_process_streams_workers_and_fork_server_die_with_their_parent() {
+    // Two workers, each noted with the fork server.
+    assert_children_die_with_their_parent("scenario_parent_killed_while_streaming", 4, 3);
 }
 
 // ---------------------------------------------------------------- Tokio

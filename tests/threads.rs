@@ -280,3 +280,26 @@ fn the_caller_keeps_non_send_values_it_does_not_share() {
     let out = fanout::spawn_threads!(for i in 0..2 => i * 2);
     assert_eq!(*local + out[1], 7);
 }
+
+/// The check for an unpolled `async fn` future leaves every other output
+/// alone: one whose type is only inferred from what the caller does with it,
+/// a future that is `Unpin` (built by hand, not by `async`), and an
+/// `async fn` run to its end on the thread.
+#[test]
+fn outputs_that_are_not_unpolled_async_futures_are_fine() {
+    let chunks = [vec![1_u64, 2], vec![3, 4]];
+    let sums: Vec<u64> = fanout::spawn_threads!(for chunk in &chunks => chunk.iter().sum());
+    assert_eq!(sums, [3, 7]);
+    let (first, second): (u64, u64) =
+        fanout::spawn_threads!(chunks[0].iter().sum(), chunks[1].iter().sum());
+    assert_eq!((first, second), (3, 7));
+    let ready = fanout::spawn_threads!(std::future::ready(5));
+    assert_eq!(fanout::run(ready), 5);
+    async fn fetch(url: &str) -> usize {
+        url.len()
+    }
+    let lens = fanout::spawn_threads!(for url in ["a", "bb"] => fanout::run(fetch(url)));
+    assert_eq!(lens, [1, 2]);
+    let doubled: Vec<u64> = fanout::pool_map!(|x: &u64| (0..2).map(|_| *x).sum(), &[1, 2]);
+    assert_eq!(doubled, [2, 4]);
+}

@@ -1,58 +1,72 @@
-//! The typed model of one invocation; it keeps the user's tokens so errors
-//! and generated code can point at them.
+//! The typed model of one invocation, as written: the tasks (or function and
+//! items) of its macro and its options, keeping the user's tokens so that
+//! errors and generated code can point at them.
+//!
+//! Parsing collects and does not judge. A mistake that stops it is kept as
+//! the syntax error, with what was parsed before it; a slip it can read past
+//! (an option after a `,`, a second task in the loop form) is kept as a
+//! [`Slip`]. `valid` reports both.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
-use syn::{Expr, Ident, Pat, Token};
+use syn::{Expr, Pat, Token};
 
-/// Which macro is being expanded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MacroKind {
-    Threads,
-    Processes,
-    Pool,
-    Gather,
-}
-
-impl MacroKind {
-    pub fn macro_name(self) -> &'static str {
-        match self {
-            MacroKind::Threads => "spawn_threads!",
-            MacroKind::Processes => "spawn_processes!",
-            MacroKind::Pool => "pool_map!",
-            MacroKind::Gather => "gather!",
-        }
-    }
-
-    pub fn example(self) -> &'static str {
-        match self {
-            MacroKind::Threads => "spawn_threads!(print_numbers, print_letters)",
-            MacroKind::Processes => "spawn_processes!(for i in 0..5 => worker(i))",
-            MacroKind::Pool => "pool_map!(square, 0..10; workers = 5)",
-            MacroKind::Gather => "gather!(task1(), task2())",
-        }
-    }
-}
+use crate::kind::MacroKind;
+use crate::options::{self, RawOption};
 
 /// One invocation: `[$crate] TASKS [; OPTIONS]` or, for `pool_map!`,
 /// `[$crate] FUNC, ITEMS [; OPTIONS]`.
-pub struct Invocation {
-    pub kind: MacroKind,
+pub struct Call {
     /// The path of the facade crate, forwarded as `$crate` by its wrapper.
     pub krate: TokenStream,
-    pub body: Body,
+    /// What the facade was built with.
+    pub target: Target,
+    pub form: Form,
+    /// The options as written, in order: those written as tasks (see
+    /// [`Slip::OptionAfterComma`]) first, then those after the `;`.
     pub options: Vec<RawOption>,
-    /// Mistakes found while parsing that still allowed a best-effort model.
-    pub errors: Vec<syn::Error>,
-    /// The facade was built for a target without `fork` (`[$crate; no_fork]`).
+    pub slips: Vec<Slip>,
+    /// The mistake that stopped parsing.
+    pub syntax_error: Option<syn::Error>,
+}
+
+/// The macro and what it was given; `None` when nothing usable was parsed.
+pub enum Form {
+    Threads(Option<Tasks>),
+    Processes(Option<Tasks>),
+    Pool(Option<Box<Map>>),
+    Gather(Option<Tasks>),
+}
+
+impl Form {
+    pub fn kind(&self) -> MacroKind {
+        match self {
+            Form::Threads(_) => MacroKind::Threads,
+            Form::Processes(_) => MacroKind::Processes,
+            Form::Pool(_) => MacroKind::Pool,
+            Form::Gather(_) => MacroKind::Gather,
+        }
+    }
+
+    /// The tasks of `spawn_threads!`, `spawn_processes!` or `gather!`.
+    pub fn tasks(&self) -> Option<&Tasks> {
+        match self {
+            Form::Threads(tasks) | Form::Processes(tasks) | Form::Gather(tasks) => tasks.as_ref(),
+            Form::Pool(_) => None,
+        }
+    }
+}
+
+/// The features of the facade that are off, and whether its target has
+/// `fork`, as its wrapper passes them (`[$crate; no_fork, no_pool]`).
+#[derive(Clone, Copy, Default)]
+pub struct Target {
     pub no_fork: bool,
-    /// The facade's features that are off (`[$crate; no_pool, no_gather]`).
     pub off: FeaturesOff,
 }
 
-/// The features of the facade that are off, as its wrapper passes them: a
-/// form or option that needs one of them is a compile error that names it.
+/// The features of the facade that are off: a form or option that needs one
+/// of them is a compile error that names it.
 #[derive(Clone, Copy, Default)]
 pub struct FeaturesOff {
     pub threads: bool,
@@ -62,52 +76,59 @@ pub struct FeaturesOff {
     pub progress: bool,
 }
 
-impl FeaturesOff {
-    fn from_flags(flags: &[String]) -> FeaturesOff {
+impl Target {
+    fn from_flags(flags: &[String]) -> Target {
         let has = |flag: &str| flags.iter().any(|f| f == flag);
-        FeaturesOff {
-            threads: has("no_threads"),
-            pool: has("no_pool"),
-            processes: has("no_processes"),
-            gather: has("no_gather"),
-            progress: has("no_progress"),
+        Target {
+            no_fork: has("no_fork"),
+            off: FeaturesOff {
+                threads: has("no_threads"),
+                pool: has("no_pool"),
+                processes: has("no_processes"),
+                gather: has("no_gather"),
+                progress: has("no_progress"),
+            },
         }
     }
 }
 
-pub enum Body {
+/// The tasks of `spawn_threads!`, `spawn_processes!` and `gather!`.
+#[derive(Clone)]
+pub enum Tasks {
     /// `a, b, c`
     List(Vec<Expr>),
     /// `for PAT in EXPR => TASK`
-    Loop {
-        for_token: Token![for],
-        pat: Pat,
-        iter: Expr,
-        task: Expr,
-    },
-    /// `FUNC, ITEMS` (`pool_map!`)
-    Map { func: Expr, items: Expr },
-    /// Nothing usable could be parsed; only errors are reported.
-    Broken,
+    Loop(Box<Loop>),
 }
 
-/// One option as written: `catch` or `workers = 4`.
-pub struct RawOption {
-    pub name: Ident,
-    pub value: Option<Expr>,
-    /// The `=` and the value, for spans.
-    pub eq: Option<Token![=]>,
+#[derive(Clone)]
+pub struct Loop {
+    pub for_token: Token![for],
+    pub pat: Pat,
+    pub iter: Expr,
+    pub task: Expr,
 }
 
-impl Invocation {
-    pub fn error(&mut self, error: syn::Error) {
-        self.errors.push(error);
-    }
+/// `FUNC, ITEMS` (`pool_map!`).
+pub struct Map {
+    pub func: Expr,
+    pub items: Expr,
+}
+
+/// A slip that parsing reads past, for `valid` to report.
+pub enum Slip {
+    /// `spawn_threads!(a, b, name = "io")`: an option after a `,`, kept as
+    /// the option it was meant to be (a task that assigns to a variable
+    /// named like an option is taken for the option too).
+    OptionAfterComma(syn::ExprAssign),
+    /// `for i in xs => a(i), b(i)`: the loop form takes one task; the tasks
+    /// after this comma are left out.
+    SecondLoopTask(Token![,]),
 }
 
 /// Parses `tokens` as an invocation of `kind`. Never fails: a mistake that
-/// stops parsing leaves `Body::Broken` and the error in `errors`.
-pub fn parse(kind: MacroKind, tokens: TokenStream) -> Invocation {
+/// stops parsing is kept in `syntax_error`.
+pub fn parse(kind: MacroKind, tokens: TokenStream) -> Call {
     let mut tokens = tokens.into_iter().peekable();
     // The facade's `macro_rules!` wrapper passes `[$crate; FLAGS]` first: the
     // features that are off (`no_pool`, ...) and `no_fork` on targets without
@@ -131,27 +152,29 @@ pub fn parse(kind: MacroKind, tokens: TokenStream) -> Invocation {
         _ => (quote::quote!(::fanout), Vec::new()),
     };
     let rest: TokenStream = tokens.collect();
-    let mut invocation = Invocation {
-        kind,
+    let form = match kind {
+        MacroKind::Threads => Form::Threads(None),
+        MacroKind::Processes => Form::Processes(None),
+        MacroKind::Pool => Form::Pool(None),
+        MacroKind::Gather => Form::Gather(None),
+    };
+    let mut call = Call {
         krate,
-        body: Body::Broken,
+        target: Target::from_flags(&flags),
+        form,
         options: Vec::new(),
-        errors: Vec::new(),
-        no_fork: flags.iter().any(|f| f == "no_fork"),
-        off: FeaturesOff::from_flags(&flags),
+        slips: Vec::new(),
+        syntax_error: None,
     };
-    let parser = |input: ParseStream<'_>| -> syn::Result<()> {
-        parse_body(&mut invocation, input)?;
-        Ok(())
-    };
+    let parser = |input: ParseStream<'_>| parse_body(&mut call, input);
     if let Err(error) = parser.parse2(rest) {
-        invocation.error(error);
+        call.syntax_error = Some(error);
     }
-    invocation
+    call
 }
 
-fn parse_body(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Result<()> {
-    let kind = invocation.kind;
+fn parse_body(call: &mut Call, input: ParseStream<'_>) -> syn::Result<()> {
+    let kind = call.form.kind();
     if input.is_empty() {
         return Err(syn::Error::new(
             Span::call_site(),
@@ -162,13 +185,16 @@ fn parse_body(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Resul
             ),
         ));
     }
-    invocation.body = if kind == MacroKind::Pool {
-        parse_map(kind, input)?
-    } else if input.peek(Token![for]) {
-        parse_loop(kind, input, &mut invocation.errors)?
-    } else {
-        parse_list(invocation, input)?
-    };
+    match &mut call.form {
+        Form::Pool(map) => *map = Some(Box::new(parse_map(kind, input)?)),
+        Form::Threads(tasks) | Form::Processes(tasks) | Form::Gather(tasks) => {
+            *tasks = Some(if input.peek(Token![for]) {
+                Tasks::Loop(Box::new(parse_loop(kind, input, &mut call.slips)?))
+            } else {
+                Tasks::List(parse_list(kind, input, &mut call.options, &mut call.slips)?)
+            });
+        }
+    }
     if input.is_empty() {
         return Ok(());
     }
@@ -187,22 +213,34 @@ fn parse_body(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Resul
             "expected options after `;`, for example `; catch` or `; name = \"io\"`; remove the `;` if there are none",
         ));
     }
-    parse_options(invocation, input)
+    options::parse(input, &mut call.options)
 }
 
-fn parse_list(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Result<Body> {
-    let kind = invocation.kind;
+fn parse_list(
+    kind: MacroKind,
+    input: ParseStream<'_>,
+    options: &mut Vec<RawOption>,
+    slips: &mut Vec<Slip>,
+) -> syn::Result<Vec<Expr>> {
     let mut tasks = Vec::new();
     while !input.is_empty() && !input.peek(Token![;]) {
         let task = parse_task(kind, input)?;
-        match option_written_as_task(kind, &task) {
-            // `spawn_threads!(a, b, name = "io")`: reported, and kept as the
-            // option it was meant to be.
-            Some((option, error)) => {
-                invocation.options.push(option);
-                invocation.error(error);
+        let option = match &task {
+            Expr::Assign(assign) => options::named_like_one(&assign.left).cloned(),
+            _ => None,
+        };
+        match (task, option) {
+            // `spawn_threads!(a, b, name = "io")`: kept as the option it
+            // was meant to be.
+            (Expr::Assign(assign), Some(name)) => {
+                options.push(RawOption {
+                    name,
+                    value: Some((*assign.right).clone()),
+                    eq: Some(assign.eq_token),
+                });
+                slips.push(Slip::OptionAfterComma(assign));
             }
-            None => tasks.push(task),
+            (task, _) => tasks.push(task),
         }
         if input.is_empty() || input.peek(Token![;]) {
             break;
@@ -224,38 +262,7 @@ fn parse_list(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Resul
             kind.example()
         )));
     }
-    Ok(Body::List(tasks))
-}
-
-/// `name = "io"` written as a task, after a `,` rather than a `;`: the
-/// option it was meant to be, and the error that says so. (A task that
-/// assigns to a variable named like an option is taken for the option too;
-/// the message shows how to write it as a task.)
-fn option_written_as_task(kind: MacroKind, task: &Expr) -> Option<(RawOption, syn::Error)> {
-    let Expr::Assign(assign) = task else {
-        return None;
-    };
-    let name = match &*assign.left {
-        Expr::Path(path) if path.qself.is_none() => path.path.get_ident()?.clone(),
-        _ => return None,
-    };
-    if !crate::options::is_option(&name.to_string()) {
-        return None;
-    }
-    let written = quote::ToTokens::to_token_stream(assign).to_string();
-    let error = syn::Error::new_spanned(
-        assign,
-        format!(
-            "options come after a `;`, not after a `,`: write `; {written}` after the tasks, as in `{}(job, other; name = \"io\")` (to assign to a variable `{name}` in a task, write `{{ {written} }}`)",
-            kind.macro_name()
-        ),
-    );
-    let option = RawOption {
-        name,
-        value: Some((*assign.right).clone()),
-        eq: Some(assign.eq_token),
-    };
-    Some((option, error))
+    Ok(tasks)
 }
 
 fn parse_task(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Expr> {
@@ -270,11 +277,7 @@ fn parse_task(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Expr> {
     })
 }
 
-fn parse_loop(
-    kind: MacroKind,
-    input: ParseStream<'_>,
-    errors: &mut Vec<syn::Error>,
-) -> syn::Result<Body> {
+fn parse_loop(kind: MacroKind, input: ParseStream<'_>, slips: &mut Vec<Slip>) -> syn::Result<Loop> {
     let for_token: Token![for] = input.parse()?;
     let pat = Pat::parse_multi_with_leading_vert(input)?;
     input.parse::<Token![in]>().map_err(|e| {
@@ -303,10 +306,7 @@ fn parse_loop(
     if input.peek(Token![,]) {
         let comma: Token![,] = input.parse()?;
         if !input.is_empty() && !input.peek(Token![;]) {
-            errors.push(syn::Error::new_spanned(
-                comma,
-                "the loop form takes one task: use `;` before options, or write the tasks as a list without `for`",
-            ));
+            slips.push(Slip::SecondLoopTask(comma));
             // The tasks after the comma are left out; the loop form is still
             // expanded (so that no follow-on error or warning appears), and
             // the options after a `;` still count.
@@ -315,7 +315,7 @@ fn parse_loop(
             }
         }
     }
-    Ok(Body::Loop {
+    Ok(Loop {
         for_token,
         pat,
         iter,
@@ -327,7 +327,7 @@ fn loop_prefix(kind: MacroKind) -> String {
     format!("{}(", kind.macro_name())
 }
 
-fn parse_map(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
+fn parse_map(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Map> {
     if input.peek(Token![for]) {
         return Err(input.error(
             "pool_map! takes a function and the items, not the loop form: `pool_map!(worker, 0..5)`; for one thread per item use `spawn_threads!(for i in 0..5 => worker(i))`",
@@ -365,34 +365,5 @@ fn parse_map(kind: MacroKind, input: ParseStream<'_>) -> syn::Result<Body> {
             ));
         }
     }
-    Ok(Body::Map { func, items })
-}
-
-fn parse_options(invocation: &mut Invocation, input: ParseStream<'_>) -> syn::Result<()> {
-    while !input.is_empty() {
-        if !(input.peek(Ident::peek_any)) {
-            return Err(input.error("expected an option name, such as `catch` or `name = \"io\"`"));
-        }
-        let name = Ident::parse_any(input)?;
-        let (eq, value) = if input.peek(Token![=]) {
-            let eq: Token![=] = input.parse()?;
-            if input.is_empty() || input.peek(Token![,]) {
-                return Err(syn::Error::new_spanned(
-                    eq,
-                    format!("expected a value after `{name} =`"),
-                ));
-            }
-            (Some(eq), Some(input.parse::<Expr>()?))
-        } else {
-            (None, None)
-        };
-        invocation.options.push(RawOption { name, value, eq });
-        if input.is_empty() {
-            break;
-        }
-        input
-            .parse::<Token![,]>()
-            .map_err(|e| syn::Error::new(e.span(), "expected `,` between options"))?;
-    }
-    Ok(())
+    Ok(Map { func, items })
 }

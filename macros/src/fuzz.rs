@@ -1,6 +1,6 @@
 //! No input makes a macro panic: thousands of random and mutated token
 //! streams, built from real invocations, go through parse → validate →
-//! expand ([`expand::entry`], what each `#[proc_macro]` calls).
+//! expand ([`crate::entry`], what each `#[proc_macro]` calls).
 //!
 //! Each must come back as tokens that parse as an expression (the expansion
 //! plus any `compile_error!`), without a panic. The generator is a small
@@ -12,8 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::ast::MacroKind::{self, Gather, Pool, Processes, Threads};
-use crate::expand;
+use crate::kind::MacroKind::{self, Gather, Pool, Processes, Threads};
 
 /// Real invocations, from the docs, the examples and the catalog of mistakes
 /// (without the `[$crate]` that the facade adds).
@@ -317,7 +316,7 @@ fn mutate(rng: &mut Rng, tokens: TokenStream, donor: &TokenStream) -> TokenStrea
 /// describes a failure.
 fn check(kind: MacroKind, input: TokenStream, intact_krate: bool) -> Result<bool, String> {
     let shown = input.to_string();
-    let outcome = catch_unwind(AssertUnwindSafe(|| expand::entry(kind, input)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| crate::entry(kind, input)));
     let output = outcome.map_err(|_| format!("{kind:?} panicked on: {shown}"))?;
     if output.is_empty() {
         return Err(format!("{kind:?} returned no tokens for: {shown}"));
@@ -409,7 +408,7 @@ fn no_input_makes_a_macro_panic() {
 #[test]
 fn the_real_invocations_that_are_right_expand_without_errors() {
     for (kind, input) in corpus().into_iter().take(7) {
-        let output = expand::entry(kind, quote!([::fanout] #input)).to_string();
+        let output = crate::entry(kind, quote!([::fanout] #input)).to_string();
         assert!(!output.contains("compile_error"), "{input}: {output}");
     }
 }

@@ -5,8 +5,8 @@
 //! child processes, an update made to a copy and lost). The compiler refuses
 //! it too, but says "cannot assign to `total`, as it is a captured variable
 //! in a `Fn` closure" about a closure the user never wrote. Validation
-//! reports it in the user's terms; expansion then uses [`neutralize`] so that
-//! the compiler does not report it a second time.
+//! reports it in the user's terms, and the task that expansion writes is
+//! [`neutralize`]d, so that the compiler does not report it a second time.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
@@ -37,11 +37,9 @@ pub fn assignment<'a>(task: &'a Expr, bound: &[Ident]) -> Option<Assignment<'a>>
     Some(Assignment { target, value, op })
 }
 
-/// The task without its assignment: `{ let _ = (&x, e); }`, of the same type
+/// The task `x op= e` without its assignment: `{ let _ = (&x, e); }`, of the same type
 /// `()`, still type-checking `e` and still "using" `x`.
-pub fn neutralize(assignment: &Assignment<'_>) -> TokenStream {
-    let target = assignment.target;
-    let value = assignment.value;
+pub fn neutralize(target: &Ident, value: &Expr) -> TokenStream {
     quote!({
         let _ = (&#target, #value);
     })

@@ -5,9 +5,9 @@
 //! and `pool_map!(fill, pixels.chunks_mut(w); processes)` fills the child's
 //! copy of `pixels`. Both compile, and both are lost when the child exits.
 //! Validation reports them (in any process form: the comma list, the loop
-//! form, the function of a process pool); expansion then uses [`scan`]'s
-//! rewritten task, so that the compiler does not report the same write a
-//! second time (in a `Fn` closure, "cannot assign to `counter`").
+//! form, the function of a process pool), and the task that expansion writes
+//! is [`scan`]'s rewritten one, so that the compiler does not report the same
+//! write a second time (in a `Fn` closure, "cannot assign to `counter`").
 //!
 //! The check is on tokens, so it is best effort: an assignment, a compound
 //! assignment or a `&mut` borrow whose place starts at a variable the task

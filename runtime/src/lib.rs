@@ -16,6 +16,7 @@
 //! | [`gather`] | futures polled together; [`run`] | `gather!` |
 //! | [`outcome`] | failures and `try` results of a group | all |
 //! | [`report`] | the `progress` bar and the `timeline` chart | all |
+//! | [`unpolled`] | a future returned by a task, unpolled: a compile error | `spawn_threads!`, `pool_map!` |
 
 // One feature per backend (Cargo.toml): `threads`, `pool` (the map engine on threads),
 // `processes` (fork and the codec), `gather`, `progress`, `mpi`.
@@ -49,6 +50,7 @@ mod sys {
 mod task;
 #[cfg(feature = "threads")]
 pub mod threads;
+pub mod unpolled;
 
 pub use crate::error::{Error, ErrorKind, panic_message, signal_name};
 /// `fanout::run` without the `gather` feature: a compile error that names it.

@@ -67,7 +67,10 @@
 //! call, so that no child outlives a parent killed by `SIGKILL`, `SIGTERM` or
 //! `SIGINT`. The kernel sends that signal when the *thread* that forked
 //! exits, not the whole process: fanout forks only from the thread that waits
-//! for its children (a scope, a pool), which lives until they ended.
+//! for its children (a scope, a pool), which lives until they ended. The one
+//! child that may outlive its forking thread, a process stream's fork server
+//! (the stream can be read on another thread), asks for no signal: it ends
+//! when its socket to the parent does, and its workers with it.
 //!
 //! A child forked inside a Tokio runtime (Tokio marks the runtime's threads
 //! in a thread-local; the parent asks once per group) runs its work on a
@@ -116,6 +119,9 @@ pub(crate) struct ForkGroup {
     /// [`run_outside_runtime`]); asked in the parent, where Tokio's code is
     /// warm, not in each child, where the first call costs tens of µs.
     in_runtime: bool,
+    /// Whether each child dies with the thread that forked it
+    /// (`PR_SET_PDEATHSIG`; see the module documentation).
+    death_signal: bool,
 }
 
 impl ForkGroup {
@@ -126,7 +132,18 @@ impl ForkGroup {
         ForkGroup {
             stdio: StdioLocks::probe(),
             in_runtime: inside_async_runtime(),
+            death_signal: true,
         }
+    }
+
+    /// The same group, whose children do not die with the forking thread:
+    /// for a child that watches a socket to its parent instead (closed when
+    /// the parent process ends, whichever of its threads forked), and so
+    /// outlives the thread that forked it. A stream's fork server is one: the
+    /// stream may be read on another thread than the one that made it.
+    pub(crate) fn outliving_the_forking_thread(mut self) -> Self {
+        self.death_signal = false;
+        self
     }
 }
 
@@ -333,7 +350,9 @@ impl ForkLock {
         let forked = match forked {
             Some(Ok(0)) => {
                 PanicGate::reset_in_child(gate);
-                enter_child(parent);
+                if group.death_signal {
+                    die_with_parent(parent);
+                }
                 drop(locks);
                 drop(self);
                 run_child(group, move || child(ends))
@@ -454,7 +473,7 @@ impl fmt::Display for ForkPoint {
 /// `fork`: the child's pid (0 in the child) or the errno.
 fn fork_now() -> Result<libc::pid_t, i32> {
     // SAFETY: the child is a copy of this process with only this thread. It
-    // runs nothing but `enter_child` and `run_child` (called by
+    // runs nothing but `die_with_parent` and `run_child` (called by
     // `ForkLock::fork_with`): it releases the locks this thread holds (the
     // fork lock, and the stdio locks if they were taken before the fork so no
     // other thread holds them), runs the task, and leaves with `_exit`
@@ -471,7 +490,7 @@ fn fork_now() -> Result<libc::pid_t, i32> {
 
 /// The child's first step: die with the parent (see the module
 /// documentation), and exit at once if it is already gone.
-fn enter_child(parent: u32) {
+fn die_with_parent(parent: u32) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let kill = libc::SIGKILL as libc::c_ulong;

@@ -8,7 +8,8 @@ use super::site::Site;
 use super::{
     Cx, common_builders, count_builder, finish_each, finish_list, local, local1, timeout_builder,
 };
-use crate::ast::Body;
+use crate::ast::{Loop, Tasks};
+use crate::options::GatherOptions;
 
 /// `__FanoutGather::function`: a function of [`helpers`] (a two-segment path,
 /// so that [`Site::exact_call`] can span it over the whole task).
@@ -29,7 +30,7 @@ fn helper(function: &str) -> TokenStream {
 /// be checked at its own span): rustc then checks the opaque type's bounds
 /// at the span of the call, which [`Site::exact_call`] makes equal to the
 /// task's, and reports them once.
-fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
+fn helpers(cx: &Cx<'_, GatherOptions>, body: &Tasks) -> TokenStream {
     let rt = cx.rt();
     let helper = Ident::new("__FanoutGather", Span::call_site());
     // Only the functions this expansion calls: no `allow(dead_code)`, which
@@ -74,7 +75,7 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
         }
     };
     functions.extend(match body {
-        Body::List(_) if cx.options.try_ => quote! {
+        Tasks::List(_) if cx.common.try_ => quote! {
             fn slot_try<F>(name: #rt::WorkerName, future: F)
                 -> ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>
             where
@@ -84,7 +85,7 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 ::std::boxed::Box::pin(#rt::gather::Slot::new_try(name, future))
             }
         },
-        Body::List(_) => quote! {
+        Tasks::List(_) => quote! {
             fn slot<F: ::core::future::Future>(name: #rt::WorkerName, future: F)
                 -> ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>
             {
@@ -105,7 +106,7 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
             }
         },
     });
-    if let Body::List(_) = body {
+    if let Tasks::List(_) = body {
         functions.extend(quote! {
             fn as_mut<F: ::core::future::Future>(
                 slot: &mut ::core::pin::Pin<::std::boxed::Box<#rt::gather::Slot<F>>>,
@@ -124,14 +125,14 @@ fn helpers(cx: &Cx<'_>, body: &Body) -> TokenStream {
 
 /// Whether the gather returns a stream (`stream` or `unordered`) rather
 /// than awaiting its outputs.
-fn is_stream(cx: &Cx<'_>) -> bool {
+fn is_stream(cx: &Cx<'_, GatherOptions>) -> bool {
     cx.options.stream || cx.options.unordered
 }
 
 /// `race`'s value from its `RaceEnd`, by the `catch` and `try` options.
-fn finish_race(cx: &Cx<'_>, end: TokenStream) -> TokenStream {
+fn finish_race(cx: &Cx<'_, GatherOptions>, end: TokenStream) -> TokenStream {
     let rt = cx.rt();
-    match (cx.options.catch, cx.options.try_) {
+    match (cx.common.catch, cx.common.try_) {
         (false, false) => quote!(#rt::outcome::race_output(#end)),
         (true, false) => quote!(#rt::outcome::race_caught(#end)),
         (false, true) => quote!(#rt::outcome::race_tried(#end)),
@@ -140,9 +141,9 @@ fn finish_race(cx: &Cx<'_>, end: TokenStream) -> TokenStream {
 }
 
 /// The marker of what a stream yields, by the `catch` and `try` options.
-fn yields(cx: &Cx<'_>) -> TokenStream {
+fn yields(cx: &Cx<'_, GatherOptions>) -> TokenStream {
     let rt = cx.rt();
-    let marker = match (cx.options.catch, cx.options.try_) {
+    let marker = match (cx.common.catch, cx.common.try_) {
         (false, false) => quote!(Outputs),
         (true, false) => quote!(Caught),
         (false, true) => quote!(Tried),
@@ -156,12 +157,12 @@ fn yields(cx: &Cx<'_>) -> TokenStream {
 /// futures own the loop variables and borrow everything else, the DSL's rule.
 /// (A spawned future must own everything, `'static`: there the block stays a
 /// block, and the compiler's "may outlive" error suggests `async move`.)
-fn loop_async_block<'a>(cx: &Cx<'_>, body: &'a Body) -> Option<&'a syn::ExprAsync> {
+fn loop_async_block<'a>(cx: &Cx<'_, GatherOptions>, body: &'a Tasks) -> Option<&'a syn::ExprAsync> {
     match body {
-        Body::Loop {
-            task: Expr::Async(block),
-            ..
-        } if block.capture.is_none() && !cx.options.spawn => Some(block),
+        Tasks::Loop(each) => match &each.task {
+            Expr::Async(block) if block.capture.is_none() && !cx.options.spawn => Some(block),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -182,7 +183,7 @@ fn async_closure(pat: &syn::Pat, block: &syn::ExprAsync) -> TokenStream {
 /// The future of a task, or a spawned Tokio task with `spawn`; located at
 /// the task, so that "not a future" or "cannot be sent between threads
 /// safely" is reported there.
-fn future_of(cx: &Cx<'_>, task: &Expr, name: &TokenStream) -> TokenStream {
+fn future_of(cx: &Cx<'_, GatherOptions>, task: &Expr, name: &TokenStream) -> TokenStream {
     let site = Site::of(task);
     let task = match task {
         // Refused by validation ("gather! takes futures, not closures"); the
@@ -198,11 +199,11 @@ fn future_of(cx: &Cx<'_>, task: &Expr, name: &TokenStream) -> TokenStream {
     }
 }
 
-pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
+pub fn expand(cx: &Cx<'_, GatherOptions>, body: &Tasks) -> TokenStream {
     let rt = cx.rt();
     let opts = local1("options");
     let mut builders = common_builders(cx);
-    builders.extend(timeout_builder(cx));
+    builders.extend(timeout_builder(&cx.options.timeout));
     builders.extend(count_builder("limit", &cx.options.limit));
     builders.extend(count_builder("buffer", &cx.options.buffer));
     let helpers = helpers(cx, body);
@@ -222,7 +223,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
         TokenStream::new()
     };
     match body {
-        Body::List(tasks) => {
+        Tasks::List(tasks) => {
             let group = local1("group");
             let context = local1("context");
             let sites: Vec<Site> = tasks.iter().map(Site::of).collect();
@@ -234,7 +235,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 .map(|(k, site)| Ident::new(&format!("__fanout_slot{k}"), site.last()))
                 .collect();
             let outcomes: Vec<_> = (0..tasks.len()).map(|k| local("outcome", k)).collect();
-            let new_slot = helper(if cx.options.try_ { "slot_try" } else { "slot" });
+            let new_slot = helper(if cx.common.try_ { "slot_try" } else { "slot" });
             // Everything that uses a task's type is spanned exactly like the
             // task: rustc reports an unmet bound once per span, so a task that
             // is not a future gives one error, not one per use. (Slots are
@@ -318,9 +319,10 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 }}
             }
         }
-        Body::Loop {
-            pat, iter, task, ..
-        } => {
+        Tasks::Loop(each) => {
+            let Loop {
+                pat, iter, task, ..
+            } = &**each;
             let base = cx.base_name(task);
             let name = quote!(#rt::WorkerName::new(#base));
             let index = local1("index");
@@ -386,7 +388,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 }};
             }
             let race = cx.options.race;
-            let function = match (race, cx.options.try_) {
+            let function = match (race, cx.common.try_) {
                 (true, true) => quote!(try_race_each),
                 (true, false) => quote!(race_each),
                 (false, true) => quote!(try_gather_each),
@@ -394,7 +396,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             };
             // Without `catch` or `try`, the outputs alone (no `Result` per
             // future).
-            let outputs_only = !cx.options.catch && !cx.options.try_ && !race;
+            let outputs_only = !cx.common.catch && !cx.common.try_ && !race;
             let function = if outputs_only {
                 quote!(gather_outputs)
             } else {
@@ -453,7 +455,6 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 }}
             }
         }
-        Body::Map { .. } | Body::Broken => quote!(::core::panic!("fanout: invalid macro input")),
     }
 }
 
@@ -464,8 +465,8 @@ mod tests {
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    use crate::ast::MacroKind::Gather;
-    use crate::expand::entry;
+    use crate::entry;
+    use crate::kind::MacroKind::Gather;
 
     fn expand(input: TokenStream) -> String {
         entry(Gather, quote!([::fanout] #input)).to_string()

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::entry;
-use crate::ast::MacroKind::{self, Gather, Pool, Processes, Threads};
+use crate::entry;
+use crate::kind::MacroKind::{self, Gather, Pool, Processes, Threads};
 
 const BLESS: &str = "FANOUT_BLESS";
 

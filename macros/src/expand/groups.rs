@@ -8,37 +8,45 @@ use syn::Expr;
 use super::site::Site;
 use super::{
     Cx, closure_body, common_builders, finish_each, finish_list, local, local1, task_body,
-    task_worker, timeout_builder, without_lost_writes,
+    task_worker, timeout_builder, unpolled_check, unpolled_import,
 };
-use crate::ast::{Body, MacroKind};
-use crate::races;
+use crate::options::{ProcessesOptions, ThreadsOptions};
+use crate::plan::{Loop, Task, Tasks};
 
-pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
+/// Which of the two macros, with its options.
+pub enum Spawn<'a> {
+    Threads(&'a ThreadsOptions),
+    Processes(&'a ProcessesOptions),
+}
+
+pub fn expand(cx: &Cx<'_, Spawn<'_>>, tasks: &Tasks) -> TokenStream {
     let rt = cx.rt();
-    let (module, options_type, handle) = match cx.kind {
-        MacroKind::Processes => (quote!(process), quote!(ProcessOptions), quote!(ChildHandle)),
-        _ => (quote!(threads), quote!(ThreadOptions), quote!(ThreadHandle)),
+    let (module, options_type, handle) = match cx.options {
+        Spawn::Processes(_) => (quote!(process), quote!(ProcessOptions), quote!(ChildHandle)),
+        Spawn::Threads(_) => (quote!(threads), quote!(ThreadOptions), quote!(ThreadHandle)),
     };
     let mut builders = common_builders(cx);
-    if cx.kind == MacroKind::Threads {
-        builders.extend(super::count_builder("stack_size", &cx.options.stack_size));
-    } else {
-        builders.extend(timeout_builder(cx));
-    }
-    let in_processes = cx.kind == MacroKind::Processes;
+    let race = match cx.options {
+        Spawn::Threads(options) => {
+            builders.extend(super::count_builder("stack_size", &options.stack_size));
+            false
+        }
+        Spawn::Processes(options) => {
+            builders.extend(timeout_builder(&options.timeout));
+            options.race
+        }
+    };
     let opts = local1("options");
     let scope = local1("scope");
     let setup = quote!(let #opts = #rt::#module::#options_type::new() #builders;);
-    let race = in_processes && cx.options.race;
-    match body {
-        Body::List(tasks) if race => {
+    match tasks {
+        Tasks::List(tasks) if race => {
             // `race`: every task spawned, the first to finish wins, the
             // others are killed and reaped.
-            let tasks: Vec<Expr> = tasks.iter().map(|task| no_await(cx, task)).collect();
-            let spawns = tasks.iter().map(|task| {
-                let site = Site::of(task);
-                let name = cx.worker_name(task);
-                let work = task_worker(&without_lost_writes(task, &[]));
+            let spawns = tasks.iter().map(|Task { written, runs }| {
+                let site = Site::of(written);
+                let name = cx.worker_name(written);
+                let work = task_worker(runs);
                 site.call(
                     quote!(#rt::#module::Scope::spawn),
                     quote!(#scope, #name, #work),
@@ -53,30 +61,27 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 #finish
             }}
         }
-        Body::List(tasks) => {
-            let tasks: Vec<Expr> = tasks.iter().map(|task| no_await(cx, task)).collect();
-            let tasks = &tasks;
+        Tasks::List(tasks) => {
             let workers: Vec<_> = (0..tasks.len()).map(|k| local("worker", k)).collect();
             let outcomes: Vec<_> = (0..tasks.len()).map(|k| local("outcome", k)).collect();
             // Each `spawn` is located at its task, so that a task that cannot
             // be sent to a thread (or whose output cannot come back from a
             // process) is reported there.
-            let spawns = tasks.iter().zip(&workers).map(|(task, worker)| {
-                let site = Site::of(task);
-                let name = cx.worker_name(task);
-                // In a child process, the writes that validation reported
-                // as lost are left out (see `writes`).
-                let work = if in_processes {
-                    task_worker(&without_lost_writes(task, &[]))
-                } else {
-                    task_worker(task)
-                };
-                let spawn = site.call(
-                    quote!(#rt::#module::Scope::spawn),
-                    quote!(#scope, #name, #work),
-                );
-                quote!(let #worker = #spawn;)
-            });
+            let spawns = tasks
+                .iter()
+                .zip(&workers)
+                .map(|(Task { written, runs }, worker)| {
+                    let site = Site::of(written);
+                    let name = cx.worker_name(written);
+                    // In a child process, the writes that validation reported
+                    // as lost are left out (see `writes`).
+                    let work = task_worker(runs);
+                    let spawn = site.call(
+                        quote!(#rt::#module::Scope::spawn),
+                        quote!(#scope, #name, #work),
+                    );
+                    quote!(let #worker = #spawn;)
+                });
             // `join` spanned exactly like its task: a process task
             // whose output is not serializable is then reported once, by
             // `spawn`, and not again by `join` (which needs the same bound).
@@ -84,7 +89,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 .iter()
                 .zip(&workers)
                 .map(|(task, worker)| {
-                    let site = Site::of(task);
+                    let site = Site::of(&task.written);
                     // rustc blames the argument: make it an expression that
                     // spans the task too.
                     let worker =
@@ -107,46 +112,51 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             // The scope's closure spans the tasks, so that the borrow checker
             // names the variables two tasks both borrow mutably.
             let all = match (tasks.first(), tasks.last()) {
-                (Some(first), Some(last)) => Site::of(first).to(Site::of(last)),
+                (Some(first), Some(last)) => Site::of(&first.written).to(Site::of(&last.written)),
                 _ => Site::call_site(),
             };
             let body = all.closure(quote!(#scope), quote!(#(#spawns)* #joins));
+            // On threads, a task that returns an `async fn`'s future is a
+            // compile error on the task.
+            let unpolled = match cx.options {
+                Spawn::Threads(_) => {
+                    let checks = tasks.iter().zip(&outcomes).map(|(task, outcome)| {
+                        unpolled_check(
+                            Site::of(&task.written),
+                            quote!(#rt::unpolled::Output::of(&#outcome)),
+                        )
+                    });
+                    let import = unpolled_import(cx);
+                    quote!(#import #(#checks)*)
+                }
+                Spawn::Processes(_) => TokenStream::new(),
+            };
             quote! {{
                 #setup
                 let #bind = #rt::#module::scope(&#opts, #body);
+                #unpolled
                 #finish
             }}
         }
-        Body::Loop {
-            for_token,
-            pat,
-            iter,
-            task,
-        } => {
-            let task = &no_await(cx, task);
-            let base = cx.base_name(task);
-            let site = Site::of(task);
+        Tasks::Loop(each) => {
+            let Loop {
+                for_token,
+                pat,
+                iter,
+                task: Task { written, runs },
+                neutralized,
+            } = &**each;
+            let base = cx.base_name(written);
+            let site = Site::of(written);
             let params = pat.to_token_stream();
-            let bound = races::idents(pat);
             // Reported by validation (a race on threads, a write lost in a
-            // child process); not reported again by the compiler.
-            let closure = if in_processes {
-                match without_lost_writes(task, &bound) {
-                    task @ (Expr::Path(_) | Expr::Closure(_)) => {
-                        site.closure(params, task_body(cx, &task))
-                    }
-                    task => site.closure_around(params, closure_body(&task, Some(pat))),
+            // child process): left out, not reported again by the compiler.
+            let closure = match (neutralized, runs) {
+                (Some(body), _) => site.closure(params, body.clone()),
+                (None, task @ (Expr::Path(_) | Expr::Closure(_))) => {
+                    site.closure(params, task_body(cx, task))
                 }
-            } else {
-                match races::assignment(task, &bound) {
-                    Some(race) => site.closure(params, races::neutralize(&race)),
-                    None => match task {
-                        Expr::Path(_) | Expr::Closure(_) => {
-                            site.closure(params, task_body(cx, task))
-                        }
-                        _ => site.closure_around(params, closure_body(task, Some(pat))),
-                    },
-                }
+                (None, task) => site.closure_around(params, closure_body(task, Some(pat))),
             };
             if race {
                 let end = local1("end");
@@ -168,30 +178,29 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             );
             let outcomes = local1("outcomes");
             let finish = finish_each(cx, quote!(#outcomes));
+            let unpolled = match cx.options {
+                Spawn::Threads(_) => {
+                    let import = unpolled_import(cx);
+                    let check =
+                        unpolled_check(site, quote!(#rt::unpolled::Output::of_each(&#outcomes)));
+                    quote!(#import #check)
+                }
+                Spawn::Processes(_) => TokenStream::new(),
+            };
             quote! {{
                 #setup
                 let #outcomes = #each;
+                #unpolled
                 #finish
             }}
         }
-        Body::Map { .. } | Body::Broken => unreachable_body(),
-    }
-}
-
-/// The task with its `.await`s left out (validation reported them): a task
-/// on a thread or in a process is a plain closure.
-fn no_await(cx: &Cx<'_>, task: &Expr) -> Expr {
-    if crate::awaits::first(task).is_some() {
-        crate::awaits::left_out(task, &cx.rt())
-    } else {
-        task.clone()
     }
 }
 
 /// Which outputs win a race: any, or with `try` an `Ok`.
-fn race_wins(cx: &Cx<'_>) -> TokenStream {
+fn race_wins(cx: &Cx<'_, Spawn<'_>>) -> TokenStream {
     let rt = cx.rt();
-    if cx.options.try_ {
+    if cx.common.try_ {
         quote!(#rt::process::ok_output)
     } else {
         quote!(#rt::process::any_output)
@@ -199,17 +208,13 @@ fn race_wins(cx: &Cx<'_>) -> TokenStream {
 }
 
 /// What a race returns, by the `catch` and `try` options.
-fn race_finish(cx: &Cx<'_>, end: &proc_macro2::Ident) -> TokenStream {
+fn race_finish(cx: &Cx<'_, Spawn<'_>>, end: &proc_macro2::Ident) -> TokenStream {
     let rt = cx.rt();
-    let function = match (cx.options.catch, cx.options.try_) {
+    let function = match (cx.common.catch, cx.common.try_) {
         (false, false) => quote!(race_output),
         (true, false) => quote!(race_caught),
         (false, true) => quote!(race_tried),
         (true, true) => quote!(race_tried_caught),
     };
     quote!(#rt::outcome::#function(#end))
-}
-
-fn unreachable_body() -> TokenStream {
-    quote!(::core::panic!("fanout: invalid macro input"))
 }

@@ -1,5 +1,6 @@
-//! Code generation. Nothing here fails: mistakes were reported by parsing and
-//! validation, and whatever parsed is still expanded (best effort), next to the
+//! Code generation from a checked [`Plan`]. Nothing here fails or judges:
+//! validation reported the mistakes and decided what is left out of the
+//! tasks, and whatever parsed is still expanded (best effort), next to the
 //! errors, so rust-analyzer keeps completing the user's code.
 
 mod gather;
@@ -12,100 +13,42 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
-use crate::ast::{self, Body, Invocation, MacroKind};
-use crate::options::{self, Backend, Options};
-use crate::{races, writes};
+use crate::options::Common;
+use crate::plan::{self, Plan, Run};
 use site::Site;
 
-/// Parse → validate → expand, with every error turned into `compile_error!`.
-pub fn entry(kind: MacroKind, input: TokenStream) -> TokenStream {
-    let invocation = ast::parse(kind, input);
-    let mut errors = invocation.errors.to_vec();
-    let options = options::validate(&invocation, &mut errors);
-    let expansion = expand(&invocation, &options);
-    if errors.is_empty() {
-        return expansion;
-    }
-    let errors = errors.iter().map(syn::Error::to_compile_error);
-    let rejected = &options.rejected;
-    // No `allow` here either: a crate that forbids a lint refuses any
-    // `allow` of it (E0453), which would be a second error for one mistake.
-    // The best-effort expansion diverges only where the whole invocation is
-    // unusable (`broken`).
-    quote! {{
-        #(#errors)*
-        let _ = || { #(let _ = #rejected;)* };
-        #expansion
-    }}
-}
-
 /// The expansion of a checked invocation.
-pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
-    let cx = Cx::new(invocation, options);
-    let off = invocation.off;
-    let backend_off = match invocation.kind {
-        MacroKind::Threads => off.threads,
-        MacroKind::Processes => invocation.no_fork || off.processes,
-        MacroKind::Pool => off.pool,
-        MacroKind::Gather => off.gather,
-    };
-    match (&invocation.body, invocation.kind) {
-        (Body::Broken, _) => broken(),
-        // Reported by validation: no `fork`, or the backend's feature is off;
-        // there is no runtime to expand to.
-        _ if backend_off => broken(),
-        (body, kind) => {
-            let code = match (body, kind) {
-                (Body::Map { func, items }, _) => {
-                    pool::expand(&cx, &pool_function(&cx, func), items)
-                }
-                (body, MacroKind::Gather) => gather::expand(&cx, body),
-                (body, _) => groups::expand(&cx, body),
-            };
-            let krate = cx.krate;
-            let alias = runtime_alias();
-            // Every expansion uses the alias: no `allow(unused_imports)`,
-            // which a crate that forbids the lint would refuse.
-            quote! {{
-                use #krate::__private as #alias;
-                #code
-            }}
+pub fn expand(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    let code = match &plan.run {
+        Run::Nothing => return nothing(),
+        Run::Threads { tasks, options } => {
+            let spawn = groups::Spawn::Threads(options);
+            groups::expand(&Cx::new(&spawn, &options.common), tasks)
         }
-    }
+        Run::Processes { tasks, options } => {
+            let spawn = groups::Spawn::Processes(options);
+            groups::expand(&Cx::new(&spawn, &options.common), tasks)
+        }
+        Run::Pool(pool) => {
+            let options = &pool.options;
+            pool::expand(&Cx::new(options, &options.common), &pool.func, &pool.items)
+        }
+        Run::Gather { tasks, options } => gather::expand(&Cx::new(options, &options.common), tasks),
+    };
+    let alias = plan::runtime_alias();
+    // Every expansion uses the alias: no `allow(unused_imports)`, which a
+    // crate that forbids the lint would refuse.
+    quote! {{
+        use #krate::__private as #alias;
+        #code
+    }}
 }
 
 /// Nothing usable: a value of any type, so the caller's code still
 /// type-checks around the reported error.
-fn broken() -> TokenStream {
+fn nothing() -> TokenStream {
     quote!(::core::panic!("fanout: invalid macro input"))
-}
-
-/// The function of `pool_map!`, except that a closure assigning to a captured
-/// variable (reported by validation: a race on threads, a lost write in
-/// processes) no longer does, so that the compiler does not report it a
-/// second time.
-fn pool_function(cx: &Cx<'_>, func: &Expr) -> Expr {
-    let Expr::Closure(closure) = func else {
-        return func.clone();
-    };
-    if let Backend::Processes { .. } = Backend::of(cx.kind, cx.options) {
-        return without_lost_writes(func, &[]);
-    }
-    let bound = races::idents(&closure.inputs);
-    match races::assignment(&closure.body, &bound) {
-        Some(race) => {
-            let mut fixed = closure.clone();
-            fixed.body = Box::new(Expr::Verbatim(races::neutralize(&race)));
-            Expr::Closure(fixed)
-        }
-        None => func.clone(),
-    }
-}
-
-/// A process task without the writes that validation reported as lost (see
-/// [`writes`]), or the task itself.
-pub fn without_lost_writes(task: &Expr, bound: &[Ident]) -> Expr {
-    writes::scan(task, bound).1.unwrap_or_else(|| task.clone())
 }
 
 /// The body of a task's closure, spanned as the user's code. A call that
@@ -137,25 +80,16 @@ pub fn closure_body(task: &Expr, pat: Option<&syn::Pat>) -> TokenStream {
     }
 }
 
-/// `__fanout_rt`: the alias of `$crate::__private` in generated code.
-fn runtime_alias() -> Ident {
-    Ident::new("__fanout_rt", Span::call_site())
+/// What every generator needs: the macro's options (`O`), and among them
+/// those that every macro takes.
+pub struct Cx<'a, O> {
+    pub options: &'a O,
+    pub common: &'a Common,
 }
 
-/// What every generator needs: the runtime's path, the options, the macro.
-pub struct Cx<'a> {
-    pub krate: &'a TokenStream,
-    pub options: &'a Options,
-    pub kind: MacroKind,
-}
-
-impl<'a> Cx<'a> {
-    fn new(invocation: &'a Invocation, options: &'a Options) -> Self {
-        Cx {
-            krate: &invocation.krate,
-            options,
-            kind: invocation.kind,
-        }
+impl<'a, O> Cx<'a, O> {
+    fn new(options: &'a O, common: &'a Common) -> Self {
+        Cx { options, common }
     }
 
     /// The runtime, `$crate::__private`, through the alias that [`expand`]
@@ -165,7 +99,7 @@ impl<'a> Cx<'a> {
     /// the facade's context with the macro's, and rustc then reports the call
     /// on the whole macro invocation).
     pub fn rt(&self) -> TokenStream {
-        runtime_alias().to_token_stream()
+        plan::runtime_alias().to_token_stream()
     }
 
     /// `function(args)`, located at the `catch` option: with `try` and
@@ -173,7 +107,7 @@ impl<'a> Cx<'a> {
     /// error that says it is not points at `catch` (rustc blames the argument,
     /// so it is a local located there too).
     pub fn at_catch(&self, function: TokenStream, args: TokenStream) -> TokenStream {
-        match self.options.catch_at {
+        match self.common.catch_at {
             Some(span) => {
                 let site = Site::of(&Ident::new("catch", span));
                 let outcomes = Ident::new("__fanout_caught", Span::mixed_site().located_at(span));
@@ -195,11 +129,33 @@ impl<'a> Cx<'a> {
     }
 
     pub fn base_name(&self, task: &Expr) -> String {
-        match &self.options.name {
+        match &self.common.name {
             Some(name) => name.value(),
             None => crate::naming::base_name(task),
         }
     }
+}
+
+/// The check that a task's output (`output`, a `unpolled::Output` of its
+/// type) is not a future that a thread would return unpolled, located at the
+/// task: `(&&&output).check_unpolled();`, after `use unpolled::autoref::*` (see
+/// [`unpolled_import`]). The compile error for an `async fn`'s future lands
+/// on the task; any other output, and one whose type is an error already, is
+/// not reported.
+pub fn unpolled_check(site: Site, output: TokenStream) -> TokenStream {
+    let mut receiver =
+        proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(&&&#output));
+    receiver.set_span(Span::call_site().located_at(site.first()));
+    let method = site.locate(quote!(.check_unpolled));
+    let args = site.parens(TokenStream::new());
+    quote!(#receiver #method #args;)
+}
+
+/// The traits of [`unpolled_check`], imported with a glob: one of them is
+/// always used, so the import never trips `unused_imports`.
+pub fn unpolled_import<O>(cx: &Cx<'_, O>) -> TokenStream {
+    let rt = cx.rt();
+    quote!(use #rt::unpolled::autoref::*;)
 }
 
 /// A name for a generated local that can never capture or shadow a user's.
@@ -215,7 +171,7 @@ pub fn local1(name: &str) -> Ident {
 /// How a task runs in a thread or a process: a path or a closure is run with
 /// `Task::run` (the error for a non-task lands on it); any other expression is
 /// evaluated in the worker.
-pub fn task_body(cx: &Cx<'_>, task: &Expr) -> TokenStream {
+pub fn task_body<O>(cx: &Cx<'_, O>, task: &Expr) -> TokenStream {
     match task {
         Expr::Path(_) | Expr::Closure(_) => {
             let rt = cx.rt();
@@ -277,7 +233,7 @@ pub fn task_worker(task: &Expr) -> TokenStream {
 /// reachable whatever the tasks' types (every outcome can be an `Err` holding
 /// a `fanout::Error`), and rustc does not report the first arm when an output
 /// type is uninhabited (`Ok(v)` of a `Result<Infallible, _>`).
-pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
+pub fn finish_list<O>(cx: &Cx<'_, O>, outcomes: &[Ident]) -> TokenStream {
     let rt = cx.rt();
     let values: Vec<Ident> = (0..outcomes.len()).map(|k| local("v", k)).collect();
     let tuple = |items: &[TokenStream]| -> TokenStream {
@@ -301,7 +257,7 @@ pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
             .map(ToTokens::to_token_stream)
             .collect::<Vec<_>>(),
     );
-    match (cx.options.catch, cx.options.try_) {
+    match (cx.common.catch, cx.common.try_) {
         (true, false) => outcome_tuple,
         (false, false) => {
             let patterns = tuple(&values.iter().map(|v| quote!(#ok(#v))).collect::<Vec<_>>());
@@ -339,9 +295,9 @@ pub fn finish_list(cx: &Cx<'_>, outcomes: &[Ident]) -> TokenStream {
 }
 
 /// The same for the loop form, whose outcomes are a `Vec<Result<T, Error>>`.
-pub fn finish_each(cx: &Cx<'_>, outcomes: TokenStream) -> TokenStream {
+pub fn finish_each<O>(cx: &Cx<'_, O>, outcomes: TokenStream) -> TokenStream {
     let rt = cx.rt();
-    match (cx.options.catch, cx.options.try_) {
+    match (cx.common.catch, cx.common.try_) {
         (true, false) => outcomes,
         (false, false) => quote!(#rt::outcome::unwrap_all(#outcomes)),
         (false, true) => quote!(#rt::outcome::try_all(#outcomes)),
@@ -350,20 +306,20 @@ pub fn finish_each(cx: &Cx<'_>, outcomes: TokenStream) -> TokenStream {
 }
 
 /// `.progress(true)`, `.timeline(true)`: the option builders common to all.
-pub fn common_builders(cx: &Cx<'_>) -> TokenStream {
+pub fn common_builders<O>(cx: &Cx<'_, O>) -> TokenStream {
     let mut out = TokenStream::new();
-    if cx.options.progress {
+    if cx.common.progress {
         out.extend(quote!(.progress(true)));
     }
-    if cx.options.timeline {
+    if cx.common.timeline {
         out.extend(quote!(.timeline(true)));
     }
     out
 }
 
 /// `.timeout(expr)` with the expression checked to be a `Duration` at its own span.
-pub fn timeout_builder(cx: &Cx<'_>) -> TokenStream {
-    match &cx.options.timeout {
+pub fn timeout_builder(timeout: &Option<Expr>) -> TokenStream {
+    match timeout {
         Some(timeout) => {
             let span = timeout.span();
             quote_spanned!(span=> .timeout({

@@ -5,15 +5,18 @@ use quote::quote;
 use syn::Expr;
 
 use super::site::Site;
-use super::{Cx, common_builders, count_builder, local1, timeout_builder};
+use super::{
+    Cx, common_builders, count_builder, local1, timeout_builder, unpolled_check, unpolled_import,
+};
+use crate::options::PoolOptions;
 
-pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
+pub fn expand(cx: &Cx<'_, PoolOptions>, func: &Expr, items: &Expr) -> TokenStream {
     let rt = cx.rt();
     let opts = local1("options");
     let mut builders = common_builders(cx);
     builders.extend(count_builder("workers", &cx.options.workers));
     builders.extend(count_builder("chunksize", &cx.options.chunksize));
-    builders.extend(timeout_builder(cx));
+    builders.extend(timeout_builder(&cx.options.timeout));
     builders.extend(count_builder("buffer", &cx.options.buffer));
     builders.extend(count_builder("recycle", &cx.options.recycle));
     let name = cx.worker_name(func);
@@ -28,7 +31,7 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
     // be shared between the pool's threads is reported there, not on the
     // whole macro call.
     let site = Site::of(func).to(Site::of(items));
-    let mode = match (options.catch, options.try_) {
+    let mode = match (cx.common.catch, cx.common.try_) {
         (false, false) => quote!(Unwrap),
         (true, false) => quote!(Catch),
         (false, true) => quote!(Try),
@@ -82,7 +85,28 @@ pub fn expand(cx: &Cx<'_>, func: &Expr, items: &Expr) -> TokenStream {
         let backend = proc_macro2::Ident::new(&format!("{backend}{with_init}"), Span::call_site());
         let method = site.locate(quote!(.select().#backend));
         let args = site.parens(quote!(&#opts, #mode, #name, #init #func));
-        (setup, quote!(#receiver #method #args))
+        let call = quote!(#receiver #method #args);
+        // On threads, a function that returns an `async fn`'s future is a
+        // compile error on it (with `try`, a future is not a `Result`).
+        let outputs = match (threads, cx.common.catch, cx.common.try_) {
+            (true, false, false) => Some(quote!(of_outputs)),
+            (true, true, false) => Some(quote!(of_each)),
+            _ => None,
+        };
+        match outputs {
+            Some(of) => {
+                let outputs = local1("outputs");
+                let import = unpolled_import(cx);
+                // On a closure, at its body: what returns the future.
+                let at = match func {
+                    Expr::Closure(closure) => Site::of(&closure.body),
+                    func => Site::of(func),
+                };
+                let check = unpolled_check(at, quote!(#rt::unpolled::Output::#of(&#outputs)));
+                (setup, quote!(let #outputs = #call; #import #check #outputs))
+            }
+            None => (setup, call),
+        }
     } else {
         // MPI: every rank collects the items (they must be the same).
         let entry = proc_macro2::Ident::new(&format!("on_mpi{with_init}"), Span::call_site());
@@ -105,8 +129,8 @@ mod tests {
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    use crate::ast::MacroKind::Pool;
-    use crate::expand::entry;
+    use crate::entry;
+    use crate::kind::MacroKind::Pool;
 
     fn expand(input: TokenStream) -> String {
         entry(Pool, quote!([::fanout] #input)).to_string()

@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::entry;
-use crate::ast::MacroKind::{self, Gather, Pool, Processes, Threads};
+use crate::entry;
+use crate::kind::MacroKind::{self, Gather, Pool, Processes, Threads};
 
 fn expand(kind: MacroKind, input: TokenStream) -> String {
     entry(kind, quote!([::fanout] #input)).to_string()

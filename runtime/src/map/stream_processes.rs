@@ -259,7 +259,10 @@ where
     W: WorkerTask<T>,
     W::Output: ProcessOutput,
 {
-    let group = sys::ForkGroup::probe();
+    // The fork server ends when its socket does (the parent process ended,
+    // or dropped the stream), not with the thread that made the stream: the
+    // stream may be read on another.
+    let group = sys::ForkGroup::probe().outliving_the_forking_thread();
     let lock = ForkLock::acquire();
     let (parent_end, child_end) = sys::socket_pair()?;
     let mut parent_end = Some(parent_end);

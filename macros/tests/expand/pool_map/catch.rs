@@ -5,14 +5,18 @@ fn main() {
         {
             let __fanout_options = __fanout_rt::map::MapOptions::new();
             use __fanout_rt::map::autoref::*;
-            (&&__fanout_rt::map::Items::new(0..10))
+            let __fanout_outputs = (&&__fanout_rt::map::Items::new(0..10))
                 .select()
                 .on_threads(
                     &__fanout_options,
                     __fanout_rt::map::Catch,
                     __fanout_rt::WorkerName::new("square"),
                     square,
-                )
+                );
+            use __fanout_rt::unpolled::autoref::*;
+            (&&&__fanout_rt::unpolled::Output::of_each(&__fanout_outputs))
+                .check_unpolled();
+            __fanout_outputs
         }
     };
 }

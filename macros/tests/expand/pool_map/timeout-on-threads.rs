@@ -9,14 +9,18 @@ fn main() {
                     timeout
                 });
             use __fanout_rt::map::autoref::*;
-            (&&__fanout_rt::map::Items::new(0..10))
+            let __fanout_outputs = (&&__fanout_rt::map::Items::new(0..10))
                 .select()
                 .on_threads(
                     &__fanout_options,
                     __fanout_rt::map::Unwrap,
                     __fanout_rt::WorkerName::new("square"),
                     square,
-                )
+                );
+            use __fanout_rt::unpolled::autoref::*;
+            (&&&__fanout_rt::unpolled::Output::of_outputs(&__fanout_outputs))
+                .check_unpolled();
+            __fanout_outputs
         }
     };
 }

@@ -9,14 +9,18 @@ fn main() {
                     count
                 });
             use __fanout_rt::map::autoref::*;
-            (&&__fanout_rt::map::Items::new(&words))
+            let __fanout_outputs = (&&__fanout_rt::map::Items::new(&words))
                 .select()
                 .on_threads(
                     &__fanout_options,
                     __fanout_rt::map::Unwrap,
                     __fanout_rt::WorkerName::new("task"),
                     |w: &&str| w.len(),
-                )
+                );
+            use __fanout_rt::unpolled::autoref::*;
+            (&&&__fanout_rt::unpolled::Output::of_outputs(&__fanout_outputs))
+                .check_unpolled();
+            __fanout_outputs
         }
     };
 }

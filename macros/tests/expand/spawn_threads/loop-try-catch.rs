@@ -10,6 +10,9 @@ fn main() {
                 texts,
                 |s| ::core::convert::identity(parse(s)),
             );
+            use __fanout_rt::unpolled::autoref::*;
+            (&&&__fanout_rt::unpolled::Output::of_each(&__fanout_outcomes))
+                .check_unpolled();
             {
                 let __fanout_caught = __fanout_outcomes;
                 __fanout_rt::outcome::try_catch_all(__fanout_caught)

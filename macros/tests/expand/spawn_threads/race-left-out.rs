@@ -19,6 +19,9 @@ fn main() {
                         }
                     },
                 );
+                use __fanout_rt::unpolled::autoref::*;
+                (&&&__fanout_rt::unpolled::Output::of_each(&__fanout_outcomes))
+                    .check_unpolled();
                 __fanout_rt::outcome::unwrap_all(__fanout_outcomes)
             }
         }

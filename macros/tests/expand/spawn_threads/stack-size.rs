@@ -14,6 +14,9 @@ fn main() {
                 0..2,
                 |i| ::core::convert::identity(worker(i)),
             );
+            use __fanout_rt::unpolled::autoref::*;
+            (&&&__fanout_rt::unpolled::Output::of_each(&__fanout_outcomes))
+                .check_unpolled();
             __fanout_rt::outcome::unwrap_all(__fanout_outcomes)
         }
     };

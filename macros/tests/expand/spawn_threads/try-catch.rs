@@ -27,6 +27,9 @@ fn main() {
                     )
                 },
             );
+            use __fanout_rt::unpolled::autoref::*;
+            (&&&__fanout_rt::unpolled::Output::of(&__fanout_outcome0)).check_unpolled();
+            (&&&__fanout_rt::unpolled::Output::of(&__fanout_outcome1)).check_unpolled();
             match (__fanout_outcome0, __fanout_outcome1) {
                 (
                     ::core::result::Result::Ok(::core::result::Result::Ok(__fanout_v0)),
