@@ -18,7 +18,7 @@ pub struct Options {
     /// hold a `fanout::Error`, and an error about that points there.
     pub catch_at: Option<proc_macro2::Span>,
     pub try_: bool,
-    pub name: Option<LitStr>,
+    pub name: Option<Name>,
     pub stack_size: Option<Expr>,
     pub timeout: Option<Expr>,
     pub workers: Option<Expr>,
@@ -41,6 +41,15 @@ pub struct Options {
     /// Values of rejected options: still type-checked in a closure that never
     /// runs, so the user's imports and locals stay "used" next to the error.
     pub rejected: Vec<Expr>,
+}
+
+/// The value of `name = ...`.
+pub enum Name {
+    /// `name = "io"`: fixed when the program is compiled.
+    Literal(LitStr),
+    /// `name = EXPR`: any string, read once at run time, before the workers
+    /// start (`name = format!("req-{id}")`, `name = who.as_str()`).
+    Dynamic(Expr),
 }
 
 /// Every option of every macro: name, takes a value, the macros it belongs to,
@@ -813,20 +822,19 @@ fn set(options: &mut Options, kind: MacroKind, option: &RawOption) -> syn::Resul
     Ok(())
 }
 
-fn string_value(option: &RawOption) -> syn::Result<LitStr> {
+/// `name = "io"`, or any expression whose value is a string (its type is
+/// checked by the compiler, on the user's tokens: see `Cx::name_setup`).
+fn string_value(option: &RawOption) -> syn::Result<Name> {
     match &option.value {
         Some(Expr::Lit(lit)) => match &lit.lit {
-            Lit::Str(s) if !s.value().is_empty() => Ok(s.clone()),
+            Lit::Str(s) if !s.value().is_empty() => Ok(Name::Literal(s.clone())),
             Lit::Str(s) => Err(syn::Error::new(s.span(), "a worker name cannot be empty")),
             other => Err(syn::Error::new(
                 other.span(),
-                "`name` takes a string literal, for example `name = \"io\"`",
+                "`name` takes a string, for example `name = \"io\"` or `name = format!(\"req-{id}\")`",
             )),
         },
-        Some(other) => Err(syn::Error::new_spanned(
-            other,
-            "`name` takes a string literal, for example `name = \"io\"` (names are fixed when the program is compiled)",
-        )),
+        Some(other) => Ok(Name::Dynamic(other.clone())),
         None => Err(syn::Error::new(option.name.span(), "`name` needs a value")),
     }
 }

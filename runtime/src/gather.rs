@@ -160,13 +160,12 @@ impl<F: Future> Future for Named<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let name = *this.name;
-        let _name = name::enter(name);
+        let _name = name::enter(this.name.clone());
         let future = this.future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(Error::from_panic(name, &*payload))),
+            Err(payload) => Poll::Ready(Err(Error::from_panic(this.name.clone(), &*payload))),
         }
     }
 }
@@ -255,7 +254,7 @@ impl<F: Future> PollSlot for Slot<F> {
             SlotState::Done => return SlotPoll::Done,
             SlotState::Waiting => {
                 *this.state = SlotState::Running;
-                *this.started = Some(report.start(this.future.name));
+                *this.started = Some(report.start(this.future.name.clone()));
             }
             SlotState::Running => {}
         }
@@ -435,10 +434,10 @@ impl Group {
     /// or a timed-out or cancelled [`Error`] if it never finished.
     pub fn take<F: Future>(&self, slot: Pin<&mut Slot<F>>) -> Result<F::Output, Error> {
         let this = slot.project();
-        let name = this.future.name;
+        let name = &this.future.name;
         this.output
             .take()
-            .unwrap_or_else(|| Err(self.unfinished(name)))
+            .unwrap_or_else(|| Err(self.unfinished(name.clone())))
     }
 
     fn unfinished(&self, name: WorkerName) -> Error {
@@ -552,7 +551,7 @@ impl<F: Future> Future for GatherEach<'_, F> {
         let this = self.get_mut();
         let end = std::task::ready!(this.drive.poll_drive(cx, &mut this.sink));
         let sink = std::mem::replace(&mut this.sink, Outcomes::new(None));
-        Poll::Ready(sink.finish(this.drive.options, this.drive.base, end))
+        Poll::Ready(sink.finish(this.drive.options, this.drive.base.clone(), end))
     }
 }
 
@@ -572,7 +571,7 @@ impl<F: Future> Future for GatherOutputs<'_, F> {
         let this = self.get_mut();
         let end = std::task::ready!(this.drive.poll_drive(cx, &mut this.sink));
         let sink = std::mem::replace(&mut this.sink, Outputs::new());
-        Poll::Ready(sink.finish(this.drive.options, this.drive.base, end))
+        Poll::Ready(sink.finish(this.drive.options, this.drive.base.clone(), end))
     }
 }
 
@@ -830,7 +829,7 @@ impl<'a, F: Future> Drive<'a, F> {
                 .push(self.report.start(self.base.with_index(index)));
         }
         self.running.push(Entry {
-            base: self.base.base(),
+            base: self.base.clone(),
             index,
             future,
         });
@@ -885,7 +884,7 @@ pin_project! {
     /// One future of a loop-form gather: it runs as `base-index` (the name is
     /// current while it is polled), and a panic inside it becomes an [`Error`].
     struct Entry<F> {
-        base: &'static str,
+        base: WorkerName,
         index: usize,
         #[pin]
         future: F,
@@ -898,13 +897,15 @@ impl<F: Future> Future for Entry<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let index = *this.index;
-        let name = WorkerName::indexed(this.base, index);
-        let _name = name::enter(name);
+        let _name = name::enter(this.base.with_index(index));
         let future = this.future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready((index, Ok(output))),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready((index, Err(Error::from_panic(name, &*payload)))),
+            Err(payload) => Poll::Ready((
+                index,
+                Err(Error::from_panic(this.base.with_index(index), &*payload)),
+            )),
         }
     }
 }
@@ -1290,7 +1291,7 @@ where
                 self.starts.insert(index, started);
             }
             self.running.push(Entry {
-                base: self.base.base(),
+                base: self.base.clone(),
                 index,
                 future,
             });
@@ -1828,7 +1829,7 @@ where
         for (index, outcome) in this.lost.drain(..) {
             outcomes[index] = Some(outcome);
         }
-        let base = this.futures.base;
+        let base = &this.futures.base;
         let outcomes = outcomes
             .into_iter()
             .enumerate()

@@ -56,7 +56,9 @@ pub use crate::error::{Error, ErrorKind, panic_message, signal_name};
 pub use crate::feature_off::run;
 #[cfg(feature = "gather")]
 pub use crate::gather::run;
-pub use crate::name::{NameGuard, WorkerName, current_name, current_worker, enter, worker_seed};
+pub use crate::name::{
+    NameGuard, NameText, WorkerName, current_name, current_worker, enter, worker_seed,
+};
 pub use crate::task::Task;
 
 /// `Result<T, fanout::Error>`.

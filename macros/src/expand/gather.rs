@@ -321,8 +321,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
         Body::Loop {
             pat, iter, task, ..
         } => {
-            let base = cx.base_name(task);
-            let name = quote!(#rt::WorkerName::new(#base));
+            let name = cx.worker_name(task);
             let index = local1("index");
             let indexed = quote!(#name.with_index(#index));
             // As in the list form, every use of the task's type is spanned

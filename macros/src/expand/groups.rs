@@ -124,7 +124,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             task,
         } => {
             let task = &no_await(cx, task);
-            let base = cx.base_name(task);
+            let base = cx.worker_name(task);
             let site = Site::of(task);
             let params = pat.to_token_stream();
             let bound = races::idents(pat);
@@ -154,7 +154,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
                 let finish = race_finish(cx, &end);
                 let each = Site::of(for_token).to(site).call(
                     quote!(#rt::process::race_each),
-                    quote!(&#opts, #wins, #rt::WorkerName::new(#base), #iter, #closure),
+                    quote!(&#opts, #wins, #base, #iter, #closure),
                 );
                 return quote! {{
                     #setup
@@ -164,7 +164,7 @@ pub fn expand(cx: &Cx<'_>, body: &Body) -> TokenStream {
             }
             let each = Site::of(for_token).to(site).call(
                 quote!(#rt::#module::spawn_each),
-                quote!(&#opts, #rt::WorkerName::new(#base), #iter, #closure),
+                quote!(&#opts, #base, #iter, #closure),
             );
             let outcomes = local1("outcomes");
             let finish = finish_each(cx, quote!(#outcomes));

@@ -13,7 +13,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
 use crate::ast::{self, Body, Invocation, MacroKind};
-use crate::options::{self, Backend, Options};
+use crate::options::{self, Backend, Name, Options};
 use crate::{races, writes};
 use site::Site;
 
@@ -66,8 +66,10 @@ pub fn expand(invocation: &Invocation, options: &Options) -> TokenStream {
             let alias = runtime_alias();
             // Every expansion uses the alias: no `allow(unused_imports)`,
             // which a crate that forbids the lint would refuse.
+            let name = cx.name_setup();
             quote! {{
                 use #krate::__private as #alias;
+                #name
                 #code
             }}
         }
@@ -187,18 +189,44 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// `WorkerName::new("base")`: the `name` option, or the task's own name.
+    /// `WorkerName::new("base")`: the `name` option, or the task's own name;
+    /// with `name = EXPR`, a clone of the name read once by [`Cx::name_setup`].
     pub fn worker_name(&self, task: &Expr) -> TokenStream {
         let rt = self.rt();
-        let base = self.base_name(task);
-        quote!(#rt::WorkerName::new(#base))
+        match &self.options.name {
+            Some(Name::Dynamic(_)) => {
+                let name = local1("name");
+                quote!(::core::clone::Clone::clone(&#name))
+            }
+            Some(Name::Literal(name)) => {
+                let base = name.value();
+                quote!(#rt::WorkerName::new(#base))
+            }
+            None => {
+                let base = crate::naming::base_name(task);
+                quote!(#rt::WorkerName::new(#base))
+            }
+        }
     }
 
-    pub fn base_name(&self, task: &Expr) -> String {
-        match &self.options.name {
-            Some(name) => name.value(),
-            None => crate::naming::base_name(task),
-        }
+    /// With `name = EXPR`: `let __fanout_name = WorkerName::dynamic(&(EXPR));`,
+    /// at the top of the expansion, so that the name is read once, before any
+    /// worker starts. Spanned as the expression: a value that is not a string
+    /// is reported there. Nothing for a literal name or none.
+    pub fn name_setup(&self) -> TokenStream {
+        let Some(Name::Dynamic(expr)) = &self.options.name else {
+            return TokenStream::new();
+        };
+        let rt = self.rt();
+        let name = local1("name");
+        // `&(EXPR)`, spanning the user's expression: the name is copied, so
+        // the caller's `String` is borrowed, never moved.
+        let site = Site::of(expr);
+        let borrow = site.at_first(quote!(&));
+        let value = site.parens(expr.to_token_stream());
+        let borrowed = quote!(#borrow #value);
+        let dynamic = site.call(quote!(#rt::WorkerName::dynamic), borrowed);
+        quote!(let #name = #dynamic;)
     }
 }
 

@@ -156,8 +156,8 @@ where
 {
     let _ = mode;
     let items: Vec<I::Item> = items.into_iter().collect();
-    let outcomes = run_outcomes::<M, _, _, _>(options, name, items, f);
-    let plan = Plan::new(options, name, outcomes.len());
+    let outcomes = run_outcomes::<M, _, _, _>(options, name.clone(), items, f);
+    let plan = Plan::new(options, name.clone(), outcomes.len());
     let collect = Collect::<M, U>::new(outcomes.len());
     if outcomes.iter().any(|o| matches!(o, Outcome::Late)) {
         plan.stop(Stop::TimedOut);
@@ -298,7 +298,7 @@ fn run_local<X, U, F, M>(
             &plan.stopped,
             report.origin(),
         );
-        record(report, job.base, chunk.start, &spans, &job.place);
+        record(report, job.base.clone(), chunk.start, &spans, &job.place);
         report.advance(outcomes.len());
         store(slots, chunk.start, outcomes);
     }
@@ -399,7 +399,7 @@ where
                     .map(|span| span.map(|(a, b)| (micros(a), micros(b))))
                     .collect();
                 let place = format!("rank {from}");
-                record(&report, job.base, start, &spans, &place);
+                record(&report, job.base.clone(), start, &spans, &place);
                 report.advance(chunk.outcomes.len());
                 if !chunk.outcomes.is_empty() {
                     store(&slots, start, chunk.outcomes);
@@ -587,12 +587,11 @@ where
         let Some(item) = item.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             panic!("fanout: item {index} was handed out twice (a bug in fanout's MPI backend)")
         };
-        let name = job.base.with_index(index);
-        let _name = name::enter(name);
+        let _name = name::enter(job.base.with_index(index));
         let began = origin.elapsed();
         let outcome = catch_unwind(AssertUnwindSafe(|| (job.f)(item))).map_err(|payload| {
             let message = panic_message(&*payload);
-            Error::new(name, ErrorKind::Panic(message))
+            Error::new(job.base.with_index(index), ErrorKind::Panic(message))
         });
         if M::stops_on(&outcome) {
             stop.store(true, Ordering::Relaxed);

@@ -420,7 +420,7 @@ where
         let (parent_end, child_end) = sys::socket_pair()?;
         let stop = &stop.get()[0];
         let mut parent_end = Some(parent_end);
-        let base = self.plan.base;
+        let base = &self.plan.base;
         let (slots, items, f) = (&mut self.slots, &mut *self.items, self.f);
         let recycle = self.recycle;
         let ring_ref = &ring;
@@ -435,7 +435,7 @@ where
             match items.take() {
                 Some(items) => {
                     let worker = WorkerLoop {
-                        base,
+                        base: base.clone(),
                         stop,
                         ring: ring_ref,
                         recycle,
@@ -521,7 +521,9 @@ where
             };
             let name = self.plan.base.with_index(run.index());
             let outcome = match tag {
-                OUTPUT => Some(decode::<U>(payload).map_err(|failure| failure.named(name, pid))),
+                OUTPUT => {
+                    Some(decode::<U>(payload).map_err(|failure| failure.named(name.clone(), pid)))
+                }
                 PANIC | UNENCODABLE => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = if tag == PANIC {
@@ -529,12 +531,12 @@ where
                     } else {
                         ErrorKind::Encode(text)
                     };
-                    Some(Err(Error::new(name, kind).with_pid(pid)))
+                    Some(Err(Error::new(name.clone(), kind).with_pid(pid)))
                 }
                 INIT_FAILED => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = ErrorKind::Init(text);
-                    Some(Err(Error::new(name, kind).with_pid(pid)))
+                    Some(Err(Error::new(name.clone(), kind).with_pid(pid)))
                 }
                 SKIPPED if payload.is_empty() => None,
                 _ => {
@@ -881,7 +883,7 @@ impl WorkerLoop<'_> {
         let mut channel = std::mem::ManuallyDrop::new(UnixStream::from(channel));
         let mut write = self.ring.start();
         let mut frame = Vec::new();
-        let _name = name::enter(self.base);
+        let _name = name::enter(self.base.clone());
         if cfg!(panic = "abort") {
             // A panic ends the process at once: the hook answers for the
             // item first, so that its error still carries the message.

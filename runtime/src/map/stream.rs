@@ -556,7 +556,7 @@ impl<M: Mode<U>, U: Send + 'static> Stream<M, U> {
         I::Item: Send + 'static,
         W: WorkerTask<I::Item, Output = U> + Send + Sync + 'static,
     {
-        let shared = Shared::new(options, name, ordered);
+        let shared = Shared::new(options, name.clone(), ordered);
         let workers = shared.plan.workers;
         let items = Arc::new(Mutex::new(items));
         let task = Arc::new(task);
@@ -745,8 +745,8 @@ where
         }
     }
     let _exit = Exit(shared);
-    let base = shared.plan.base;
-    let _name = name::enter(base);
+    let base = &shared.plan.base;
+    let _name = name::enter(base.clone());
     let mut state = task.try_start();
     let quiet = shared.report.is_quiet();
     // The outcomes of a chunk's items reach the consumer together, at most
@@ -766,22 +766,22 @@ where
                 }
                 continue;
             }
-            let name = base.with_index(index);
+            let name = || base.with_index(index);
             name::set_current_index(index);
             let outcome = match &mut state {
                 Ok(state) => {
                     let started = if quiet {
                         crate::report::Started::none()
                     } else {
-                        shared.report.start(name)
+                        shared.report.start(name())
                     };
                     let ran = catch_unwind(AssertUnwindSafe(|| task.call(state, item)));
                     if !quiet {
                         shared.report.end(started);
                     }
-                    ran.map_err(|payload| Error::from_panic(name, &*payload))
+                    ran.map_err(|payload| Error::from_panic(name(), &*payload))
                 }
-                Err(why) => Err(Error::new(name, ErrorKind::Init(why.clone()))),
+                Err(why) => Err(Error::new(name(), ErrorKind::Init(why.clone()))),
             };
             let stops = M::stops_on(&outcome);
             if stops {

@@ -67,11 +67,11 @@ impl<M: Mode<U>, U: ProcessOutput + Send> Stream<M, U> {
         W: WorkerTask<I::Item, Output = U>,
     {
         let workers = shared.plan.workers;
-        let base = shared.plan.base;
+        let base = &shared.plan.base;
         let mut children: Vec<Option<Child>> = Vec::with_capacity(workers);
         let mut no_worker = None;
         for _ in 0..workers {
-            match fork_worker::<I::Item, W>(base, task, &mut children) {
+            match fork_worker::<I::Item, W>(base.clone(), task, &mut children) {
                 Ok(child) => {
                     shared.children().push(child.pid);
                     children.push(Some(child));
@@ -271,7 +271,7 @@ where
         }
     }
     let _exit = Exit(shared);
-    let base = shared.plan.base;
+    let base = &shared.plan.base;
     let mut alive = true;
     let mut buf = Vec::new();
     while let Some((first, chunk)) = shared.take::<M, I>(items) {
@@ -282,7 +282,7 @@ where
             }
             let name = base.with_index(index);
             let outcome = if alive {
-                let started = shared.report.start(name);
+                let started = shared.report.start(name.clone());
                 let outcome = match ask(&mut child, index, &item, &mut buf) {
                     Ok(outcome) => {
                         outcome.map_err(|kind| Error::new(name, kind).with_pid(child.pid))

@@ -246,8 +246,7 @@ where
     /// One worker: builds its state, then takes chunks until none is left or
     /// the map stopped.
     fn work(&self) {
-        let base = self.plan.base;
-        let _name = name::enter(base);
+        let _name = name::enter(self.plan.base.clone());
         let mut state = self.f.try_start();
         while self.plan.may_start() {
             let Some((run, chunk)) = self.source.next(self.collect, self.plan.chunk) else {
@@ -282,7 +281,7 @@ where
         mut items: P::IntoIter,
         state: &mut F::State,
     ) {
-        let base = self.plan.base;
+        let base = &self.plan.base;
         let quiet = self.report.is_quiet();
         while !run.is_done() {
             let ran = catch_unwind(AssertUnwindSafe(|| {

@@ -101,7 +101,7 @@ impl<'scope> Scope<'scope, '_> {
     {
         let index = self
             .inner
-            .launch(name, move |pipe| run_child(name, task, pipe));
+            .launch(name.clone(), move |pipe| run_child(name, task, pipe));
         ChildHandle {
             inner: &self.inner,
             index,
@@ -164,9 +164,10 @@ impl Inner {
                     reported: false,
                 }
             }
-            Err(error) => {
-                Child::failed(name, Error::new(name, ErrorKind::Spawn(error.to_string())))
-            }
+            Err(error) => Child::failed(
+                name.clone(),
+                Error::new(name, ErrorKind::Spawn(error.to_string())),
+            ),
         };
         let index = {
             let mut children = self.children.borrow_mut();
@@ -190,7 +191,7 @@ impl Inner {
                 if self.report.timeline_enabled() {
                     let origin = self.report.origin();
                     self.report.record(Span {
-                        name: child.name,
+                        name: child.name.clone(),
                         start: child.forked_at.saturating_duration_since(origin),
                         end: child
                             .ended_at
@@ -281,7 +282,7 @@ pub struct ChildHandle<'scope, T> {
 impl<T> ChildHandle<'_, T> {
     /// The worker's name.
     pub fn name(&self) -> WorkerName {
-        self.inner.children.borrow().list[self.index].name
+        self.inner.children.borrow().list[self.index].name.clone()
     }
 
     /// The child's process id (0 if it could not be forked).
@@ -395,7 +396,8 @@ impl Child {
         if let Some(error) = self.spawn_error.take() {
             return Err(error);
         }
-        let fail = |kind| Err(Error::new(self.name, kind).with_pid(self.pid));
+        let (name, pid) = (self.name.clone(), self.pid);
+        let fail = |kind| Err(Error::new(name.clone(), kind).with_pid(pid));
         if let Some(limit) = self.timed_out {
             return fail(ErrorKind::Timeout(limit));
         }
@@ -403,7 +405,7 @@ impl Child {
         match wire::only::<T>(&bytes) {
             Some(Message::Output(output)) => Ok(output),
             Some(Message::Failed(kind)) => fail(kind),
-            Some(Message::Undecodable(failure)) => Err(failure.named(self.name, self.pid)),
+            Some(Message::Undecodable(failure)) => Err(failure.named(self.name.clone(), self.pid)),
             None => match self.status {
                 Some(status) => fail(wire::cause(status)),
                 None => fail(ErrorKind::Transport(
