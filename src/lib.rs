@@ -46,7 +46,10 @@
 //! Worker names: a path task is named by its last segment, a call by its
 //! callee, a method call by its method, anything else `task`; the loop form
 //! and `pool_map!` append the 0-based index, `-k`. `name = ...` replaces the
-//! base (a literal, or any string expression, read once at the call); [`current_name`] reads it inside any worker.
+//! base (a literal, or any string expression, read once at the call);
+//! [`current_name`] reads it inside any worker. Panic messages (`thread
+//! 'div-2' (4750) panicked at ...`) and, on Linux, the system's thread list
+//! show the same names (README, "Worker names").
 //!
 //! ## Options
 //!

@@ -329,6 +329,7 @@ impl Group {
     /// A group with `options`.
     #[track_caller]
     pub fn new(options: &GatherOptions) -> Self {
+        crate::thread_name::install_panic_hook();
         Group {
             limit: options.limit.unwrap_or(usize::MAX),
             timeout: options.timeout,
@@ -793,6 +794,7 @@ impl<'a, F: Future> Drive<'a, F> {
         futures: impl Iterator<Item = F>,
         at: &'static Location<'static>,
     ) -> Self {
+        crate::thread_name::install_panic_hook();
         let mut drive = Drive {
             options,
             base,
@@ -1254,6 +1256,7 @@ where
     I::Item: Future,
 {
     fn new(options: &GatherOptions, base: WorkerName, items: I) -> Self {
+        crate::thread_name::install_panic_hook();
         let report = Report::new(options.timeline, options.progress);
         match items.size_hint() {
             (low, Some(high)) if low == high => report.expect(low),

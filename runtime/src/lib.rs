@@ -47,6 +47,13 @@ mod sys {
     pub(crate) mod slots;
 }
 mod task;
+#[cfg(any(
+    feature = "threads",
+    feature = "pool",
+    feature = "gather",
+    all(unix, feature = "processes")
+))]
+mod thread_name;
 #[cfg(feature = "threads")]
 pub mod threads;
 

@@ -146,6 +146,7 @@ pub(crate) fn run_named<W: Task>(
     report: &Report,
     task: W,
 ) -> Result<W::Output, Error> {
+    crate::thread_name::keep_the_index(&name);
     let _name = name::enter(name.clone());
     let span = report.start(name.clone());
     let outcome = catch_unwind(AssertUnwindSafe(|| task.run()))

@@ -883,6 +883,8 @@ impl WorkerLoop<'_> {
         let mut channel = std::mem::ManuallyDrop::new(UnixStream::from(channel));
         let mut write = self.ring.start();
         let mut frame = Vec::new();
+        // `ps` lists the worker process under the map's name.
+        crate::thread_name::name_os_thread(&self.base);
         let _name = name::enter(self.base.clone());
         if cfg!(panic = "abort") {
             // A panic ends the process at once: the hook answers for the
@@ -977,6 +979,8 @@ impl WorkerLoop<'_> {
         name::set_current_index(k);
         self.ring.starting(k);
         let outcome = catch_unwind(AssertUnwindSafe(|| f.call(state, item))).map_err(|payload| {
+            // Named after the item while its panic was reported.
+            crate::thread_name::name_os_thread(&self.base);
             let message = panic_message(&*payload);
             std::mem::forget(payload);
             Error::new(self.base.with_index(k), ErrorKind::Panic(message))

@@ -166,7 +166,9 @@ where
 {
     // Never closed: its end tells the parent that the worker exits.
     let mut channel = std::mem::ManuallyDrop::new(UnixStream::from(channel));
-    let _name = name::enter(base);
+    // `ps` lists the worker process under the map's name.
+    crate::thread_name::name_os_thread(&base);
+    let _name = name::enter(base.clone());
     let mut state = task.try_start();
     let mut item = Vec::new();
     let mut frame = Vec::new();
@@ -224,6 +226,8 @@ where
                             std::mem::forget(output);
                         }
                         Err(payload) => {
+                            // Named after the item while its panic was reported.
+                            crate::thread_name::name_os_thread(&base);
                             restart(&mut frame, PANIC, &panic_message(&*payload));
                             std::mem::forget(payload);
                         }

@@ -211,6 +211,8 @@ fn run_child<W: Task>(name: WorkerName, task: W, pipe: OwnedFd) -> i32
 where
     W::Output: ProcessOutput,
 {
+    // `ps` lists the child under its worker's name.
+    crate::thread_name::name_os_thread(&name);
     let _name = name::enter(name);
     // Never closed: the end of the pipe, at `_exit`, tells the parent that
     // the child is exiting, and may be reaped without waiting long. (On the
