@@ -131,6 +131,22 @@ fn futures_carry_the_dynamic_name() {
             (a.as_deref(), b.as_deref()),
             (Some("req-14"), Some("req-14"))
         );
+        let caught = gather!(for i in 0..3 => async move {
+            assert!(i != 1, "odd");
+            i
+        }; catch, name = who.as_str());
+        assert_eq!(caught[1].as_ref().unwrap_err().worker(), "req-14-1");
+        // A gather inside a future: the outer name is back after it.
+        let nested = gather!(for _ in 0..2 => async {
+            let inner = gather!(for _ in 0..1 => async { fanout::current_name() }; name = "inner");
+            tokio::task::yield_now().await;
+            (inner[0].clone(), fanout::current_name())
+        }; name = who.as_str());
+        assert_eq!(nested[1].0.as_deref(), Some("inner-0"));
+        assert_eq!(nested[1].1.as_deref(), Some("req-14-1"));
+        let spawned =
+            gather!(for _ in 0..2 => async { fanout::current_name() }; spawn, name = who.as_str());
+        assert_eq!(spawned[1].as_deref(), Some("req-14-1"));
         let failed = gather!(async { panic!("gone") }; catch, name = format!("{who}-f"));
         let failed: Result<(), fanout::Error> = failed;
         assert_eq!(

@@ -794,7 +794,6 @@ impl<'a, F: Future> Drive<'a, F> {
         futures: impl Iterator<Item = F>,
         at: &'static Location<'static>,
     ) -> Self {
-        crate::thread_name::install_panic_hook();
         let mut drive = Drive {
             options,
             base,
@@ -830,11 +829,7 @@ impl<'a, F: Future> Drive<'a, F> {
             self.starts
                 .push(self.report.start(self.base.with_index(index)));
         }
-        self.running.push(Entry {
-            base: self.base.clone(),
-            index,
-            future,
-        });
+        self.running.push(Entry { index, future });
     }
 
     fn poll_drive<S: Sink<F::Output>>(&mut self, cx: &mut Context<'_>, sink: &mut S) -> Poll<End> {
@@ -843,12 +838,16 @@ impl<'a, F: Future> Drive<'a, F> {
         }
         if !self.started {
             self.started = true;
+            crate::thread_name::install_panic_hook();
             let total =
                 self.running.len() + self.waiting.as_ref().map_or(0, ExactSizeIterator::len);
             self.report.expect(total);
             sink.expect(total);
             self.deadline = self.options.timeout.map(|t| start_deadline(t, self.at));
         }
+        // The futures run as `base-index`: the base is entered once per poll
+        // of the group, and each future stores its index (see `Entry`).
+        let name = name::enter(self.base.clone());
         let end = loop {
             if let Some(deadline) = self.deadline.as_mut()
                 && deadline.as_mut().poll(cx).is_ready()
@@ -872,6 +871,7 @@ impl<'a, F: Future> Drive<'a, F> {
                 self.push(index, future);
             }
         };
+        drop(name);
         // The futures still running are dropped (cancelled) now.
         self.running = FuturesUnordered::new();
         self.waiting = None;
@@ -884,9 +884,9 @@ impl<'a, F: Future> Drive<'a, F> {
 
 pin_project! {
     /// One future of a loop-form gather: it runs as `base-index` (the name is
-    /// current while it is polled), and a panic inside it becomes an [`Error`].
+    /// current while it is polled: the group that polls it enters the base,
+    /// the entry sets its index), and a panic inside it becomes an [`Error`].
     struct Entry<F> {
-        base: WorkerName,
         index: usize,
         #[pin]
         future: F,
@@ -899,15 +899,18 @@ impl<F: Future> Future for Entry<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let index = *this.index;
-        let _name = name::enter(this.base.with_index(index));
+        name::set_current_index(index);
         let future = this.future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready((index, Ok(output))),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready((
-                index,
-                Err(Error::from_panic(this.base.with_index(index), &*payload)),
-            )),
+            Err(payload) => {
+                // The group entered the base (a worker nested in the future
+                // restored it when it ended).
+                name::set_current_index(index);
+                let name = name::current_worker().unwrap_or(WorkerName::indexed("task", index));
+                Poll::Ready((index, Err(Error::from_panic(name, &*payload))))
+            }
         }
     }
 }
@@ -1293,11 +1296,7 @@ where
                 let started = self.report.start(self.base.with_index(index));
                 self.starts.insert(index, started);
             }
-            self.running.push(Entry {
-                base: self.base.clone(),
-                index,
-                future,
-            });
+            self.running.push(Entry { index, future });
         }
     }
 
@@ -1308,7 +1307,12 @@ where
 
     /// The next outcome of a running item; `None` when none runs.
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<IndexedOutcome<I>>> {
-        let done = std::task::ready!(self.running.poll_next_unpin(cx));
+        let polled = {
+            // As in `Drive::poll_drive`: the base once, each future its index.
+            let _name = name::enter(self.base.clone());
+            self.running.poll_next_unpin(cx)
+        };
+        let done = std::task::ready!(polled);
         if let Some((index, _)) = &done {
             let started = self.starts.remove(index).unwrap_or_else(Started::none);
             self.report.end(started);

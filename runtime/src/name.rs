@@ -219,8 +219,9 @@ pub fn enter(name: WorkerName) -> NameGuard {
 
 /// Makes item `index` of the current name's base the current worker, without
 /// a guard: for a pool worker that runs many items in a row inside one
-/// [`enter`] (whose guard restores the name from before).
-#[cfg(any(feature = "pool", all(unix, feature = "processes")))]
+/// [`enter`] (whose guard restores the name from before), and for the
+/// futures of a loop-form gather!, polled inside one.
+#[cfg(any(feature = "pool", feature = "gather", all(unix, feature = "processes")))]
 #[inline]
 pub(crate) fn set_current_index(index: usize) {
     CURRENT_INDEX.with(|c| c.set(index));
