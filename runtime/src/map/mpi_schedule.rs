@@ -155,6 +155,8 @@ where
     U: ProcessOutput + Send,
 {
     let _ = mode;
+    // A panicking item is reported under its worker's name (`thread_name`).
+    crate::thread_name::install_panic_hook();
     let items: Vec<I::Item> = items.into_iter().collect();
     let outcomes = run_outcomes::<M, _, _, _>(options, name.clone(), items, f);
     let plan = Plan::new(options, name.clone(), outcomes.len());
