@@ -519,11 +519,13 @@ where
                 self.broken(slot, "it answered for an item it was not given");
                 return;
             };
-            let name = self.plan.base.with_index(run.index());
+            // Built only for an error or the timeline: a name computed at run
+            // time costs a reference count per copy.
+            let base = &self.plan.base;
+            let index = run.index();
+            let name = || base.with_index(index);
             let outcome = match tag {
-                OUTPUT => {
-                    Some(decode::<U>(payload).map_err(|failure| failure.named(name.clone(), pid)))
-                }
+                OUTPUT => Some(decode::<U>(payload).map_err(|failure| failure.named(name(), pid))),
                 PANIC | UNENCODABLE => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = if tag == PANIC {
@@ -531,12 +533,12 @@ where
                     } else {
                         ErrorKind::Encode(text)
                     };
-                    Some(Err(Error::new(name.clone(), kind).with_pid(pid)))
+                    Some(Err(Error::new(name(), kind).with_pid(pid)))
                 }
                 INIT_FAILED => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = ErrorKind::Init(text);
-                    Some(Err(Error::new(name.clone(), kind).with_pid(pid)))
+                    Some(Err(Error::new(name(), kind).with_pid(pid)))
                 }
                 SKIPPED if payload.is_empty() => None,
                 _ => {
@@ -552,7 +554,7 @@ where
                         let since = state.since.replace(now).unwrap_or(now);
                         let origin = self.report.origin();
                         self.report.record(Span {
-                            name,
+                            name: name(),
                             start: since.saturating_duration_since(origin),
                             end: now.saturating_duration_since(origin),
                             place: format!("pid {pid}"),

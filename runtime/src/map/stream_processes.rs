@@ -284,25 +284,31 @@ where
                 shared.put(index, None);
                 continue;
             }
-            let name = base.with_index(index);
+            // Built only when needed: a name computed at run time costs a
+            // reference count per copy.
+            let name = || base.with_index(index);
             let outcome = if alive {
-                let started = shared.report.start(name.clone());
+                let started = if shared.report.timeline_enabled() {
+                    shared.report.start(name())
+                } else {
+                    crate::report::Started::none()
+                };
                 let outcome = match ask(&mut child, index, &item, &mut buf) {
                     Ok(outcome) => {
-                        outcome.map_err(|kind| Error::new(name, kind).with_pid(child.pid))
+                        outcome.map_err(|kind| Error::new(name(), kind).with_pid(child.pid))
                     }
-                    Err(Lost::Item(why)) => Err(Error::new(name, ErrorKind::Transport(why))),
+                    Err(Lost::Item(why)) => Err(Error::new(name(), ErrorKind::Transport(why))),
                     Err(Lost::Worker) => {
                         alive = false;
                         let status = shared.reap_child(child.pid);
-                        Err(Error::new(name, cause(status)).with_pid(child.pid))
+                        Err(Error::new(name(), cause(status)).with_pid(child.pid))
                     }
                 };
                 shared.report.end(started);
                 outcome
             } else {
                 Err(Error::new(
-                    name,
+                    name(),
                     ErrorKind::Transport("its worker process died before it could run".to_owned()),
                 )
                 .with_pid(child.pid))
