@@ -45,8 +45,11 @@
 //!
 //! Worker names: a path task is named by its last segment, a call by its
 //! callee, a method call by its method, anything else `task`; the loop form
-//! and `pool_map!` append the 0-based index, `-k`. `name = "..."` replaces the
-//! base; [`current_name`] reads it inside any worker.
+//! and `pool_map!` append the 0-based index, `-k`. `name = ...` replaces the
+//! base (a literal, or any string expression, read once at the call);
+//! [`current_name`] reads it inside any worker. Panic messages (`thread
+//! 'div-2' (4750) panicked at ...`) and, on Linux, the system's thread list
+//! show the same names (README, "Worker names").
 //!
 //! ## Options
 //!
@@ -60,7 +63,7 @@
 //! |---|:-:|:-:|:-:|:-:|---|---|---|
 //! | `catch` | ✓ | ✓ | ✓ | ✓ | each output becomes `Result<T, fanout::Error>`; nothing panics | `gather(..., return_exceptions=True)`; `future.exception()` | the macro's |
 //! | `try` | ✓ | ✓ | ✓ | ✓ | tasks return `Result<T, E>`; the macro returns `Result<(T0, T1, ...), E>` or `Result<Vec<T>, E>` | `asyncio.TaskGroup`; the first exception of `executor.map`'s results | the macro's |
-//! | `name = "base"` | ✓ | ✓ | ✓ | ✓ | the base of the workers' names | `Thread(name=...)`, `Process(name=...)`, `thread_name_prefix=` | the macro's |
+//! | `name = NAME` | ✓ | ✓ | ✓ | ✓ | the base of the workers' names: a literal, or any string expression (`&str`, `String`, `format!("req-{id}")`), read once before the workers start | `Thread(name=...)`, `Process(name=...)`, `thread_name_prefix=` | the macro's |
 //! | `timeline` | ✓ | ✓ | ✓ | ✓ | afterwards, a chart on stderr of when each task ran, and where | — | the macro's |
 //! | `progress` | loop form | loop form | ✓ | loop form | a progress bar on stderr while it runs (only when stderr is a terminal) | `tqdm` | `progress` |
 //! | `stack_size = BYTES` | ✓ | | | | the stack size of each thread | `threading.stack_size(n)` | `threads` |
@@ -187,8 +190,8 @@ pub use fanout_runtime::process::ProcessOutput;
 #[cfg(feature = "threads")]
 pub use fanout_runtime::threads;
 pub use fanout_runtime::{
-    Error, ErrorKind, Result, Task, WorkerName, current_name, panic_message, run, signal_name,
-    worker_seed,
+    Error, ErrorKind, NameText, Result, Task, WorkerName, current_name, panic_message, run,
+    signal_name, worker_seed,
 };
 pub use fanout_runtime::{outcome, report};
 
@@ -215,7 +218,8 @@ pub use fanout_macros as __macros;
 ///   `Result<(T0, T1, ...), E>` (or `Result<Vec<T>, E>`): the first error in
 ///   task order, once every thread ended. With `catch` too, a panic becomes the
 ///   task error through `E: From<fanout::Error>`.
-/// - `name = "base"`: the base of the workers' names (`Thread(name=...)`).
+/// - `name = NAME`: the base of the workers' names (`Thread(name=...)`): a
+///   literal, or any string expression (`&str`, `String`), read once.
 /// - `stack_size = BYTES`: the stack of each thread (`threading.stack_size`).
 /// - `timeline`: afterwards, a chart on stderr of when each task ran.
 /// - `progress` (loop form; the `progress` feature): a progress bar on stderr.
@@ -246,6 +250,11 @@ pub use fanout_macros as __macros;
 ///
 /// let names = fanout::spawn_threads!(for i in 0..2 => fanout::current_name(); name = "io");
 /// assert_eq!(names[1].as_deref(), Some("io-1"));
+///
+/// let request = 7;
+/// let who = format!("req-{request}"); // a name known only at run time
+/// let names = fanout::spawn_threads!(for i in 0..2 => fanout::current_name(); name = who.as_str());
+/// assert_eq!(names[1].as_deref(), Some("req-7-1"));
 ///
 /// fn depth(n: u64) -> u64 { if n == 0 { 0 } else { 1 + depth(n - 1) } }
 /// let deep = fanout::spawn_threads!(|| depth(10_000); stack_size = 64 << 20, timeline);
@@ -318,7 +327,8 @@ macro_rules! spawn_threads {
 /// - `catch`: each output is a `Result<T, fanout::Error>`; nothing panics.
 /// - `try`: the tasks return `Result<T, E>` and the macro returns
 ///   `Result<_, E>`, the first error in task order once every child ended.
-/// - `name = "base"`: the base of the workers' names (`Process(name=...)`).
+/// - `name = NAME`: the base of the workers' names (`Process(name=...)`): a
+///   literal, or any string expression (`&str`, `String`), read once.
 /// - `timeout = DURATION`: a child still running at the deadline is killed
 ///   and reaped, and its task is a timeout error.
 /// - `race`: the output of the first child to finish; the others are killed
@@ -430,8 +440,8 @@ macro_rules! spawn_processes {
 ///   (`chunksize=N`); by default about four chunks per worker.
 /// - `catch`: a `Vec<Result<T, fanout::Error>>`, every item its own outcome.
 /// - `try`: FUNC returns `Result<T, E>`; the macro returns `Result<Vec<T>, E>`.
-/// - `name = "base"`: the base of the workers' names, `base-0`, `base-1`, ...
-///   (`thread_name_prefix=`).
+/// - `name = NAME`: the base of the workers' names, `base-0`, `base-1`, ...
+///   (`thread_name_prefix=`): a literal, or any string expression, read once.
 /// - `processes` (the `processes` feature; Linux and macOS): a pool of forked
 ///   worker processes (`ProcessPoolExecutor`). Neither FUNC nor the items need
 ///   be `Send` or serializable; the outputs must be [`ProcessOutput`]. A
@@ -588,7 +598,8 @@ macro_rules! pool_map {
 /// - `try`: the futures return `Result<T, E>`; the gather stops at the first
 ///   error in time, drops (cancels) the futures still running, and returns
 ///   `Result<_, E>` (`asyncio.TaskGroup`).
-/// - `name = "base"`: the base of the tasks' names.
+/// - `name = NAME`: the base of the tasks' names (a literal, or any string
+///   expression, read once).
 /// - `timeout = DURATION` (needs a Tokio runtime): the futures still pending
 ///   at the deadline are dropped, and are timeout errors (`asyncio.timeout`).
 /// - `limit = N`: at most N futures in flight; the others start, in task

@@ -54,6 +54,17 @@ fn threads_and_processes() {
     assert_eq!((sum, letters, doubled), (45, 3, 2));
     let (sum, len) = fanout::spawn_threads!(print_numbers(), || data.len(); name = "io");
     assert_eq!((sum, len), (45, 3));
+    // Names computed at run time: a `String`, a `&str`, a `String` variable.
+    let who = format!("req-{}", data.len());
+    let (sum, len) =
+        fanout::spawn_threads!(print_numbers(), || data.len(); name = format!("io-{}", 1));
+    assert_eq!((sum, len), (45, 3));
+    let each = fanout::spawn_threads!(for i in 0..2 => worker(i); name = who.as_str());
+    assert_eq!(each, [0, 2]);
+    let each = fanout::spawn_processes!(for i in 0..2 => worker(i); name = who);
+    assert_eq!(each, [0, 2]);
+    let (sum, len) = fanout::spawn_processes!(print_numbers(), || data.len(); name = &who);
+    assert_eq!((sum, len), (45, 3));
     let each = fanout::spawn_threads!(for i in 0..3 => worker(i) + data[i as usize]);
     assert_eq!(each, [1, 4, 7]);
     let block = fanout::spawn_threads!(for i in 0..2 => { i });
@@ -105,6 +116,11 @@ fn gathers() {
         let caught =
             fanout::gather!(for text in ["1", "x"] => async move { parse(text) }; try, catch);
         assert!(caught.is_err());
+        let who = String::from("get");
+        let (one, two) = fanout::gather!(fetch(1), fetch(2); name = who.as_str());
+        assert_eq!((one, two), (2, 3));
+        let spawned = fanout::gather!(for i in 0..3 => fetch(i); spawn, name = who.clone());
+        assert_eq!(spawned, [1, 2, 3]);
     });
 }
 
@@ -117,6 +133,11 @@ fn pools_on_every_backend() {
     assert_eq!(doubled.len(), 4);
     let parsed = fanout::pool_map!(parse, ["1", "2"]; try, name = "parse");
     assert_eq!(parsed.ok(), Some(vec![1, 2]));
+    let who = format!("parse-{}", words.len());
+    let parsed = fanout::pool_map!(parse, ["1", "2"]; try, name = who.as_str());
+    assert_eq!(parsed.ok(), Some(vec![1, 2]));
+    let doubled = fanout::pool_map!(worker, 0..2; processes, name = &who);
+    assert_eq!(doubled, [0, 2]);
     let in_processes =
         fanout::pool_map!(worker, 0..4; processes, timeout = Duration::from_secs(30));
     assert_eq!(in_processes, [0, 2, 4, 6]);

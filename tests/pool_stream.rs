@@ -90,7 +90,7 @@ fn dropping_a_stream_early_joins_its_workers() {
         stream, workers = 4, buffer = 4, name = "dropjoin"
     );
     assert_eq!(stream.next(), Some(0));
-    assert_eq!(threads_named("fanout-dropjoin"), 4);
+    assert_eq!(threads_named("dropjoin"), 4);
     drop(stream);
     // Every item that started has finished, and no new one starts.
     let started = ran.load(Ordering::SeqCst);
@@ -98,7 +98,7 @@ fn dropping_a_stream_early_joins_its_workers() {
     assert!(started <= 1 + 4);
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(ran.load(Ordering::SeqCst), started);
-    assert_eq!(threads_named("fanout-dropjoin"), 0);
+    assert_eq!(threads_named("dropjoin"), 0);
 }
 
 #[test]

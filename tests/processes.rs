@@ -495,18 +495,19 @@ fn pool_items_from_ranges_are_computed_in_the_workers() {
     use fanout::map::{Catch, Items, MapOptions, Unwrap, autoref::*};
     let options = MapOptions::new().workers(2).chunksize(3);
     let name = fanout::WorkerName::new("shift");
-    let shifted = (&&Items::new(-5i32..5))
-        .select()
-        .on_processes(&options, Unwrap, name, |x| {
-            (x, fanout::current_name().unwrap())
-        });
+    let shifted =
+        (&&Items::new(-5i32..5))
+            .select()
+            .on_processes(&options, Unwrap, name.clone(), |x| {
+                (x, fanout::current_name().unwrap())
+            });
     assert_eq!(shifted.len(), 10);
     assert_eq!(shifted[0], (-5, "shift-0".to_owned()));
     assert_eq!(shifted[9], (4, "shift-9".to_owned()));
     let strings = (&&Items::new(vec!["a", "b"])).select().on_processes(
         &options,
         Catch,
-        name,
+        name.clone(),
         str::to_uppercase,
     );
     assert_eq!(strings[1].as_deref().ok(), Some("B"));

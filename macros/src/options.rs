@@ -183,9 +183,18 @@ pub struct Common {
     /// hold a `fanout::Error`, and an error about that points there.
     pub catch_at: Option<proc_macro2::Span>,
     pub try_: bool,
-    pub name: Option<LitStr>,
+    pub name: Option<Name>,
     pub timeline: bool,
     pub progress: bool,
+}
+
+/// The value of `name = ...`.
+pub enum Name {
+    /// `name = "io"`: fixed when the program is compiled.
+    Literal(LitStr),
+    /// `name = EXPR`: any string, read once at run time, before the workers
+    /// start (`name = format!("req-{id}")`, `name = who.as_str()`).
+    Dynamic(Expr),
 }
 
 /// The options of `spawn_threads!`.

@@ -160,13 +160,12 @@ impl<F: Future> Future for Named<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let name = *this.name;
-        let _name = name::enter(name);
+        let _name = name::enter(this.name.clone());
         let future = this.future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(Error::from_panic(name, &*payload))),
+            Err(payload) => Poll::Ready(Err(Error::from_panic(this.name.clone(), &*payload))),
         }
     }
 }
@@ -255,7 +254,7 @@ impl<F: Future> PollSlot for Slot<F> {
             SlotState::Done => return SlotPoll::Done,
             SlotState::Waiting => {
                 *this.state = SlotState::Running;
-                *this.started = Some(report.start(this.future.name));
+                *this.started = Some(report.start(this.future.name.clone()));
             }
             SlotState::Running => {}
         }
@@ -330,6 +329,7 @@ impl Group {
     /// A group with `options`.
     #[track_caller]
     pub fn new(options: &GatherOptions) -> Self {
+        crate::thread_name::install_panic_hook();
         Group {
             limit: options.limit.unwrap_or(usize::MAX),
             timeout: options.timeout,
@@ -435,10 +435,10 @@ impl Group {
     /// or a timed-out or cancelled [`Error`] if it never finished.
     pub fn take<F: Future>(&self, slot: Pin<&mut Slot<F>>) -> Result<F::Output, Error> {
         let this = slot.project();
-        let name = this.future.name;
+        let name = &this.future.name;
         this.output
             .take()
-            .unwrap_or_else(|| Err(self.unfinished(name)))
+            .unwrap_or_else(|| Err(self.unfinished(name.clone())))
     }
 
     fn unfinished(&self, name: WorkerName) -> Error {
@@ -552,7 +552,7 @@ impl<F: Future> Future for GatherEach<'_, F> {
         let this = self.get_mut();
         let end = std::task::ready!(this.drive.poll_drive(cx, &mut this.sink));
         let sink = std::mem::replace(&mut this.sink, Outcomes::new(None));
-        Poll::Ready(sink.finish(this.drive.options, this.drive.base, end))
+        Poll::Ready(sink.finish(this.drive.options, this.drive.base.clone(), end))
     }
 }
 
@@ -572,7 +572,7 @@ impl<F: Future> Future for GatherOutputs<'_, F> {
         let this = self.get_mut();
         let end = std::task::ready!(this.drive.poll_drive(cx, &mut this.sink));
         let sink = std::mem::replace(&mut this.sink, Outputs::new());
-        Poll::Ready(sink.finish(this.drive.options, this.drive.base, end))
+        Poll::Ready(sink.finish(this.drive.options, this.drive.base.clone(), end))
     }
 }
 
@@ -829,11 +829,7 @@ impl<'a, F: Future> Drive<'a, F> {
             self.starts
                 .push(self.report.start(self.base.with_index(index)));
         }
-        self.running.push(Entry {
-            base: self.base.base(),
-            index,
-            future,
-        });
+        self.running.push(Entry { index, future });
     }
 
     fn poll_drive<S: Sink<F::Output>>(&mut self, cx: &mut Context<'_>, sink: &mut S) -> Poll<End> {
@@ -842,12 +838,16 @@ impl<'a, F: Future> Drive<'a, F> {
         }
         if !self.started {
             self.started = true;
+            crate::thread_name::install_panic_hook();
             let total =
                 self.running.len() + self.waiting.as_ref().map_or(0, ExactSizeIterator::len);
             self.report.expect(total);
             sink.expect(total);
             self.deadline = self.options.timeout.map(|t| start_deadline(t, self.at));
         }
+        // The futures run as `base-index`: the base is entered once per poll
+        // of the group, and each future stores its index (see `Entry`).
+        let name = name::enter(self.base.clone());
         let end = loop {
             if let Some(deadline) = self.deadline.as_mut()
                 && deadline.as_mut().poll(cx).is_ready()
@@ -871,6 +871,7 @@ impl<'a, F: Future> Drive<'a, F> {
                 self.push(index, future);
             }
         };
+        drop(name);
         // The futures still running are dropped (cancelled) now.
         self.running = FuturesUnordered::new();
         self.waiting = None;
@@ -883,9 +884,9 @@ impl<'a, F: Future> Drive<'a, F> {
 
 pin_project! {
     /// One future of a loop-form gather: it runs as `base-index` (the name is
-    /// current while it is polled), and a panic inside it becomes an [`Error`].
+    /// current while it is polled: the group that polls it enters the base,
+    /// the entry sets its index), and a panic inside it becomes an [`Error`].
     struct Entry<F> {
-        base: &'static str,
         index: usize,
         #[pin]
         future: F,
@@ -898,13 +899,18 @@ impl<F: Future> Future for Entry<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let index = *this.index;
-        let name = WorkerName::indexed(this.base, index);
-        let _name = name::enter(name);
+        name::set_current_index(index);
         let future = this.future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready((index, Ok(output))),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready((index, Err(Error::from_panic(name, &*payload)))),
+            Err(payload) => {
+                // The group entered the base (a worker nested in the future
+                // restored it when it ended).
+                name::set_current_index(index);
+                let name = name::current_worker().unwrap_or(WorkerName::indexed("task", index));
+                Poll::Ready((index, Err(Error::from_panic(name, &*payload))))
+            }
         }
     }
 }
@@ -1253,6 +1259,7 @@ where
     I::Item: Future,
 {
     fn new(options: &GatherOptions, base: WorkerName, items: I) -> Self {
+        crate::thread_name::install_panic_hook();
         let report = Report::new(options.timeline, options.progress);
         match items.size_hint() {
             (low, Some(high)) if low == high => report.expect(low),
@@ -1289,11 +1296,7 @@ where
                 let started = self.report.start(self.base.with_index(index));
                 self.starts.insert(index, started);
             }
-            self.running.push(Entry {
-                base: self.base.base(),
-                index,
-                future,
-            });
+            self.running.push(Entry { index, future });
         }
     }
 
@@ -1304,7 +1307,12 @@ where
 
     /// The next outcome of a running item; `None` when none runs.
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<IndexedOutcome<I>>> {
-        let done = std::task::ready!(self.running.poll_next_unpin(cx));
+        let polled = {
+            // As in `Drive::poll_drive`: the base once, each future its index.
+            let _name = name::enter(self.base.clone());
+            self.running.poll_next_unpin(cx)
+        };
+        let done = std::task::ready!(polled);
         if let Some((index, _)) = &done {
             let started = self.starts.remove(index).unwrap_or_else(Started::none);
             self.report.end(started);
@@ -1828,7 +1836,7 @@ where
         for (index, outcome) in this.lost.drain(..) {
             outcomes[index] = Some(outcome);
         }
-        let base = this.futures.base;
+        let base = &this.futures.base;
         let outcomes = outcomes
             .into_iter()
             .enumerate()

@@ -48,6 +48,13 @@ mod sys {
     pub(crate) mod slots;
 }
 mod task;
+#[cfg(any(
+    feature = "threads",
+    feature = "pool",
+    feature = "gather",
+    all(unix, feature = "processes")
+))]
+mod thread_name;
 #[cfg(feature = "threads")]
 pub mod threads;
 pub mod unpolled;
@@ -58,7 +65,9 @@ pub use crate::error::{Error, ErrorKind, panic_message, signal_name};
 pub use crate::feature_off::run;
 #[cfg(feature = "gather")]
 pub use crate::gather::run;
-pub use crate::name::{NameGuard, WorkerName, current_name, current_worker, enter, worker_seed};
+pub use crate::name::{
+    NameGuard, NameText, WorkerName, current_name, current_worker, enter, worker_seed,
+};
 pub use crate::task::Task;
 
 /// `Result<T, fanout::Error>`.

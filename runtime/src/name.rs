@@ -4,51 +4,128 @@ use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::OnceLock;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
-/// The name of one worker: a base (`worker`, `print_numbers`, or the `name = "..."`
+/// The name of one worker: a base (`worker`, `print_numbers`, or the `name = ...`
 /// option) and, in the loop form and in pools, the 0-based index of the item.
 ///
-/// Names are cheap to copy, so setting the current name costs nothing measurable
-/// even for millions of pool items or futures.
+/// The base is either a `&'static str` (a function's name, a literal
+/// `name = "io"`: free to copy) or a string built at run time (`name =
+/// format!("req-{id}")`), shared by every worker of the group: cloning a name
+/// then costs one reference count, and nothing is kept once the last worker
+/// of the group is gone. Setting the current name of a pool item stores only
+/// its index, so it costs nothing measurable even for millions of items.
 ///
 /// ```
 /// use fanout::WorkerName;
 ///
 /// assert_eq!(WorkerName::new("print_numbers").to_string(), "print_numbers");
 /// assert_eq!(WorkerName::indexed("worker", 4).to_string(), "worker-4");
+///
+/// let id = 7;
+/// let request = WorkerName::dynamic(&format!("req-{id}"));
+/// assert_eq!(request.with_index(2).to_string(), "req-7-2");
+/// assert_eq!(request.base(), "req-7");
+/// assert_eq!(request, WorkerName::new("req-7"));
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct WorkerName {
-    base: &'static str,
+    base: Base,
     index: Option<usize>,
+}
+
+/// The base of a [`WorkerName`]: fixed when the program is compiled, or
+/// built at run time and shared by the workers of one group.
+#[derive(Clone)]
+enum Base {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Base {
+    #[inline]
+    fn as_str(&self) -> &str {
+        match self {
+            Base::Static(base) => base,
+            Base::Shared(base) => base,
+        }
+    }
+}
+
+/// What `name = EXPR` takes: any string, read once (see
+/// [`WorkerName::dynamic`]).
+#[diagnostic::on_unimplemented(
+    message = "`name` takes a string: `{Self}` is not a `&str` or a `String`",
+    label = "not a string",
+    note = "turn it into one first, for example `name = format!(\"req-{{}}\", id)`; the name is read once, before the workers start"
+)]
+pub trait NameText {
+    /// The text of the name.
+    fn name_text(&self) -> &str;
+}
+
+impl<T: AsRef<str> + ?Sized> NameText for T {
+    #[inline]
+    fn name_text(&self) -> &str {
+        self.as_ref()
+    }
 }
 
 impl WorkerName {
     /// A worker named `base`.
     pub const fn new(base: &'static str) -> Self {
-        WorkerName { base, index: None }
+        WorkerName {
+            base: Base::Static(base),
+            index: None,
+        }
     }
 
     /// The worker for item `index` of a group named `base`: `base-index`.
     pub const fn indexed(base: &'static str, index: usize) -> Self {
         WorkerName {
-            base,
+            base: Base::Static(base),
             index: Some(index),
+        }
+    }
+
+    /// A worker named by a string known only at run time (`name = EXPR` in
+    /// the macros): `&str`, `String`, `&String`, `Arc<str>`, `Cow<str>`,
+    /// anything that is [`AsRef<str>`]. The text is copied once into a
+    /// shared string (one allocation), so `base` stays the caller's, and the
+    /// copy is freed with the last name that holds it: naming every request
+    /// of a server this way does not grow its memory.
+    ///
+    /// ```
+    /// use fanout::WorkerName;
+    ///
+    /// let user = String::from("alice");
+    /// let name = WorkerName::dynamic(&user).with_index(0);
+    /// assert_eq!(name.to_string(), "alice-0");
+    /// assert_eq!(user, "alice"); // still the caller's
+    /// ```
+    pub fn dynamic<S: NameText + ?Sized>(base: &S) -> Self {
+        WorkerName {
+            base: Base::Shared(Arc::from(base.name_text())),
+            index: None,
         }
     }
 
     /// This name's base with `index` appended.
     #[must_use]
     #[inline]
-    pub const fn with_index(self, index: usize) -> Self {
-        WorkerName::indexed(self.base, index)
+    pub fn with_index(&self, index: usize) -> Self {
+        WorkerName {
+            base: self.base.clone(),
+            index: Some(index),
+        }
     }
 
     /// The base of the name, without the index.
-    pub const fn base(&self) -> &'static str {
-        self.base
+    #[inline]
+    pub fn base(&self) -> &str {
+        self.base.as_str()
     }
 
     /// The 0-based item index, in the loop form and in pools.
@@ -57,11 +134,26 @@ impl WorkerName {
     }
 }
 
+impl PartialEq for WorkerName {
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index && self.base() == other.base()
+    }
+}
+
+impl Eq for WorkerName {}
+
+impl Hash for WorkerName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.base().hash(state);
+        self.index.hash(state);
+    }
+}
+
 impl fmt::Display for WorkerName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.index {
-            Some(index) => write!(f, "{}-{index}", self.base),
-            None => f.write_str(self.base),
+            Some(index) => write!(f, "{}-{index}", self.base()),
+            None => f.write_str(self.base()),
         }
     }
 }
@@ -73,21 +165,19 @@ impl fmt::Debug for WorkerName {
 }
 
 // The current name, kept as two cells so that a pool worker running many
-// items in a row updates only the index: one store per item.
+// items in a row updates only the index: one store per item. The base is
+// moved in and out of its cell, never cloned, when a worker starts and ends.
+// The cell does not drop what it holds (`ManuallyDrop`), so that a thread
+// need not register a destructor for it (some 700 instructions per thread of
+// spawn_threads!): what a guard takes out it drops, and a thread ends with
+// the cell empty, unless a `NameGuard` was forgotten.
 thread_local! {
-    static CURRENT_BASE: Cell<Option<&'static str>> = const { Cell::new(None) };
+    static CURRENT_BASE: Cell<ManuallyDrop<Option<Base>>> = const { Cell::new(ManuallyDrop::new(None)) };
     static CURRENT_INDEX: Cell<usize> = const { Cell::new(NO_INDEX) };
 }
 
 /// `CURRENT_INDEX` of a name without an index.
 const NO_INDEX: usize = usize::MAX;
-
-#[inline]
-fn set_current(name: Option<WorkerName>) {
-    CURRENT_BASE.with(|c| c.set(name.map(|n| n.base)));
-    let index = name.and_then(|n| n.index).unwrap_or(NO_INDEX);
-    CURRENT_INDEX.with(|c| c.set(index));
-}
 
 /// The name of the fanout worker running on this thread (or in this child
 /// process, or in this future while it is polled), or `None` outside workers.
@@ -101,10 +191,16 @@ pub fn current_name() -> Option<String> {
     current_worker().map(|name| name.to_string())
 }
 
-/// The current worker's name without allocating; see [`current_name`].
+/// The current worker's name (without allocating: a dynamic base is shared);
+/// see [`current_name`].
 #[inline]
 pub fn current_worker() -> Option<WorkerName> {
-    let base = CURRENT_BASE.with(Cell::get)?;
+    let base = CURRENT_BASE.with(|cell| {
+        let base = cell.take();
+        let copy = Option::clone(&base);
+        cell.set(base);
+        copy
+    })?;
     let index = CURRENT_INDEX.with(Cell::get);
     Some(WorkerName {
         base,
@@ -119,15 +215,20 @@ pub fn current_worker() -> Option<WorkerName> {
 /// build your own workers on top of the runtime.
 #[inline]
 pub fn enter(name: WorkerName) -> NameGuard {
-    let previous = current_worker();
-    set_current(Some(name));
-    NameGuard { previous }
+    let index = name.index.unwrap_or(NO_INDEX);
+    NameGuard {
+        base: CURRENT_BASE.with(|cell| {
+            ManuallyDrop::into_inner(cell.replace(ManuallyDrop::new(Some(name.base))))
+        }),
+        index: CURRENT_INDEX.with(|cell| cell.replace(index)),
+    }
 }
 
 /// Makes item `index` of the current name's base the current worker, without
 /// a guard: for a pool worker that runs many items in a row inside one
-/// [`enter`] (whose guard restores the name from before).
-#[cfg(any(feature = "pool", all(unix, feature = "processes")))]
+/// [`enter`] (whose guard restores the name from before), and for the
+/// futures of a loop-form gather!, polled inside one.
+#[cfg(any(feature = "pool", feature = "gather", all(unix, feature = "processes")))]
 #[inline]
 pub(crate) fn set_current_index(index: usize) {
     CURRENT_INDEX.with(|c| c.set(index));
@@ -136,13 +237,20 @@ pub(crate) fn set_current_index(index: usize) {
 /// Restores the previous worker name when dropped; see [`enter`].
 #[must_use = "the name is reset as soon as the guard is dropped"]
 pub struct NameGuard {
-    previous: Option<WorkerName>,
+    base: Option<Base>,
+    index: usize,
 }
 
 impl Drop for NameGuard {
     #[inline]
     fn drop(&mut self) {
-        set_current(self.previous);
+        let base = self.base.take();
+        // Ours, taken out of the cell, is dropped here.
+        drop(
+            CURRENT_BASE
+                .with(|cell| ManuallyDrop::into_inner(cell.replace(ManuallyDrop::new(base)))),
+        );
+        CURRENT_INDEX.with(|cell| cell.set(self.index));
     }
 }
 

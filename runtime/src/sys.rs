@@ -404,6 +404,9 @@ impl PanicGate {
         if GATE_INSTALLED.load(Ordering::Acquire) || std::thread::panicking() {
             return;
         }
+        // fanout's naming hook goes first, under the gate, so that the gate
+        // also keeps its reports apart from forks.
+        crate::thread_name::install_panic_hook();
         static INSTALL: Mutex<()> = Mutex::new(());
         let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
         if GATE_INSTALLED.load(Ordering::Acquire) {
@@ -486,6 +489,36 @@ fn fork_now() -> Result<libc::pid_t, i32> {
     } else {
         Ok(pid)
     }
+}
+
+/// Sets the calling thread's name as the system shows it
+/// (`/proc/self/task/*/comm`, `ps`, debuggers): `name`, NUL-padded, at most
+/// 15 bytes.
+#[cfg(target_os = "linux")]
+pub(crate) fn set_thread_name(name: &[u8; 15]) {
+    let mut terminated = [0u8; 16];
+    terminated[..15].copy_from_slice(name);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes
+    // from its second argument: `terminated` is 16 bytes and its last is 0.
+    // It only renames the calling thread, and cannot fail for a valid pointer.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_NAME,
+            terminated.as_ptr() as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+}
+
+/// The calling thread's id in the system, which std's panic messages show
+/// after the thread's name.
+#[cfg(target_os = "linux")]
+pub(crate) fn thread_id() -> u32 {
+    // SAFETY: gettid takes nothing and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    tid.unsigned_abs()
 }
 
 /// The child's first step: die with the parent (see the module

@@ -128,10 +128,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             builder = builder.stack_size(bytes);
         }
         let report = Arc::clone(&self.report);
-        let spawned = builder.spawn_scoped(self.inner, move || run_named(name, &report, task));
+        let worker = name.clone();
+        let spawned = builder.spawn_scoped(self.inner, move || run_named(worker, &report, task));
         ThreadHandle {
+            handle: spawned.map_err(|e| Error::new(name.clone(), ErrorKind::Spawn(e.to_string()))),
             name,
-            handle: spawned.map_err(|e| Error::new(name, ErrorKind::Spawn(e.to_string()))),
         }
     }
 }
@@ -145,8 +146,9 @@ pub(crate) fn run_named<W: Task>(
     report: &Report,
     task: W,
 ) -> Result<W::Output, Error> {
-    let _name = name::enter(name);
-    let span = report.start(name);
+    crate::thread_name::keep_the_index(&name);
+    let _name = name::enter(name.clone());
+    let span = report.start(name.clone());
     let outcome = catch_unwind(AssertUnwindSafe(|| task.run()))
         .map_err(|payload| Error::from_panic(name, &*payload));
     report.end(span);
@@ -162,7 +164,7 @@ pub struct ThreadHandle<'scope, T> {
 impl<T> ThreadHandle<'_, T> {
     /// The worker's name.
     pub fn name(&self) -> WorkerName {
-        self.name
+        self.name.clone()
     }
 
     /// Waits for the thread to end and returns its output, or the [`Error`]

@@ -210,6 +210,19 @@ macro_rules! suite {
             }
 
             #[test]
+            fn a_name_computed_at_run_time_names_the_items_and_their_failures() {
+                let _serial = serial();
+                let batch = 7;
+                let who = format!("batch-{batch}");
+                let out = fanout::pool_map!(|i: u64| {
+                    assert!(i != 2, "no twos");
+                    fanout::current_name().unwrap()
+                }, 0..4; catch, workers = 2, chunksize = 1, name = who.as_str() $(, $backend)*);
+                assert_eq!(out[3].as_deref().ok(), Some("batch-7-3"));
+                assert_eq!(out[2].as_ref().unwrap_err().worker(), "batch-7-2");
+            }
+
+            #[test]
             fn try_returns_the_lowest_error_among_the_items_that_ran() {
                 let _serial = serial();
                 let log = Log::new("try");

@@ -323,8 +323,7 @@ pub fn expand(cx: &Cx<'_, GatherOptions>, body: &Tasks) -> TokenStream {
             let Loop {
                 pat, iter, task, ..
             } = &**each;
-            let base = cx.base_name(task);
-            let name = quote!(#rt::WorkerName::new(#base));
+            let name = cx.worker_name(task);
             let index = local1("index");
             let indexed = quote!(#name.with_index(#index));
             // As in the list form, every use of the task's type is spanned

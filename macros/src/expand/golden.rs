@@ -49,6 +49,11 @@ const CASES: &[(&str, MacroKind, &str)] = &[
         "print_numbers, || data.len(); name = \"io\"",
     ),
     (
+        "spawn_threads/name-dynamic",
+        Threads,
+        "print_numbers, || data.len(); name = format!(\"req-{id}\")",
+    ),
+    (
         "spawn_threads/stack-size",
         Threads,
         "for i in 0..2 => worker(i); stack_size = 1 << 20",
@@ -95,6 +100,11 @@ const CASES: &[(&str, MacroKind, &str)] = &[
     ),
     ("pool_map/threads", Pool, "square, 0..10"),
     ("pool_map/processes", Pool, "square, 0..10; processes"),
+    (
+        "pool_map/name-dynamic",
+        Pool,
+        "square, 0..10; name = who.as_str()",
+    ),
     ("pool_map/mpi", Pool, "square, 0..10; mpi"),
     ("pool_map/catch", Pool, "square, 0..10; catch"),
     ("pool_map/try", Pool, "parse, texts; try"),

@@ -146,7 +146,7 @@ pub fn expand(cx: &Cx<'_, Spawn<'_>>, tasks: &Tasks) -> TokenStream {
                 task: Task { written, runs },
                 neutralized,
             } = &**each;
-            let base = cx.base_name(written);
+            let base = cx.worker_name(written);
             let site = Site::of(written);
             let params = pat.to_token_stream();
             // Reported by validation (a race on threads, a write lost in a
@@ -164,7 +164,7 @@ pub fn expand(cx: &Cx<'_, Spawn<'_>>, tasks: &Tasks) -> TokenStream {
                 let finish = race_finish(cx, &end);
                 let each = Site::of(for_token).to(site).call(
                     quote!(#rt::process::race_each),
-                    quote!(&#opts, #wins, #rt::WorkerName::new(#base), #iter, #closure),
+                    quote!(&#opts, #wins, #base, #iter, #closure),
                 );
                 return quote! {{
                     #setup
@@ -174,7 +174,7 @@ pub fn expand(cx: &Cx<'_, Spawn<'_>>, tasks: &Tasks) -> TokenStream {
             }
             let each = Site::of(for_token).to(site).call(
                 quote!(#rt::#module::spawn_each),
-                quote!(&#opts, #rt::WorkerName::new(#base), #iter, #closure),
+                quote!(&#opts, #base, #iter, #closure),
             );
             let outcomes = local1("outcomes");
             let finish = finish_each(cx, quote!(#outcomes));

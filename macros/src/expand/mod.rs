@@ -13,34 +13,41 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
-use crate::options::Common;
+use crate::options::{Common, Name};
 use crate::plan::{self, Plan, Run};
 use site::Site;
 
 /// The expansion of a checked invocation.
 pub fn expand(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
-    let code = match &plan.run {
+    let (name, code) = match &plan.run {
         Run::Nothing => return nothing(),
         Run::Threads { tasks, options } => {
             let spawn = groups::Spawn::Threads(options);
-            groups::expand(&Cx::new(&spawn, &options.common), tasks)
+            let cx = Cx::new(&spawn, &options.common);
+            (cx.name_setup(), groups::expand(&cx, tasks))
         }
         Run::Processes { tasks, options } => {
             let spawn = groups::Spawn::Processes(options);
-            groups::expand(&Cx::new(&spawn, &options.common), tasks)
+            let cx = Cx::new(&spawn, &options.common);
+            (cx.name_setup(), groups::expand(&cx, tasks))
         }
         Run::Pool(pool) => {
             let options = &pool.options;
-            pool::expand(&Cx::new(options, &options.common), &pool.func, &pool.items)
+            let cx = Cx::new(options, &options.common);
+            (cx.name_setup(), pool::expand(&cx, &pool.func, &pool.items))
         }
-        Run::Gather { tasks, options } => gather::expand(&Cx::new(options, &options.common), tasks),
+        Run::Gather { tasks, options } => {
+            let cx = Cx::new(&**options, &options.common);
+            (cx.name_setup(), gather::expand(&cx, tasks))
+        }
     };
     let alias = plan::runtime_alias();
     // Every expansion uses the alias: no `allow(unused_imports)`, which a
     // crate that forbids the lint would refuse.
     quote! {{
         use #krate::__private as #alias;
+        #name
         #code
     }}
 }
@@ -121,18 +128,44 @@ impl<'a, O> Cx<'a, O> {
         }
     }
 
-    /// `WorkerName::new("base")`: the `name` option, or the task's own name.
+    /// `WorkerName::new("base")`: the `name` option, or the task's own name;
+    /// with `name = EXPR`, a clone of the name read once by [`Cx::name_setup`].
     pub fn worker_name(&self, task: &Expr) -> TokenStream {
         let rt = self.rt();
-        let base = self.base_name(task);
-        quote!(#rt::WorkerName::new(#base))
+        match &self.common.name {
+            Some(Name::Dynamic(_)) => {
+                let name = local1("name");
+                quote!(::core::clone::Clone::clone(&#name))
+            }
+            Some(Name::Literal(name)) => {
+                let base = name.value();
+                quote!(#rt::WorkerName::new(#base))
+            }
+            None => {
+                let base = crate::naming::base_name(task);
+                quote!(#rt::WorkerName::new(#base))
+            }
+        }
     }
 
-    pub fn base_name(&self, task: &Expr) -> String {
-        match &self.common.name {
-            Some(name) => name.value(),
-            None => crate::naming::base_name(task),
-        }
+    /// With `name = EXPR`: `let __fanout_name = WorkerName::dynamic(&(EXPR));`,
+    /// at the top of the expansion, so that the name is read once, before any
+    /// worker starts. Spanned as the expression: a value that is not a string
+    /// is reported there. Nothing for a literal name or none.
+    pub fn name_setup(&self) -> TokenStream {
+        let Some(Name::Dynamic(expr)) = &self.common.name else {
+            return TokenStream::new();
+        };
+        let rt = self.rt();
+        let name = local1("name");
+        // `&(EXPR)`, spanning the user's expression: the name is copied, so
+        // the caller's `String` is borrowed, never moved.
+        let site = Site::of(expr);
+        let borrow = site.at_first(quote!(&));
+        let value = site.parens(expr.to_token_stream());
+        let borrowed = quote!(#borrow #value);
+        let dynamic = site.call(quote!(#rt::WorkerName::dynamic), borrowed);
+        quote!(let #name = #dynamic;)
     }
 }
 

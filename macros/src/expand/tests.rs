@@ -56,6 +56,24 @@ fn threads_list_spawns_named_workers() {
 }
 
 #[test]
+fn a_dynamic_name_is_read_once_before_the_workers() {
+    let out = expand(
+        Threads,
+        quote!(for i in 0..3 => work(i); name = who.as_str()),
+    );
+    let read = out.find("WorkerName :: dynamic (& (who . as_str ()))");
+    let spawn = out.find("threads :: spawn_each");
+    assert!(read.is_some() && read < spawn, "{out}");
+    assert_eq!(out.matches("who . as_str ()").count(), 1, "{out}");
+    let out = expand(Threads, quote!(a, b; name = format!("req-{}", id)));
+    assert_eq!(
+        out.matches("Clone :: clone (& __fanout_name)").count(),
+        2,
+        "{out}"
+    );
+}
+
+#[test]
 fn loop_form_calls_spawn_each_with_the_pattern() {
     let out = expand(
         Threads,
@@ -134,7 +152,11 @@ fn mistakes_become_spanned_errors() {
     assert!(errors(Threads, quote!(a; processes))[0].contains("spawn_processes!"));
     assert!(errors(Gather, quote!(a; limit = 0))[0].contains("`limit = 0`"));
     assert!(errors(Gather, quote!(a; workers = 2))[0].contains("option of pool_map!"));
-    assert!(errors(Threads, quote!(a; name = 3))[0].contains("string literal"));
+    assert!(errors(Threads, quote!(a; name = 3))[0].contains("`name` takes a string"));
+    assert!(errors(Threads, quote!(a; name = ""))[0].contains("cannot be empty"));
+    // Any other expression is a name read at run time (its type is the
+    // compiler's to check).
+    assert!(errors(Threads, quote!(a; name = who.as_str())).is_empty());
     assert!(errors(Threads, quote!(a; catch = true))[0].contains("is a flag"));
     // `timeout` holds on every backend of pool_map!.
     assert!(errors(Pool, quote!(f, xs; timeout = d)).is_empty());

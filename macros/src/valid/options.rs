@@ -4,12 +4,12 @@
 
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{Expr, Lit, LitStr};
+use syn::{Expr, Lit};
 
 use crate::kind::MacroKind::{self, Gather, Processes, Threads};
 use crate::options::{
-    Common, GatherOptions, PoolOptions, ProcessesOptions, RawOption, SPECS, Spec, ThreadsOptions,
-    spec,
+    Common, GatherOptions, Name, PoolOptions, ProcessesOptions, RawOption, SPECS, Spec,
+    ThreadsOptions, spec,
 };
 
 /// Checks `options` for `kind`, in order: mistakes are appended to
@@ -165,20 +165,19 @@ fn set_common(options: &mut Common, option: &RawOption) -> syn::Result<()> {
     Ok(())
 }
 
-fn string_value(option: &RawOption) -> syn::Result<LitStr> {
+/// `name = "io"`, or any expression whose value is a string (its type is
+/// checked by the compiler, on the user's tokens: see `Cx::name_setup`).
+fn string_value(option: &RawOption) -> syn::Result<Name> {
     match &option.value {
         Some(Expr::Lit(lit)) => match &lit.lit {
-            Lit::Str(s) if !s.value().is_empty() => Ok(s.clone()),
+            Lit::Str(s) if !s.value().is_empty() => Ok(Name::Literal(s.clone())),
             Lit::Str(s) => Err(syn::Error::new(s.span(), "a worker name cannot be empty")),
             other => Err(syn::Error::new(
                 other.span(),
-                "`name` takes a string literal, for example `name = \"io\"`",
+                "`name` takes a string, for example `name = \"io\"` or `name = format!(\"req-{id}\")`",
             )),
         },
-        Some(other) => Err(syn::Error::new_spanned(
-            other,
-            "`name` takes a string literal, for example `name = \"io\"` (names are fixed when the program is compiled)",
-        )),
+        Some(other) => Ok(Name::Dynamic(other.clone())),
         None => Err(syn::Error::new(option.name.span(), "`name` needs a value")),
     }
 }

@@ -222,9 +222,11 @@ where
     U: ProcessOutput + Send,
 {
     let _ = mode;
+    // A panicking item is reported under its worker's name (`thread_name`).
+    crate::thread_name::install_panic_hook();
     let items: Vec<I::Item> = items.into_iter().collect();
-    let outcomes = run_outcomes::<M, _, _, _>(options, name, items, f);
-    let plan = Plan::new(options, name, outcomes.len());
+    let outcomes = run_outcomes::<M, _, _, _>(options, name.clone(), items, f);
+    let plan = Plan::new(options, name.clone(), outcomes.len());
     let collect = Collect::<M, U>::new(outcomes.len());
     if outcomes.iter().any(|o| matches!(o, Outcome::Late)) {
         plan.stop(Stop::TimedOut);
@@ -373,7 +375,7 @@ fn run_local<X, U, F, M>(
             &plan.stopped,
             report.origin(),
         );
-        record(report, job.base, chunk.start, &spans, &job.place);
+        record(report, job.base.clone(), chunk.start, &spans, &job.place);
         report.advance(outcomes.len());
         store(slots, chunk.start, outcomes);
     }
@@ -475,7 +477,7 @@ where
                     .map(|span| span.map(|(a, b)| (micros(a), micros(b))))
                     .collect();
                 let place = format!("rank {from}");
-                record(&report, job.base, start, &spans, &place);
+                record(&report, job.base.clone(), start, &spans, &place);
                 report.advance(chunk.outcomes.len());
                 if !chunk.outcomes.is_empty() {
                     store(&slots, start, chunk.outcomes);
@@ -678,7 +680,7 @@ where
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop();
             free.unwrap_or_else(|| {
-                let _name = name::enter(job.base);
+                let _name = name::enter(job.base.clone());
                 job.task.try_start()
             })
         });
@@ -687,7 +689,7 @@ where
         let state = match state {
             Ok(state) => state,
             Err(why) => {
-                let failure = Err(Error::new(name, ErrorKind::Init(why.clone())));
+                let failure = Err(Error::new(name.clone(), ErrorKind::Init(why.clone())));
                 if M::stops_on(&failure) {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -695,7 +697,7 @@ where
                 return (Outcome::InitFailed { message, rank }, None);
             }
         };
-        let _name = name::enter(name);
+        let _name = name::enter(name.clone());
         let began = origin.elapsed();
         let outcome =
             catch_unwind(AssertUnwindSafe(|| job.task.call(state, item))).map_err(|payload| {

@@ -420,7 +420,7 @@ where
         let (parent_end, child_end) = sys::socket_pair()?;
         let stop = &stop.get()[0];
         let mut parent_end = Some(parent_end);
-        let base = self.plan.base;
+        let base = &self.plan.base;
         let (slots, items, f) = (&mut self.slots, &mut *self.items, self.f);
         let recycle = self.recycle;
         let ring_ref = &ring;
@@ -435,7 +435,7 @@ where
             match items.take() {
                 Some(items) => {
                     let worker = WorkerLoop {
-                        base,
+                        base: base.clone(),
                         stop,
                         ring: ring_ref,
                         recycle,
@@ -519,9 +519,11 @@ where
                 self.broken(slot, "it answered for an item it was not given");
                 return;
             };
-            // Named only when it failed: the common case costs nothing.
+            // Built only for an error or the timeline: a name computed at run
+            // time costs a reference count per copy.
+            let base = &self.plan.base;
             let index = run.index();
-            let name = || self.plan.base.with_index(index);
+            let name = || base.with_index(index);
             let outcome = match tag {
                 OUTPUT => Some(decode::<U>(payload).map_err(|failure| failure.named(name(), pid))),
                 PANIC | UNENCODABLE => {
@@ -904,7 +906,9 @@ impl WorkerLoop<'_> {
         let mut channel = std::mem::ManuallyDrop::new(UnixStream::from(channel));
         let mut write = self.ring.start();
         let mut frame = Vec::new();
-        let _name = name::enter(self.base);
+        // `ps` lists the worker process under the map's name.
+        crate::thread_name::name_os_thread(&self.base);
+        let _name = name::enter(self.base.clone());
         if cfg!(panic = "abort") {
             // A panic ends the process at once: the hook answers for the
             // item first, so that its error still carries the message.
@@ -1016,6 +1020,8 @@ impl WorkerLoop<'_> {
         name::set_current_index(k);
         self.ring.starting(k);
         let outcome = catch_unwind(AssertUnwindSafe(|| f.call(state, item))).map_err(|payload| {
+            // Named after the item while its panic was reported.
+            crate::thread_name::name_os_thread(&self.base);
             let message = panic_message(&*payload);
             std::mem::forget(payload);
             Error::new(self.base.with_index(k), ErrorKind::Panic(message))

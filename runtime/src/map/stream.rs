@@ -20,7 +20,8 @@
 //! - dropping the stream early is cancellation: no new item starts, and the
 //!   items running finish before the drop returns (the workers are joined).
 //!
-//! The workers are dedicated threads (named `fanout-NAME`), one per worker,
+//! The workers are dedicated threads (named after the map, as a pool's threads
+//! are while they run a map's items: see `thread_name`), one per worker,
 //! started with the stream and joined when it ends or is dropped: a worker waiting for the
 //! consumer to make room would otherwise hold a thread of the shared pool
 //! that the collecting maps use, and a consumer running on that pool could
@@ -670,7 +671,8 @@ impl<M: Mode<U>, U: Send + 'static> Stream<M, U> {
         I::Item: Send + 'static,
         W: WorkerTask<I::Item, Output = U> + Send + Sync + 'static,
     {
-        let shared = Shared::new(options, name, ordered);
+        crate::thread_name::install_panic_hook();
+        let shared = Shared::new(options, name.clone(), ordered);
         let workers = shared.plan.workers;
         let items = Arc::new(Mutex::new(items));
         let task = Arc::new(task);
@@ -682,9 +684,10 @@ impl<M: Mode<U>, U: Send + 'static> Stream<M, U> {
                     (Arc::clone(&shared), Arc::clone(&items), Arc::clone(&task));
                 move || work::<M, I, W>(&shared, &items, &*task)
             };
-            // `fanout-NAME` (the system keeps its first 15 bytes).
+            // Named after the map, as the threads of a pool are while they
+            // run its items (see `thread_name`).
             match std::thread::Builder::new()
-                .name(format!("fanout-{name}"))
+                .name(name.base().to_owned())
                 .spawn(worker)
             {
                 Ok(handle) => handles.push(handle),
@@ -859,8 +862,9 @@ where
         }
     }
     let _exit = Exit(shared);
-    let base = shared.plan.base;
-    let _name = name::enter(base);
+    let base = &shared.plan.base;
+    crate::thread_name::name_os_thread(base);
+    let _name = name::enter(base.clone());
     let mut state = task.try_start();
     let quiet = shared.report.is_quiet();
     // The outcomes of a chunk's items reach the consumer together, at most
@@ -880,22 +884,26 @@ where
                 }
                 continue;
             }
-            let name = base.with_index(index);
+            let name = || base.with_index(index);
             name::set_current_index(index);
             let outcome = match &mut state {
                 Ok(state) => {
                     let started = if quiet {
                         crate::report::Started::none()
                     } else {
-                        shared.report.start(name)
+                        shared.report.start(name())
                     };
                     let ran = catch_unwind(AssertUnwindSafe(|| task.call(state, item)));
                     if !quiet {
                         shared.report.end(started);
                     }
-                    ran.map_err(|payload| Error::from_panic(name, &*payload))
+                    ran.map_err(|payload| {
+                        // Named after the item while its panic was reported.
+                        crate::thread_name::name_os_thread(base);
+                        Error::from_panic(name(), &*payload)
+                    })
                 }
-                Err(why) => Err(Error::new(name, ErrorKind::Init(why.clone()))),
+                Err(why) => Err(Error::new(name(), ErrorKind::Init(why.clone()))),
             };
             let stops = M::stops_on(&outcome);
             if stops {

@@ -101,10 +101,10 @@ impl<M: Mode<U>, U: ProcessOutput + Send> Stream<M, U> {
         W: WorkerTask<I::Item, Output = U>,
     {
         let workers = shared.plan.workers;
-        let base = shared.plan.base;
+        let base = &shared.plan.base;
         let mut handles = Vec::with_capacity(workers);
         let mut no_worker = None;
-        match fork_server::<I::Item, W>(base, task) {
+        match fork_server::<I::Item, W>(base.clone(), task) {
             Ok(forker) => {
                 let forker = Arc::new(forker);
                 let items = Arc::new(Mutex::new(items));
@@ -299,7 +299,7 @@ where
         }
         let value = u32::from_le_bytes([request[1], request[2], request[3], request[4]]);
         let answered = match request[0] {
-            SPAWN => match fork_worker::<T, W>(base, task, group, &mut control) {
+            SPAWN => match fork_worker::<T, W>(base.clone(), task, group, &mut control) {
                 Ok((pid, parent_end)) => {
                     live.push(pid);
                     let mut answer = [0u8; 5];
@@ -493,14 +493,16 @@ where
         }
     }
     let _exit = Exit(shared);
-    let base = shared.plan.base;
+    let base = &shared.plan.base;
     let mut worker: Option<Child> = None;
     // Items sent to the current worker (for `recycle`).
     let mut given = 0usize;
     let mut buf = Vec::new();
     while let Some((first, chunk)) = shared.take::<M, I>(items) {
         for (index, item) in (first..).zip(chunk) {
-            let name = base.with_index(index);
+            // Built only when needed: a name computed at run time costs a
+            // reference count per copy.
+            let name = || base.with_index(index);
             if worker.is_none() {
                 match shared.spawn_child(forker) {
                     None => {}
@@ -510,7 +512,7 @@ where
                     }
                     Some(Err(error)) => {
                         let why = format!("cannot start a worker process: {error}");
-                        let outcome = Err(Error::new(name, ErrorKind::Spawn(why)));
+                        let outcome = Err(Error::new(name(), ErrorKind::Spawn(why)));
                         if M::stops_on(&outcome) {
                             shared.plan.stop(Stop::Failed);
                         }
@@ -523,18 +525,22 @@ where
                 shared.put(index, None);
                 continue;
             };
-            let started = shared.report.start(name);
+            let started = if shared.report.timeline_enabled() {
+                shared.report.start(name())
+            } else {
+                crate::report::Started::none()
+            };
             let pid = child.pid;
             let outcome = match ask(child, index, &item, &mut buf) {
-                Ok(outcome) => outcome.map_err(|kind| Error::new(name, kind).with_pid(pid)),
-                Err(Lost::Item(why)) => Err(Error::new(name, ErrorKind::Transport(why))),
+                Ok(outcome) => outcome.map_err(|kind| Error::new(name(), kind).with_pid(pid)),
+                Err(Lost::Item(why)) => Err(Error::new(name(), ErrorKind::Transport(why))),
                 Err(Lost::Worker) => {
                     // It died (or broke the protocol and was killed): the
                     // next item gets a fresh worker.
                     let status = worker
                         .take()
                         .map_or(sys::Status::Lost, |child| shared.retire(forker, child));
-                    Err(Error::new(name, cause(status)).with_pid(pid))
+                    Err(Error::new(name(), cause(status)).with_pid(pid))
                 }
             };
             shared.report.end(started);

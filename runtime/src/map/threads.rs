@@ -9,7 +9,8 @@
 //! whatever sequence of `workers` values a program uses, the threads that
 //! persist between maps are those of one pool, parked. A forked child that
 //! maps on threads builds its own pool (the parent's threads do not exist in
-//! the child).
+//! the child). Its threads start as `fanout-pool-k` and go by the name of the
+//! map they work for (see `thread_name`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +26,7 @@ use super::{MapOptions, default_workers};
 use crate::error::{Error, ErrorKind};
 use crate::name::{self, WorkerName};
 use crate::report::Report;
+use crate::thread_name;
 
 /// Maps `f` over `items` on a pool of threads; the outputs come back in input
 /// order, shaped by `mode` ([`Unwrap`](super::Unwrap): a `Vec<T>`;
@@ -187,6 +189,7 @@ where
         };
         let chunks = self.plan.len.div_ceil(self.plan.chunk);
         let workers = self.plan.workers.min(chunks);
+        thread_name::install_panic_hook();
         match pool(workers) {
             Ok(pool) => pool.in_place_scope(|scope| {
                 for _ in 0..workers {
@@ -246,8 +249,10 @@ where
     /// One worker: builds its state, then takes chunks until none is left or
     /// the map stopped.
     fn work(&self) {
-        let base = self.plan.base;
-        let _name = name::enter(base);
+        // The pool thread goes by the map's name in the system (nothing is
+        // done when it already does: see `thread_name`).
+        thread_name::name_os_thread(&self.plan.base);
+        let _name = name::enter(self.plan.base.clone());
         let mut state = self.f.try_start();
         while self.plan.may_start() {
             let Some((run, chunk)) = self.source.next(self.collect, self.plan.chunk) else {
@@ -282,7 +287,7 @@ where
         mut items: P::IntoIter,
         state: &mut F::State,
     ) {
-        let base = self.plan.base;
+        let base = &self.plan.base;
         let quiet = self.report.is_quiet();
         while !run.is_done() {
             let ran = catch_unwind(AssertUnwindSafe(|| {
@@ -306,6 +311,8 @@ where
             match ran {
                 Ok(()) => break,
                 Err(payload) => {
+                    // Named after the item while its panic was reported.
+                    thread_name::name_os_thread(base);
                     let failure = Error::from_panic(base.with_index(run.index()), &*payload);
                     drop(payload);
                     if !quiet {

@@ -101,7 +101,7 @@ impl<'scope> Scope<'scope, '_> {
     {
         let index = self
             .inner
-            .launch(name, move |pipe| run_child(name, task, pipe));
+            .launch(name.clone(), move |pipe| run_child(name, task, pipe));
         ChildHandle {
             inner: &self.inner,
             index,
@@ -165,9 +165,10 @@ impl Inner {
                     reported: false,
                 }
             }
-            Err(error) => {
-                Child::failed(name, Error::new(name, ErrorKind::Spawn(error.to_string())))
-            }
+            Err(error) => Child::failed(
+                name.clone(),
+                Error::new(name, ErrorKind::Spawn(error.to_string())),
+            ),
         };
         let index = {
             let mut children = self.children.borrow_mut();
@@ -191,7 +192,7 @@ impl Inner {
                 if self.report.timeline_enabled() {
                     let origin = self.report.origin();
                     self.report.record(Span {
-                        name: child.name,
+                        name: child.name.clone(),
                         start: child.forked_at.saturating_duration_since(origin),
                         end: child
                             .ended_at
@@ -235,6 +236,8 @@ fn run_child<W: Task>(name: WorkerName, task: W, pipe: OwnedFd) -> i32
 where
     W::Output: ProcessOutput,
 {
+    // `ps` lists the child under its worker's name.
+    crate::thread_name::name_os_thread(&name);
     let _name = name::enter(name);
     // Never closed: the end of the pipe, at `_exit`, tells the parent that
     // the child is exiting, and may be reaped without waiting long. (On the
@@ -309,7 +312,7 @@ pub struct ChildHandle<'scope, T> {
 impl<T> ChildHandle<'_, T> {
     /// The worker's name.
     pub fn name(&self) -> WorkerName {
-        self.inner.children.borrow().list[self.index].name
+        self.inner.children.borrow().list[self.index].name.clone()
     }
 
     /// The child's process id (0 if it could not be forked).
@@ -423,7 +426,8 @@ impl Child {
         if let Some(error) = self.spawn_error.take() {
             return Err(error);
         }
-        let fail = |kind| Err(Error::new(self.name, kind).with_pid(self.pid));
+        let (name, pid) = (self.name.clone(), self.pid);
+        let fail = |kind| Err(Error::new(name.clone(), kind).with_pid(pid));
         if let Some(limit) = self.timed_out {
             return fail(ErrorKind::Timeout(limit));
         }
@@ -431,7 +435,7 @@ impl Child {
         match wire::only::<T>(&bytes) {
             Some(Message::Output(output)) => Ok(output),
             Some(Message::Failed(kind)) => fail(kind),
-            Some(Message::Undecodable(failure)) => Err(failure.named(self.name, self.pid)),
+            Some(Message::Undecodable(failure)) => Err(failure.named(self.name.clone(), self.pid)),
             None => match self.status {
                 Some(status) => fail(wire::cause(status)),
                 None => fail(ErrorKind::Transport(
