@@ -141,6 +141,7 @@ impl ForkGroup {
     /// the parent process ends, whichever of its threads forked), and so
     /// outlives the thread that forked it. A stream's fork server is one: the
     /// stream may be read on another thread than the one that made it.
+    #[cfg(feature = "pool")]
     pub(crate) fn outliving_the_forking_thread(mut self) -> Self {
         self.death_signal = false;
         self
