@@ -902,3 +902,21 @@ fn a_process_stream_outlives_the_thread_that_made_it() {
     let outputs: Vec<u64> = stream.map(|outcome| outcome.unwrap()).collect();
     assert_eq!(outputs, (0..40u64).map(square).collect::<Vec<_>>());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_stream_ends_promptly_while_another_stream_is_alive() {
+    // Stream `a`'s workers are running when stream `b` starts: `b`'s fork
+    // server is a copy of this process, with `a`'s sockets in it.
+    let mut a = fanout::pool_map!(square, 0..40u64; processes, stream, workers = 2, buffer = 2);
+    assert_eq!(a.next(), Some(0));
+    let mut b = fanout::pool_map!(square, 0..; processes, stream, workers = 1, buffer = 1);
+    assert_eq!(b.next(), Some(0));
+    let started = std::time::Instant::now();
+    let rest: Vec<u64> = a.collect();
+    let took = started.elapsed();
+    assert_eq!(rest, (1..40u64).map(square).collect::<Vec<_>>());
+    assert_eq!(b.next(), Some(1));
+    drop(b);
+    assert!(took < Duration::from_millis(250), "took {took:?}");
+}

@@ -1010,3 +1010,23 @@ fn a_worker_dying_right_after_answering_loses_nothing_and_runs_nothing_twice() {
         );
     }
 }
+
+#[test]
+fn a_pool_ends_promptly_while_another_thread_forks() {
+    // Pool `slow`, on another thread, forks its workers while this thread's
+    // pool runs: they are copies of this process, with this pool's sockets
+    // in them, and live on after this pool ends.
+    let slow = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(30));
+        pool_map!(|_: u32| std::thread::sleep(Duration::from_millis(500)), 0..2u32; processes, workers = 2)
+    });
+    let started = Instant::now();
+    let out = pool_map!(|x: u64| {
+        std::thread::sleep(Duration::from_millis(100));
+        x + 1
+    }, 0..2u64; processes, workers = 2, chunksize = 1);
+    let took = started.elapsed();
+    slow.join().unwrap();
+    assert_eq!(out, [1, 2]);
+    assert!(took < Duration::from_millis(300), "took {took:?}");
+}
