@@ -674,7 +674,7 @@ where
         let Some(channel) = state.channel.take() else {
             return;
         };
-        drop(channel);
+        end_channel(channel);
         let pid = state.pid;
         if why.is_some() {
             sys::kill(pid);
@@ -767,7 +767,9 @@ where
     /// Tells every worker to exit (by closing its socket) and reaps it.
     fn stop_all(&mut self) {
         for state in &mut self.slots {
-            drop(state.channel.take());
+            if let Some(channel) = state.channel.take() {
+                end_channel(channel);
+            }
         }
         for state in &mut self.slots {
             if let Some(ring) = state.ring.take() {
@@ -789,6 +791,15 @@ impl<M: Mode<U>, U, S, F> Drop for Pool<'_, M, U, S, F> {
             }
         }
     }
+}
+
+/// Ends the parent's side of a worker's socket: the worker sees the end of
+/// its commands and exits. Shut down, not only closed: every process forked
+/// since the socket was made (another pool's workers, forked on another
+/// thread; a stream's fork server) holds a copy of this end, and a close
+/// would end the socket only once all of those copies are gone too.
+pub(crate) fn end_channel(channel: UnixStream) {
+    let _ = channel.shutdown(std::net::Shutdown::Both);
 }
 
 /// Reaps `pid`, which was told to exit (or killed): it has [`GRACE`] to end,
