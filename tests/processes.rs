@@ -1030,3 +1030,99 @@ fn a_pool_ends_promptly_while_another_thread_forks() {
     assert_eq!(out, [1, 2]);
     assert!(took < Duration::from_millis(300), "took {took:?}");
 }
+
+#[test]
+fn outputs_of_every_size_around_the_childs_buffer_and_the_pipe_come_back_exact() {
+    // The child's message buffer has room for 256 bytes before it grows; a
+    // pipe holds 64 KiB.
+    for len in [
+        0usize,
+        1,
+        200,
+        245,
+        246,
+        247,
+        255,
+        256,
+        257,
+        4095,
+        4096,
+        65535,
+        65536,
+        65537,
+        1 << 20,
+    ] {
+        let (bytes, text, number) =
+            spawn_processes!(|| patterned(len, len), || "é".repeat(len / 2), || len
+                as u64
+                * 3);
+        assert_eq!(bytes, patterned(len, len), "{len} bytes");
+        assert_eq!(text, "é".repeat(len / 2), "{len}: text");
+        assert_eq!(number, len as u64 * 3);
+        let each = spawn_processes!(for k in 0..3usize => patterned(k, len + k));
+        for (k, out) in each.iter().enumerate() {
+            assert_eq!(*out, patterned(k, len + k), "{len} + {k}");
+        }
+    }
+}
+
+#[test]
+fn nested_spawn_processes_in_children_and_pool_workers_come_back_exact() {
+    let (inner, listed, me) = spawn_processes!(
+        || {
+            let (text, small) = spawn_processes!(|| "x".repeat(1000), || 7u8);
+            // A second scope in the same child, after the first.
+            let again = spawn_processes!(for i in 0..3u64 => i * i + u64::MAX / 2);
+            (text, small, again, pid())
+        },
+        || spawn_processes!(for i in 0..4i8 => -33 - i),
+        pid
+    );
+    assert_eq!(inner.0, "x".repeat(1000));
+    assert_eq!(inner.1, 7);
+    assert_eq!(inner.2, [u64::MAX / 2, 1 + u64::MAX / 2, 4 + u64::MAX / 2]);
+    assert_ne!(inner.3, pid());
+    assert_eq!(listed, [-33, -34, -35, -36]);
+    assert_ne!(me, pid());
+    // In pool workers, and in a pool inside a child.
+    let in_workers = pool_map!(|k: u32| {
+        let (x, y) = spawn_processes!(|| k * 2, || k.to_string().repeat(300));
+        let z = pool_map!(|j: u32| j + k, 0..3u32; processes, workers = 2);
+        (x, y, z)
+    }, 0..6u32; processes, workers = 2);
+    for (k, (x, y, z)) in in_workers.into_iter().enumerate() {
+        let k = k as u32;
+        assert_eq!(
+            (x, y, z),
+            (k * 2, k.to_string().repeat(300), vec![k, k + 1, k + 2])
+        );
+    }
+    let deep = spawn_processes!(|| pool_map!(|k: u64| {
+        spawn_processes!(for i in 0..2u64 => patterned(i as usize, 300 + k as usize))
+    }, 0..3u64; processes, workers = 2));
+    for (k, pair) in deep.iter().enumerate() {
+        assert_eq!(pair[0], patterned(0, 300 + k));
+        assert_eq!(pair[1], patterned(1, 300 + k));
+    }
+}
+
+#[test]
+fn children_from_several_threads_at_once_come_back_exact() {
+    let rounds = 25usize;
+    std::thread::scope(|s| {
+        for t in 0..4usize {
+            s.spawn(move || {
+                for r in 0..rounds {
+                    let (text, number, list) = spawn_processes!(
+                        || patterned(t * 100 + r, t * 100 + r * 13),
+                        || (t * 1000 + r) as i64 - 500,
+                        || pool_map!(|k: u64| k * t as u64 + r as u64, 0..5u64; processes, workers = 2)
+                    );
+                    assert_eq!(text, patterned(t * 100 + r, t * 100 + r * 13), "thread {t} round {r}");
+                    assert_eq!(number, (t * 1000 + r) as i64 - 500);
+                    assert_eq!(list, (0..5u64).map(|k| k * t as u64 + r as u64).collect::<Vec<_>>());
+                }
+            });
+        }
+    });
+}
