@@ -629,3 +629,101 @@ fn a_child_forked_while_the_parent_reports_a_panic_can_panic() {
         run.describe()
     );
 }
+
+// ---------------------------------------------------------------- partial lines
+
+#[test]
+fn scenario_partial_lines_everywhere() {
+    if !scenario("scenario_partial_lines_everywhere") {
+        return;
+    }
+    let (a, b, c) = spawn_processes!(
+        || {
+            print!("[sp-partial]");
+            eprint!("[sp-err-partial]");
+            1
+        },
+        || {
+            // Threads of the task print, and are joined before it returns.
+            std::thread::scope(|s| {
+                for i in 0..3 {
+                    s.spawn(move || {
+                        println!("[thread-line-{i}]");
+                        print!("[thread-partial-{i}]");
+                        eprint!("[thread-err-{i}]");
+                    });
+                }
+            });
+            2
+        },
+        || {
+            let x = spawn_processes!(for i in 0..1 => {
+                print!("[grandchild-partial]");
+                i + 5
+            });
+            print!("[child-after-grandchild]");
+            x[0]
+        }
+    );
+    assert_eq!((a, b, c), (1, 2, 5));
+    let items = pool_map!(|x: u32| {
+        print!("[pool-partial-{x}]");
+        x
+    }, 0..4u32; processes, workers = 2);
+    assert_eq!(items, [0, 1, 2, 3]);
+    let streamed: Vec<u32> = pool_map!(|x: u32| {
+        print!("[stream-partial-{x}]");
+        x
+    }, 0..3u32; processes, stream, workers = 1)
+    .collect();
+    assert_eq!(streamed, [0, 1, 2]);
+    print!("[parent-done]");
+}
+
+#[test]
+fn partial_lines_of_children_threads_grandchildren_and_workers_all_appear_once() {
+    let run = run_scenario(
+        "scenario_partial_lines_everywhere",
+        &["--nocapture"],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert!(run.succeeded(), "{}", run.describe());
+    let mut expected: Vec<String> = [
+        "[sp-partial]",
+        "[grandchild-partial]",
+        "[child-after-grandchild]",
+        "[parent-done]",
+    ]
+    .map(String::from)
+    .into();
+    for i in 0..3 {
+        expected.push(format!("[thread-line-{i}]\n"));
+        expected.push(format!("[thread-partial-{i}]"));
+        expected.push(format!("[stream-partial-{i}]"));
+    }
+    for x in 0..4 {
+        expected.push(format!("[pool-partial-{x}]"));
+    }
+    for text in &expected {
+        assert_eq!(
+            run.stdout.matches(text.as_str()).count(),
+            1,
+            "{text}: {}",
+            run.describe()
+        );
+    }
+    for text in [
+        "[sp-err-partial]",
+        "[thread-err-0]",
+        "[thread-err-1]",
+        "[thread-err-2]",
+    ] {
+        assert_eq!(
+            run.stderr.matches(text).count(),
+            1,
+            "{text}: {}",
+            run.describe()
+        );
+    }
+}
