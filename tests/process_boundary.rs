@@ -139,6 +139,14 @@ fn scenario_stdin_and_stdout_closed() {
         x * x
     }, 0..40u64; processes, workers = 2, chunksize = 3, timeout = timeout);
     assert_eq!(squares, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
+    // A stream's workers come from its fork server, their sockets passed
+    // back to this process: none may land on fd 0 or 1 either.
+    let streamed: Vec<u64> = pool_map!(|x: u64| {
+        println!("stream item {x}");
+        x * 3
+    }, 0..20u64; processes, stream, workers = 2, recycle = 3)
+    .collect();
+    assert_eq!(streamed, (0..20u64).map(|x| x * 3).collect::<Vec<_>>());
     eprintln!("closed-stdio scenario done");
 }
 
@@ -157,6 +165,63 @@ fn channels_never_land_on_fds_0_to_2() {
         "{}",
         run.describe()
     );
+}
+
+#[test]
+fn scenario_all_stdio_closed() {
+    if !scenario("scenario_all_stdio_closed") {
+        return;
+    }
+    let done = std::env::var("FANOUT_DONE_FILE").unwrap();
+    // SAFETY: closes this process's stdin, stdout and stderr, as a daemon
+    // does; std's stdout and stderr then discard what is printed (EBADF).
+    unsafe {
+        libc::close(0);
+        libc::close(1);
+        libc::close(2);
+    }
+    let timeout = Duration::from_secs(5);
+    let (a, b) = spawn_processes!(
+        || { println!("out"); eprintln!("err"); u64::MAX },
+        || -> i8 { panic!("a panic with no stderr") };
+        catch, timeout = timeout
+    );
+    assert_eq!(a.unwrap(), u64::MAX);
+    assert!(
+        b.unwrap_err()
+            .to_string()
+            .ends_with("a panic with no stderr")
+    );
+    let squares = pool_map!(|x: u64| {
+        eprintln!("item {x}");
+        x * x
+    }, 0..40u64; processes, workers = 2, chunksize = 3, timeout = timeout);
+    assert_eq!(squares, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
+    let streamed: Vec<u64> = pool_map!(|x: u64| {
+        println!("stream item {x}");
+        eprintln!("stream item {x}");
+        x * 3
+    }, 0..20u64; processes, stream, workers = 2, recycle = 3)
+    .collect();
+    assert_eq!(streamed, (0..20u64).map(|x| x * 3).collect::<Vec<_>>());
+    std::fs::write(done, "done").unwrap();
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn with_all_of_fds_0_to_2_closed_every_path_still_answers() {
+    let done = scratch("all-stdio-closed", "done");
+    let _ = std::fs::remove_file(&done);
+    let run = run_scenario(
+        "scenario_all_stdio_closed",
+        &["--nocapture"],
+        &[("FANOUT_DONE_FILE", done.to_str().unwrap())],
+        Duration::from_secs(30),
+    );
+    let finished = std::fs::read_to_string(&done).unwrap_or_default();
+    let _ = std::fs::remove_file(&done);
+    assert!(run.succeeded(), "{}", run.describe());
+    assert_eq!(finished, "done", "{}", run.describe());
 }
 
 // ---------------------------------------------------------------- deadlines
