@@ -601,7 +601,8 @@ fn a_panicking_serialize_is_the_tasks_panic() {
 /// Builds examples/panic_abort_child.rs with `panic = "abort"` (all of
 /// fanout's dependencies too, in `target/panic-abort`: about half a minute on
 /// two cores, the first time) and runs it: the child's panic hook sends the
-/// message before the child aborts, in spawn_processes! and in a process pool.
+/// message before the child aborts, in spawn_processes! and in a process pool,
+/// and a grandchild's panic is sent as its own only.
 /// (A test binary cannot be built with `panic = "abort"` on stable Rust.)
 #[test]
 fn under_panic_abort_the_childs_panic_message_still_arrives() {
@@ -634,6 +635,16 @@ fn under_panic_abort_the_childs_panic_message_still_arrives() {
     assert!(stdout.contains("panicked: lost under abort\n"), "{stdout}");
     assert!(
         stdout.contains("pool: [Ok(0), Err(\"pool lost under abort\"), Ok(2)]"),
+        "{stdout}"
+    );
+    // A grandchild's panic (caught by its own scope) is not its parent's:
+    // neither the child's output nor the pool's items are touched by it.
+    assert!(
+        stdout.contains("nested: Ok(Err(\"grandchild\"))\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("nested in pool: [Ok((0, true)), Ok((1, true)), Ok((2, true))]\n"),
         "{stdout}"
     );
 }
