@@ -919,14 +919,20 @@ impl WorkerLoop<'_> {
         if cfg!(panic = "abort") {
             // A panic ends the process at once: the hook answers for the
             // item first, so that its error still carries the message.
+            // Only this worker's own panics: a process its items fork (a
+            // nested `spawn_processes!` or pool) inherits the hook, and must
+            // not write into this worker's ring.
             let hook = self.ring.hook();
+            let owner = std::process::id();
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                let message = panic_message(info.payload());
-                let mut frame = vec![PANIC];
-                frame.extend_from_slice(&(message.len() as u64).to_le_bytes());
-                frame.extend_from_slice(message.as_bytes());
-                hook.send(&frame);
+                if std::process::id() == owner {
+                    let message = panic_message(info.payload());
+                    let mut frame = vec![PANIC];
+                    frame.extend_from_slice(&(message.len() as u64).to_le_bytes());
+                    frame.extend_from_slice(message.as_bytes());
+                    hook.send(&frame);
+                }
                 previous(info);
             }));
         }
