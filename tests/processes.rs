@@ -905,7 +905,11 @@ fn numbers_of_every_width_round_the_ring_come_back_exact() {
         let spread = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let width = k % 9;
         let v = (spread >> (width * 7)) as i64;
-        if k % 2 == 0 { v } else { v.wrapping_neg() }
+        if k.is_multiple_of(2) {
+            v
+        } else {
+            v.wrapping_neg()
+        }
     };
     let n = 250_000u64;
     let out = pool_map!(value, 0..n; processes, workers = 1);
