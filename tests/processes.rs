@@ -700,7 +700,8 @@ fn boundary_integers<T: TryFrom<i128>>() -> Vec<T> {
 }
 
 /// `values` mapped by index on processes in every shape of the pool (plain,
-/// catch, try, chunksize, one worker, recycle) and on threads: all the same.
+/// catch, try, chunksize, one worker, recycle), on threads, through process
+/// streams (as items and as outputs) and spawn_processes!: all the same.
 macro_rules! same_everywhere {
     ($ty:ty, $values:expr, $eq:expr) => {{
         let values: Vec<$ty> = $values;
@@ -734,6 +735,7 @@ macro_rules! same_everywhere {
         unordered.sort_by_key(|(k, _)| *k);
         let unordered: Vec<$ty> = unordered.into_iter().map(|(_, x)| x).collect();
         same(&unordered, "unordered");
+        same(&spawn_processes!(for k in 0..n => v[k]), "spawn_processes!");
     }};
 }
 
@@ -1129,4 +1131,80 @@ fn children_from_several_threads_at_once_come_back_exact() {
             });
         }
     });
+}
+
+#[test]
+fn recycled_workers_reuse_rings_without_reading_their_old_bytes() {
+    // Each worker answers one item and a fresh one takes its ring (kept by
+    // the pool with the old worker's bytes in it).
+    let lens: Vec<usize> = (0..40usize).map(|k| (40 - k) * 1500 + k % 3).collect();
+    let lens = &lens;
+    let out = pool_map!(|k: usize| patterned(k, lens[k]), 0..40usize; processes, workers = 2, recycle = 1);
+    check_patterned(&out, lens, "recycle = 1");
+    let numbers = pool_map!(|k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (k % 64), 0..40u64; processes, workers = 3, recycle = 1, chunksize = 1);
+    for (k, got) in numbers.iter().enumerate() {
+        let k = k as u64;
+        assert_eq!(
+            *got,
+            k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (k % 64),
+            "item {k}"
+        );
+    }
+}
+
+/// An output that ends its process while it is being serialized in the
+/// worker (after the item's function returned).
+#[derive(Debug, serde::Deserialize)]
+struct DiesWhenSent(u32);
+
+impl serde::Serialize for DiesWhenSent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 9 {
+            // SAFETY: ends this (worker) process at once.
+            unsafe { libc::_exit(4) };
+        }
+        s.serialize_u32(self.0)
+    }
+}
+
+#[test]
+fn a_worker_dying_while_it_serializes_fails_that_item_alone() {
+    let log = run_log("dies-when-sent");
+    let log = &log;
+    let out = pool_map!(|k: u32| {
+        note_run(log, k as usize);
+        DiesWhenSent(k)
+    }, 0..20u32; processes, workers = 2, chunksize = 4, catch);
+    for (k, outcome) in out.iter().enumerate() {
+        match outcome {
+            Ok(value) => assert_eq!(value.0 as usize, k),
+            Err(error) => {
+                assert_eq!(k, 9, "{error}");
+                assert_eq!(*error.kind(), ErrorKind::Exit(4), "{error}");
+            }
+        }
+    }
+    assert!(out[9].is_err());
+    assert_eq!(runs(log), (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_timed_out_pool_keeps_the_exact_numbers_that_arrived() {
+    let out = pool_map!(|k: u64| {
+        if k >= 30 {
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        (k as i64 - 15) * i64::from(i32::MAX)
+    }, 0..34u64; processes, workers = 2, chunksize = 1, catch, timeout = Duration::from_millis(300));
+    for (k, outcome) in out.iter().enumerate() {
+        if k < 30 {
+            assert_eq!(
+                outcome.as_ref().ok(),
+                Some(&((k as i64 - 15) * i64::from(i32::MAX))),
+                "item {k}"
+            );
+        } else {
+            assert!(outcome.as_ref().unwrap_err().is_timeout(), "item {k}");
+        }
+    }
 }
