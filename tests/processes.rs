@@ -1208,3 +1208,22 @@ fn a_timed_out_pool_keeps_the_exact_numbers_that_arrived() {
         }
     }
 }
+
+#[test]
+fn a_large_answer_after_a_slow_item_wakes_the_sleeping_parent() {
+    // The parent sleeps (up to 50 ms) once no answer came for a while; an
+    // answer larger than the ring fills it and must wake the parent to make
+    // room, not wait until the parent wakes by itself.
+    let data = patterned(7, 3 << 20);
+    let data = &data;
+    let started = Instant::now();
+    let out = pool_map!(|_: usize| {
+        std::thread::sleep(Duration::from_millis(20));
+        data.clone()
+    }, 0..6usize; processes, workers = 1);
+    let took = started.elapsed();
+    assert!(out.iter().all(|out| out == data));
+    // About 6 * 20 ms; about 6 * 58 ms when each answer waits for the
+    // parent's own wake-up.
+    assert!(took < Duration::from_millis(6 * 20 + 150), "took {took:?}");
+}
