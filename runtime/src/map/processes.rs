@@ -974,7 +974,13 @@ impl WorkerLoop<'_> {
                     }
                 }
                 answered += 1;
-                let mut wait = |_: &Ring| std::thread::sleep(Duration::from_micros(50));
+                let mut wait = |wake: bool| {
+                    // The parent sleeps: the ring is full of what it must take.
+                    if wake {
+                        let _ = (&*channel).write_all(&[1]);
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                };
                 write = match small {
                     // A number: its frame made on the stack.
                     Some(payload) => {

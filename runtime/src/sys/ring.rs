@@ -181,9 +181,10 @@ impl Ring {
 
     /// Appends `bytes` (worker only) without publishing them; waits, calling
     /// `wait` between tries, while the ring is full (publishing what it holds
-    /// first, so that the parent can take it). Returns the new write position.
+    /// first, so that the parent can take it: `wait(true)` if the parent is
+    /// asleep and must be woken to do so). Returns the new write position.
     #[inline]
-    pub(crate) fn push(&self, write: u64, bytes: &[u8], wait: &mut dyn FnMut(&Ring)) -> u64 {
+    pub(crate) fn push(&self, write: u64, bytes: &[u8], wait: &mut dyn FnMut(bool)) -> u64 {
         // The common case, in line: room known, in one piece, mapped.
         let at = (write as usize) & (self.capacity - 1);
         let end = at + bytes.len();
@@ -202,12 +203,14 @@ impl Ring {
     /// [`push`](Ring::push) when the ring may be full, wraps, or is not
     /// mapped that far yet.
     #[inline(never)]
-    fn push_slow(&self, mut write: u64, mut bytes: &[u8], wait: &mut dyn FnMut(&Ring)) -> u64 {
+    fn push_slow(&self, mut write: u64, mut bytes: &[u8], wait: &mut dyn FnMut(bool)) -> u64 {
         while !bytes.is_empty() {
             let free = self.free(write, bytes.len());
             if free == 0 {
-                self.publish(write);
-                wait(self);
+                // A parent that went to sleep before these bytes were
+                // published would otherwise sleep its whole wait out.
+                let wake = self.publish(write);
+                wait(wake);
                 continue;
             }
             let at = (write as usize) & (self.capacity - 1);
@@ -371,6 +374,7 @@ impl RingHook {
             seen_read: Cell::new(0),
             mapped: Cell::new(0),
         });
+        // No socket to wake the parent with here: it wakes by itself.
         let write = ring.push(ring.start(), frame, &mut |_| {
             std::thread::sleep(std::time::Duration::from_micros(100));
         });
