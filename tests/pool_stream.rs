@@ -1003,3 +1003,40 @@ fn numbers_through_a_recycling_process_stream_come_back_exact() {
         assert_eq!(got.to_bits(), want.to_bits(), "item {k}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn streams_pools_and_children_on_several_threads_at_once_stay_exact_and_prompt() {
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for round in 0..6u64 {
+                let out: Vec<u64> = fanout::pool_map!(
+                    move |x: u64| x * 1_000 + round,
+                    0..30u64;
+                    processes, stream, workers = 2, recycle = 7
+                )
+                .collect();
+                assert_eq!(
+                    out,
+                    (0..30u64).map(|x| x * 1_000 + round).collect::<Vec<_>>()
+                );
+            }
+        });
+        s.spawn(|| {
+            for round in 0..6u64 {
+                let out =
+                    fanout::pool_map!(|x: u64| x * 7 + round, 0..300u64; processes, workers = 2);
+                assert_eq!(out, (0..300u64).map(|x| x * 7 + round).collect::<Vec<_>>());
+            }
+        });
+        s.spawn(|| {
+            for round in 0..10i64 {
+                let (a, b) = fanout::spawn_processes!(|| -round, || vec![round as u8; 300]);
+                assert_eq!((a, b), (-round, vec![round as u8; 300]));
+            }
+        });
+    });
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
