@@ -931,7 +931,8 @@ fn gone(pid: u32) -> bool {
 fn a_process_stream_read_slowly_on_another_thread_then_dropped_leaves_no_process() {
     // Each item tells its worker's pid and its parent's (the fork server).
     let mut stream = fanout::pool_map!(
-        |i: u64| (i, std::process::id(), unsafe { libc::getppid() } as u32),
+        // SAFETY: getppid takes nothing and cannot fail.
+        |i: u64| (i, std::process::id(), unsafe { libc::getppid() }.unsigned_abs()),
         0u64..;
         processes, stream, workers = 2, buffer = 2, recycle = 3
     );

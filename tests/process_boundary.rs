@@ -578,6 +578,34 @@ async fn a_child_forked_inside_a_current_thread_runtime_may_start_one() {
     assert_eq!(pooled, [0, 10, 20, 30]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_stream_made_inside_a_runtime_runs_and_ends() {
+    // Its fork server runs its work on a fresh thread (outside the
+    // runtime's thread-locals), and forks the workers from there.
+    let out: Vec<u64> = pool_map!(
+        |x: u64| runtime_in_child(x) + 1,
+        0..12u64;
+        processes, stream, workers = 2, recycle = 5
+    )
+    .collect();
+    assert_eq!(out, (0..12u64).map(|x| x * 10 + 1).collect::<Vec<_>>());
+    // Each item tells its worker and the worker's parent, the fork server.
+    let mut early = pool_map!(
+        // SAFETY: getppid takes nothing and cannot fail.
+        |x: u64| (x * 3, pid(), unsafe { libc::getppid() }.unsigned_abs()),
+        0u64..;
+        processes, stream, workers = 2, buffer = 2
+    );
+    let (first, worker, server) = early.next().unwrap();
+    assert_eq!(first, 0);
+    assert_ne!(server, pid());
+    drop(early);
+    // Both reaped: not even a zombie is left.
+    for process in [worker, server] {
+        assert!(state_and_parent(process).is_none(), "{process} is left");
+    }
+}
+
 // ---------------------------------------------------------------- Serialize
 
 /// An output whose serialization panics.

@@ -989,6 +989,7 @@ fn a_worker_dying_right_after_answering_loses_nothing_and_runs_nothing_twice() {
             if crash.contains(&k) {
                 // The answer of the item before is published; this one dies
                 // at once, with its own answer never made.
+                // SAFETY: ends this (worker) process at once.
                 unsafe { libc::_exit(3) };
             }
             (k as u64) * 1_000_003
