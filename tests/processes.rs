@@ -1230,3 +1230,42 @@ fn a_large_answer_after_a_slow_item_wakes_the_sleeping_parent() {
     // parent's own wake-up.
     assert!(took < Duration::from_millis(6 * 20 + 150), "took {took:?}");
 }
+
+#[test]
+fn a_worker_whose_init_kills_it_fails_its_items_instead_of_being_replaced_for_ever() {
+    // Each replacement dies in `init` too (as a panicking init does under
+    // panic = "abort"): the item it was given must fail, or the pool forks
+    // replacements until the timeout (without one: for ever).
+    let started = Instant::now();
+    let out = pool_map!(
+        |_state: &mut u32, x: u32| x,
+        0..4u32;
+        processes, workers = 1, catch, timeout = Duration::from_secs(1),
+        init = || -> u32 {
+            // SAFETY: ends this (worker) process at once.
+            unsafe { libc::_exit(5) }
+        }
+    );
+    let took = started.elapsed();
+    let kinds: Vec<ErrorKind> = out
+        .iter()
+        .map(|outcome| outcome.as_ref().unwrap_err().kind().clone())
+        .collect();
+    assert_eq!(kinds, vec![ErrorKind::Exit(5); 4], "after {took:?}");
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    // With two workers and chunks too, each item fails once, in order.
+    let out = pool_map!(
+        |_state: &mut u32, x: u32| x,
+        0..6u32;
+        processes, workers = 2, chunksize = 2, catch, timeout = Duration::from_secs(1),
+        init = || -> u32 {
+            // SAFETY: as above.
+            unsafe { libc::_exit(5) }
+        }
+    );
+    assert!(
+        out.iter()
+            .all(|o| *o.as_ref().unwrap_err().kind() == ErrorKind::Exit(5)),
+        "{out:?}"
+    );
+}
