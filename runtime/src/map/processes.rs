@@ -688,10 +688,13 @@ where
         state.parsed = 0;
         let mut runs: VecDeque<ChunkSink<'a, M, U>> = std::mem::take(&mut state.runs);
         // The item it was running fails; an item it never started (it died
-        // right after answering the one before) runs again elsewhere.
+        // right after answering the one before) runs again elsewhere. A
+        // worker that died before it started any item (in `init`, say) fails
+        // the first it was given: its replacement would die the same way,
+        // and the next one, for ever.
         if let Some(run) = runs.front_mut()
             && !run.is_done()
-            && (why.is_some() || started == Some(run.index() as u64))
+            && (why.is_some() || started.is_none_or(|started| started == run.index() as u64))
         {
             let name = self.plan.base.with_index(run.index());
             let kind = match why {
