@@ -1269,3 +1269,49 @@ fn a_worker_whose_init_kills_it_fails_its_items_instead_of_being_replaced_for_ev
         "{out:?}"
     );
 }
+
+#[test]
+fn extreme_pool_options_keep_every_value() {
+    let expect = |n: u64| (0..n).map(|x| x * x).collect::<Vec<_>>();
+    assert_eq!(
+        pool_map!(square, 0..10u64; processes, chunksize = 1_000_000),
+        expect(10)
+    );
+    assert_eq!(
+        pool_map!(square, 0..3u64; processes, workers = 64),
+        expect(3)
+    );
+    assert_eq!(
+        pool_map!(square, 0..23u64; processes, workers = 2, chunksize = 5, recycle = 1),
+        expect(23)
+    );
+    assert_eq!(
+        pool_map!(square, 0..23u64; processes, workers = 3, chunksize = 7, recycle = 2),
+        expect(23)
+    );
+    // A crash makes a run larger than what the recycled worker has left.
+    let log = run_log("extreme");
+    let log = &log;
+    let out = pool_map!(|x: u64| {
+        note_run(log, x as usize);
+        if x == 6 {
+            segfault();
+        }
+        x * x
+    }, 0..23u64; processes, workers = 2, chunksize = 5, recycle = 3, catch);
+    for (k, outcome) in out.iter().enumerate() {
+        if k == 6 {
+            assert_eq!(
+                *outcome.as_ref().unwrap_err().kind(),
+                ErrorKind::Signal(libc::SIGSEGV)
+            );
+        } else {
+            assert_eq!(
+                outcome.as_ref().ok(),
+                Some(&(k as u64 * k as u64)),
+                "item {k}"
+            );
+        }
+    }
+    assert_eq!(runs(log), (0..23).collect::<Vec<_>>());
+}
