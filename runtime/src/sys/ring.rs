@@ -506,6 +506,50 @@ mod tests {
     }
 
     #[test]
+    fn pieces_of_every_size_wrap_a_small_ring_while_the_parent_lags() {
+        // A 64-byte ring; pieces of 0 to 150 bytes (some larger than the
+        // ring); the parent takes what was published only now and then, or
+        // when the worker waits for room: the worker's idea of the parent's
+        // position is stale most of the time.
+        let ring = Ring::new(64).unwrap();
+        let read = Cell::new(0u64);
+        let out = std::cell::RefCell::new(Vec::new());
+        let take = || {
+            let Published::Bytes { read: r, write: w } = ring.published(read.get()) else {
+                panic!("broken")
+            };
+            ring.take(r, w, &mut out.borrow_mut());
+            read.set(w);
+        };
+        let mut sent = Vec::new();
+        let mut write = ring.start();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut waits = 0;
+        for piece in 0..2000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 151) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|j| (piece as usize * 131 + j * 7) as u8)
+                .collect();
+            write = ring.push(write, &bytes, &mut |_| {
+                waits += 1;
+                take();
+            });
+            ring.publish(write);
+            sent.extend_from_slice(&bytes);
+            if seed % 5 == 0 {
+                take();
+            }
+        }
+        take();
+        assert!(waits > 100, "{waits} waits");
+        assert_eq!(out.borrow().len(), sent.len());
+        assert!(*out.borrow() == sent, "the bytes differ");
+    }
+
+    #[test]
     fn a_forged_position_is_broken() {
         let ring = Ring::new(8).unwrap();
         ring.header().write.store(100, Ordering::Release);
