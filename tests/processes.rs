@@ -1236,16 +1236,21 @@ fn a_worker_whose_init_kills_it_fails_its_items_instead_of_being_replaced_for_ev
     // Each replacement dies in `init` too (as a panicking init does under
     // panic = "abort"): the item it was given must fail, or the pool forks
     // replacements until the timeout (without one: for ever).
+    let log = run_log("init-kills");
+    let log = &log;
     let started = Instant::now();
     let out = pool_map!(
         |_state: &mut u32, x: u32| x,
         0..4u32;
         processes, workers = 1, catch, timeout = Duration::from_secs(1),
         init = || -> u32 {
+            note_run(log, 0);
             // SAFETY: ends this (worker) process at once.
             unsafe { libc::_exit(5) }
         }
     );
+    // One worker per item, each reaped.
+    assert_eq!(runs(log), [0; 4]);
     let took = started.elapsed();
     let kinds: Vec<ErrorKind> = out
         .iter()
