@@ -539,7 +539,7 @@ mod tests {
             });
             ring.publish(write);
             sent.extend_from_slice(&bytes);
-            if seed % 5 == 0 {
+            if seed.is_multiple_of(5) {
                 take();
             }
         }
