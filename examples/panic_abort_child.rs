@@ -31,4 +31,20 @@ fn main() {
         .map(|outcome| outcome.map_err(|e| e.panic_message().unwrap_or_default().to_owned()))
         .collect();
     println!("pool: {pool:?}");
+    // A grandchild inherits its parent's panic hook: its panic is its own,
+    // and must not be sent as the panic of the child or of the pool's item.
+    let nested = fanout::spawn_processes!(|| {
+        let inner = fanout::spawn_processes!(|| -> u32 { panic!("grandchild") }; catch);
+        inner.map_err(|e| e.panic_message().unwrap_or_default().to_owned())
+    }; catch);
+    println!("nested: {:?}", nested.map_err(|e| e.to_string()));
+    let in_pool = fanout::pool_map!(|x: u32| {
+        let inner = fanout::spawn_processes!(|| -> u32 { panic!("grandchild of a worker") }; catch);
+        (x, inner.is_err())
+    }, 0..3; processes, catch, workers = 1, chunksize = 3);
+    let in_pool: Vec<Result<(u32, bool), String>> = in_pool
+        .into_iter()
+        .map(|outcome| outcome.map_err(|e| e.to_string()))
+        .collect();
+    println!("nested in pool: {in_pool:?}");
 }

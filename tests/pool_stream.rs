@@ -902,3 +902,142 @@ fn a_process_stream_outlives_the_thread_that_made_it() {
     let outputs: Vec<u64> = stream.map(|outcome| outcome.unwrap()).collect();
     assert_eq!(outputs, (0..40u64).map(square).collect::<Vec<_>>());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_stream_ends_promptly_while_another_stream_is_alive() {
+    // Stream `a`'s workers are running when stream `b` starts: `b`'s fork
+    // server is a copy of this process, with `a`'s sockets in it.
+    let mut a = fanout::pool_map!(square, 0..40u64; processes, stream, workers = 2, buffer = 2);
+    assert_eq!(a.next(), Some(0));
+    let mut b = fanout::pool_map!(square, 0..; processes, stream, workers = 1, buffer = 1);
+    assert_eq!(b.next(), Some(0));
+    let started = std::time::Instant::now();
+    let rest: Vec<u64> = a.collect();
+    let took = started.elapsed();
+    assert_eq!(rest, (1..40u64).map(square).collect::<Vec<_>>());
+    assert_eq!(b.next(), Some(1));
+    drop(b);
+    assert!(took < Duration::from_millis(250), "took {took:?}");
+}
+
+#[cfg(unix)]
+fn gone(pid: u32) -> bool {
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_process_stream_read_slowly_on_another_thread_then_dropped_leaves_no_process() {
+    // Each item tells its worker's pid and its parent's (the fork server).
+    let mut stream = fanout::pool_map!(
+        // SAFETY: getppid takes nothing and cannot fail.
+        |i: u64| (i, std::process::id(), unsafe { libc::getppid() }.unsigned_abs()),
+        0u64..;
+        processes, stream, workers = 2, buffer = 2, recycle = 3
+    );
+    let (first, _, server) = stream.next().unwrap();
+    assert_eq!(first, 0);
+    assert_ne!(server, std::process::id());
+    let reader = std::thread::spawn(move || {
+        let mut seen = vec![(first, 0, server)];
+        for _ in 0..12 {
+            // A consumer slower than the workers.
+            std::thread::sleep(Duration::from_millis(3));
+            seen.push(stream.next().unwrap());
+        }
+        // Dropped early, on this thread, with items running.
+        drop(stream);
+        seen
+    });
+    let seen = reader.join().unwrap();
+    assert_eq!(
+        seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+        (0..13u64).collect::<Vec<_>>()
+    );
+    let workers: HashSet<u32> = seen[1..].iter().map(|s| s.1).collect();
+    assert!(workers.len() >= 13 / 3, "recycled: {workers:?}");
+    assert!(seen[1..].iter().all(|s| s.2 == server), "{seen:?}");
+    for pid in workers.iter().copied().chain([server]) {
+        assert!(gone(pid), "{pid} is left (the fork server is {server})");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn numbers_through_a_recycling_process_stream_come_back_exact() {
+    let values: Vec<i64> = vec![
+        i64::MIN,
+        -129,
+        -128,
+        -33,
+        -32,
+        -1,
+        0,
+        127,
+        128,
+        255,
+        256,
+        65536,
+        i64::MAX,
+    ];
+    let expected: Vec<u64> = values
+        .iter()
+        .map(|v| v.unsigned_abs() ^ 0x8000_0000_0000_0001)
+        .collect();
+    let out: Vec<u64> = fanout::pool_map!(
+        |v: i64| v.unsigned_abs() ^ 0x8000_0000_0000_0001,
+        values.clone();
+        processes, stream, workers = 2, recycle = 2
+    )
+    .collect();
+    assert_eq!(out, expected);
+    let mut unordered: Vec<(usize, f64)> = fanout::pool_map!(
+        |v: i64| if v == 0 { -0.0 } else { v as f64 },
+        values.clone();
+        processes, unordered, workers = 3, recycle = 1
+    )
+    .collect();
+    unordered.sort_by_key(|(k, _)| *k);
+    for ((k, got), v) in unordered.iter().zip(&values) {
+        let want = if *v == 0 { -0.0 } else { *v as f64 };
+        assert_eq!(got.to_bits(), want.to_bits(), "item {k}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn streams_pools_and_children_on_several_threads_at_once_stay_exact_and_prompt() {
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for round in 0..6u64 {
+                let out: Vec<u64> = fanout::pool_map!(
+                    move |x: u64| x * 1_000 + round,
+                    0..30u64;
+                    processes, stream, workers = 2, recycle = 7
+                )
+                .collect();
+                assert_eq!(
+                    out,
+                    (0..30u64).map(|x| x * 1_000 + round).collect::<Vec<_>>()
+                );
+            }
+        });
+        s.spawn(|| {
+            for round in 0..6u64 {
+                let out =
+                    fanout::pool_map!(|x: u64| x * 7 + round, 0..300u64; processes, workers = 2);
+                assert_eq!(out, (0..300u64).map(|x| x * 7 + round).collect::<Vec<_>>());
+            }
+        });
+        s.spawn(|| {
+            for round in 0..10i64 {
+                let (a, b) = fanout::spawn_processes!(|| -round, || vec![round as u8; 300]);
+                assert_eq!((a, b), (-round, vec![round as u8; 300]));
+            }
+        });
+    });
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}

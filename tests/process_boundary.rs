@@ -139,6 +139,14 @@ fn scenario_stdin_and_stdout_closed() {
         x * x
     }, 0..40u64; processes, workers = 2, chunksize = 3, timeout = timeout);
     assert_eq!(squares, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
+    // A stream's workers come from its fork server, their sockets passed
+    // back to this process: none may land on fd 0 or 1 either.
+    let streamed: Vec<u64> = pool_map!(|x: u64| {
+        println!("stream item {x}");
+        x * 3
+    }, 0..20u64; processes, stream, workers = 2, recycle = 3)
+    .collect();
+    assert_eq!(streamed, (0..20u64).map(|x| x * 3).collect::<Vec<_>>());
     eprintln!("closed-stdio scenario done");
 }
 
@@ -157,6 +165,63 @@ fn channels_never_land_on_fds_0_to_2() {
         "{}",
         run.describe()
     );
+}
+
+#[test]
+fn scenario_all_stdio_closed() {
+    if !scenario("scenario_all_stdio_closed") {
+        return;
+    }
+    let done = std::env::var("FANOUT_DONE_FILE").unwrap();
+    // SAFETY: closes this process's stdin, stdout and stderr, as a daemon
+    // does; std's stdout and stderr then discard what is printed (EBADF).
+    unsafe {
+        libc::close(0);
+        libc::close(1);
+        libc::close(2);
+    }
+    let timeout = Duration::from_secs(5);
+    let (a, b) = spawn_processes!(
+        || { println!("out"); eprintln!("err"); u64::MAX },
+        || -> i8 { panic!("a panic with no stderr") };
+        catch, timeout = timeout
+    );
+    assert_eq!(a.unwrap(), u64::MAX);
+    assert!(
+        b.unwrap_err()
+            .to_string()
+            .ends_with("a panic with no stderr")
+    );
+    let squares = pool_map!(|x: u64| {
+        eprintln!("item {x}");
+        x * x
+    }, 0..40u64; processes, workers = 2, chunksize = 3, timeout = timeout);
+    assert_eq!(squares, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
+    let streamed: Vec<u64> = pool_map!(|x: u64| {
+        println!("stream item {x}");
+        eprintln!("stream item {x}");
+        x * 3
+    }, 0..20u64; processes, stream, workers = 2, recycle = 3)
+    .collect();
+    assert_eq!(streamed, (0..20u64).map(|x| x * 3).collect::<Vec<_>>());
+    std::fs::write(done, "done").unwrap();
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn with_all_of_fds_0_to_2_closed_every_path_still_answers() {
+    let done = scratch("all-stdio-closed", "done");
+    let _ = std::fs::remove_file(&done);
+    let run = run_scenario(
+        "scenario_all_stdio_closed",
+        &["--nocapture"],
+        &[("FANOUT_DONE_FILE", done.to_str().unwrap())],
+        Duration::from_secs(30),
+    );
+    let finished = std::fs::read_to_string(&done).unwrap_or_default();
+    let _ = std::fs::remove_file(&done);
+    assert!(run.succeeded(), "{}", run.describe());
+    assert_eq!(finished, "done", "{}", run.describe());
 }
 
 // ---------------------------------------------------------------- deadlines
@@ -513,6 +578,34 @@ async fn a_child_forked_inside_a_current_thread_runtime_may_start_one() {
     assert_eq!(pooled, [0, 10, 20, 30]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_stream_made_inside_a_runtime_runs_and_ends() {
+    // Its fork server runs its work on a fresh thread (outside the
+    // runtime's thread-locals), and forks the workers from there.
+    let out: Vec<u64> = pool_map!(
+        |x: u64| runtime_in_child(x) + 1,
+        0..12u64;
+        processes, stream, workers = 2, recycle = 5
+    )
+    .collect();
+    assert_eq!(out, (0..12u64).map(|x| x * 10 + 1).collect::<Vec<_>>());
+    // Each item tells its worker and the worker's parent, the fork server.
+    let mut early = pool_map!(
+        // SAFETY: getppid takes nothing and cannot fail.
+        |x: u64| (x * 3, pid(), unsafe { libc::getppid() }.unsigned_abs()),
+        0u64..;
+        processes, stream, workers = 2, buffer = 2
+    );
+    let (first, worker, server) = early.next().unwrap();
+    assert_eq!(first, 0);
+    assert_ne!(server, pid());
+    drop(early);
+    // Both reaped: not even a zombie is left.
+    for process in [worker, server] {
+        assert!(state_and_parent(process).is_none(), "{process} is left");
+    }
+}
+
 // ---------------------------------------------------------------- Serialize
 
 /// An output whose serialization panics.
@@ -536,7 +629,8 @@ fn a_panicking_serialize_is_the_tasks_panic() {
 /// Builds examples/panic_abort_child.rs with `panic = "abort"` (all of
 /// fanout's dependencies too, in `target/panic-abort`: about half a minute on
 /// two cores, the first time) and runs it: the child's panic hook sends the
-/// message before the child aborts, in spawn_processes! and in a process pool.
+/// message before the child aborts, in spawn_processes! and in a process pool,
+/// and a grandchild's panic is sent as its own only.
 /// (A test binary cannot be built with `panic = "abort"` on stable Rust.)
 #[test]
 fn under_panic_abort_the_childs_panic_message_still_arrives() {
@@ -569,6 +663,16 @@ fn under_panic_abort_the_childs_panic_message_still_arrives() {
     assert!(stdout.contains("panicked: lost under abort\n"), "{stdout}");
     assert!(
         stdout.contains("pool: [Ok(0), Err(\"pool lost under abort\"), Ok(2)]"),
+        "{stdout}"
+    );
+    // A grandchild's panic (caught by its own scope) is not its parent's:
+    // neither the child's output nor the pool's items are touched by it.
+    assert!(
+        stdout.contains("nested: Ok(Err(\"grandchild\"))\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("nested in pool: [Ok((0, true)), Ok((1, true)), Ok((2, true))]\n"),
         "{stdout}"
     );
 }
@@ -628,4 +732,102 @@ fn a_child_forked_while_the_parent_reports_a_panic_can_panic() {
         "{}",
         run.describe()
     );
+}
+
+// ---------------------------------------------------------------- partial lines
+
+#[test]
+fn scenario_partial_lines_everywhere() {
+    if !scenario("scenario_partial_lines_everywhere") {
+        return;
+    }
+    let (a, b, c) = spawn_processes!(
+        || {
+            print!("[sp-partial]");
+            eprint!("[sp-err-partial]");
+            1
+        },
+        || {
+            // Threads of the task print, and are joined before it returns.
+            std::thread::scope(|s| {
+                for i in 0..3 {
+                    s.spawn(move || {
+                        println!("[thread-line-{i}]");
+                        print!("[thread-partial-{i}]");
+                        eprint!("[thread-err-{i}]");
+                    });
+                }
+            });
+            2
+        },
+        || {
+            let x = spawn_processes!(for i in 0..1 => {
+                print!("[grandchild-partial]");
+                i + 5
+            });
+            print!("[child-after-grandchild]");
+            x[0]
+        }
+    );
+    assert_eq!((a, b, c), (1, 2, 5));
+    let items = pool_map!(|x: u32| {
+        print!("[pool-partial-{x}]");
+        x
+    }, 0..4u32; processes, workers = 2);
+    assert_eq!(items, [0, 1, 2, 3]);
+    let streamed: Vec<u32> = pool_map!(|x: u32| {
+        print!("[stream-partial-{x}]");
+        x
+    }, 0..3u32; processes, stream, workers = 1)
+    .collect();
+    assert_eq!(streamed, [0, 1, 2]);
+    print!("[parent-done]");
+}
+
+#[test]
+fn partial_lines_of_children_threads_grandchildren_and_workers_all_appear_once() {
+    let run = run_scenario(
+        "scenario_partial_lines_everywhere",
+        &["--nocapture"],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert!(run.succeeded(), "{}", run.describe());
+    let mut expected: Vec<String> = [
+        "[sp-partial]",
+        "[grandchild-partial]",
+        "[child-after-grandchild]",
+        "[parent-done]",
+    ]
+    .map(String::from)
+    .into();
+    for i in 0..3 {
+        expected.push(format!("[thread-line-{i}]\n"));
+        expected.push(format!("[thread-partial-{i}]"));
+        expected.push(format!("[stream-partial-{i}]"));
+    }
+    for x in 0..4 {
+        expected.push(format!("[pool-partial-{x}]"));
+    }
+    for text in &expected {
+        assert_eq!(
+            run.stdout.matches(text.as_str()).count(),
+            1,
+            "{text}: {}",
+            run.describe()
+        );
+    }
+    for text in [
+        "[sp-err-partial]",
+        "[thread-err-0]",
+        "[thread-err-1]",
+        "[thread-err-2]",
+    ] {
+        assert_eq!(
+            run.stderr.matches(text).count(),
+            1,
+            "{text}: {}",
+            run.describe()
+        );
+    }
 }

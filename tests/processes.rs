@@ -647,3 +647,677 @@ fn a_race_leaves_no_child_behind() {
         .unwrap();
     assert!(status.success());
 }
+
+// ---------------------------------------------------------------- fast paths
+//
+// The pool frames numbers on the stack and reads them in line; its ring is
+// mapped 64 KiB at a time and wraps at 1 MiB; spawn_processes! children
+// take a buffer made in the parent. Every value must come back exact.
+
+/// Integers around every MessagePack width boundary, as far as `T` holds them.
+fn boundary_integers<T: TryFrom<i128>>() -> Vec<T> {
+    let mut wide: Vec<i128> = vec![
+        0,
+        1,
+        -1,
+        -31,
+        -32,
+        -33,
+        126,
+        127,
+        128,
+        129,
+        255,
+        256,
+        -127,
+        -128,
+        -129,
+        32767,
+        32768,
+        -32768,
+        -32769,
+        65535,
+        65536,
+        i128::from(i32::MAX),
+        i128::from(i32::MIN),
+        i128::from(i32::MIN) - 1,
+        i128::from(u32::MAX),
+        i128::from(u32::MAX) + 1,
+        i128::from(i64::MAX),
+        i128::from(i64::MIN),
+        i128::from(u64::MAX),
+        i128::from(u64::MAX) - 1,
+    ];
+    for bits in [8u32, 16, 32, 64] {
+        wide.extend([
+            (1i128 << bits) - 1,
+            1i128 << (bits - 1),
+            -(1i128 << (bits - 1)),
+        ]);
+    }
+    wide.into_iter()
+        .filter_map(|v| T::try_from(v).ok())
+        .collect()
+}
+
+/// `values` mapped by index on processes in every shape of the pool (plain,
+/// catch, try, chunksize, one worker, recycle), on threads, through process
+/// streams (as items and as outputs) and spawn_processes!: all the same.
+macro_rules! same_everywhere {
+    ($ty:ty, $values:expr, $eq:expr) => {{
+        let values: Vec<$ty> = $values;
+        let eq = $eq;
+        let n = values.len();
+        let v = &values;
+        let same = |got: &[$ty], how: &str| {
+            assert_eq!(got.len(), n, "{} {how}", stringify!($ty));
+            for (k, (a, b)) in got.iter().zip(v.iter()).enumerate() {
+                assert!(eq(a, b), "{} {how}: item {k}: got {a:?}, sent {b:?}", stringify!($ty));
+            }
+        };
+        same(&pool_map!(|k: usize| v[k], 0..n; processes, workers = 2), "plain");
+        same(&pool_map!(|k: usize| v[k], 0..n; processes, workers = 1), "one worker");
+        same(&pool_map!(|k: usize| v[k], 0..n; processes, workers = 3, chunksize = 4), "chunksize");
+        same(&pool_map!(|k: usize| v[k], 0..n; processes, workers = 2, recycle = 3), "recycle");
+        let caught: Vec<$ty> = pool_map!(|k: usize| v[k], 0..n; processes, workers = 2, catch)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        same(&caught, "catch");
+        let tried: Result<Vec<$ty>, String> =
+            pool_map!(|k: usize| Ok::<$ty, String>(v[k]), 0..n; processes, workers = 2, try);
+        same(&tried.unwrap(), "try");
+        same(&pool_map!(|k: usize| v[k], 0..n; workers = 2), "threads");
+        let streamed: Vec<$ty> =
+            pool_map!(|x: $ty| x, values.clone(); processes, stream, workers = 2).collect();
+        same(&streamed, "stream (items and outputs)");
+        let mut unordered: Vec<(usize, $ty)> =
+            pool_map!(|x: $ty| x, values.clone(); processes, unordered, workers = 2).collect();
+        unordered.sort_by_key(|(k, _)| *k);
+        let unordered: Vec<$ty> = unordered.into_iter().map(|(_, x)| x).collect();
+        same(&unordered, "unordered");
+        same(&spawn_processes!(for k in 0..n => v[k]), "spawn_processes!");
+    }};
+}
+
+#[test]
+fn every_integer_width_comes_back_exact_at_its_boundaries() {
+    same_everywhere!(u8, boundary_integers(), |a: &u8, b: &u8| a == b);
+    same_everywhere!(u16, boundary_integers(), |a: &u16, b: &u16| a == b);
+    same_everywhere!(u32, boundary_integers(), |a: &u32, b: &u32| a == b);
+    same_everywhere!(u64, boundary_integers(), |a: &u64, b: &u64| a == b);
+    same_everywhere!(usize, boundary_integers(), |a: &usize, b: &usize| a == b);
+    same_everywhere!(i8, boundary_integers(), |a: &i8, b: &i8| a == b);
+    same_everywhere!(i16, boundary_integers(), |a: &i16, b: &i16| a == b);
+    same_everywhere!(i32, boundary_integers(), |a: &i32, b: &i32| a == b);
+    same_everywhere!(i64, boundary_integers(), |a: &i64, b: &i64| a == b);
+    same_everywhere!(isize, boundary_integers(), |a: &isize, b: &isize| a == b);
+    // Not on the fast path (serde): the same boundaries, and beyond.
+    let mut wide: Vec<i128> = boundary_integers();
+    wide.extend([i128::MIN, i128::MAX, i128::MIN + 1]);
+    same_everywhere!(i128, wide, |a: &i128, b: &i128| a == b);
+    let mut wide: Vec<u128> = boundary_integers();
+    wide.extend([u128::MAX, u128::MAX - 1]);
+    same_everywhere!(u128, wide, |a: &u128, b: &u128| a == b);
+}
+
+#[test]
+fn floats_and_bools_come_back_bit_for_bit() {
+    let doubles: Vec<f64> = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.5,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -f64::NAN,
+        f64::from_bits(0x7ff0_0000_0000_0001), // a signalling NaN
+        f64::from_bits(0x7ff8_dead_beef_0001), // a NaN with a payload
+        f64::from_bits(1),                     // the least subnormal
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        f64::EPSILON,
+        127.0,
+        128.0,
+        -33.0,
+    ]
+    .into();
+    same_everywhere!(f64, doubles, |a: &f64, b: &f64| a.to_bits() == b.to_bits());
+    let singles: Vec<f32> = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::from_bits(0x7fc0_1234),
+        f32::from_bits(1),
+        f32::MAX,
+        f32::MIN,
+    ]
+    .into();
+    same_everywhere!(f32, singles, |a: &f32, b: &f32| a.to_bits() == b.to_bits());
+    same_everywhere!(
+        bool,
+        vec![true, false, false, true, true],
+        |a: &bool, b: &bool| a == b
+    );
+    // Scalars inside other values go through serde: the same bits.
+    let pairs: Vec<(u8, i64, f64, bool)> = vec![
+        (255, i64::MIN, -0.0, true),
+        (128, -33, f64::NAN, false),
+        (0, i64::MAX, f64::INFINITY, true),
+    ];
+    same_everywhere!(
+        (u8, i64, f64, bool),
+        pairs,
+        |a: &(u8, i64, f64, bool), b: &(u8, i64, f64, bool)| {
+            (a.0, a.1, a.2.to_bits(), a.3) == (b.0, b.1, b.2.to_bits(), b.3)
+        }
+    );
+    same_everywhere!(
+        Option<u8>,
+        vec![None, Some(0), Some(255), Some(128)],
+        |a: &Option<u8>, b: &Option<u8>| a == b
+    );
+    same_everywhere!(
+        char,
+        vec!['\0', 'a', '\u{10ffff}', 'é'],
+        |a: &char, b: &char| a == b
+    );
+}
+
+/// Byte `j` of output `k`: every byte depends on both, so a byte copied from
+/// the wrong place (a window, a wrap, another item) shows.
+fn pattern(k: usize, j: usize) -> u8 {
+    ((j as u32).wrapping_mul(2_654_435_761) >> 24) as u8
+        ^ (k as u8).wrapping_mul(37)
+        ^ (j >> 12) as u8
+}
+
+fn patterned(k: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|j| pattern(k, j)).collect()
+}
+
+fn check_patterned(outputs: &[Vec<u8>], lens: &[usize], how: &str) {
+    assert_eq!(outputs.len(), lens.len(), "{how}");
+    for (k, (out, &len)) in outputs.iter().zip(lens).enumerate() {
+        assert_eq!(out.len(), len, "{how}: item {k}'s length");
+        if let Some(j) = (0..len).find(|&j| out[j] != pattern(k, j)) {
+            panic!("{how}: item {k} ({len} bytes) differs at byte {j}");
+        }
+    }
+}
+
+#[test]
+fn byte_outputs_landing_on_the_rings_windows_and_wrap_come_back_exact() {
+    // A `Vec<u8>` output's frame is 9 + 1 + len bytes; with one worker the
+    // frames lie end to end from the ring's start, so these lengths put frame
+    // ends just before, on and just after each 64 KiB window and the 1 MiB
+    // wrap, and one frame spans the whole ring and more.
+    const WINDOW: usize = 64 << 10;
+    const RING: usize = 1 << 20;
+    const FRAME: usize = 10;
+    let mut lens = vec![WINDOW - FRAME - 1, 0, 1 - 1, WINDOW - FRAME + 1 - 1];
+    // Now at 2 * WINDOW - 1 ... step over the next windows one byte off.
+    lens.extend([FRAME - FRAME, 1, WINDOW - FRAME - 2, WINDOW - FRAME]);
+    let mut at: usize = lens.iter().map(|l| l + FRAME).sum();
+    // Up to 3 bytes before the wrap, then across it in small pieces.
+    let to_wrap = RING - 3 - at;
+    lens.push(to_wrap - FRAME);
+    at += to_wrap;
+    assert_eq!(at, RING - 3);
+    lens.extend([0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 16, 17, 31, 32, 33]);
+    // A frame longer than the ring, then one exactly the ring's size, then
+    // small ones again.
+    lens.extend([RING + 12_345, RING - FRAME, 3, RING - FRAME - 1, 100]);
+    let lens = &lens;
+    let how_many = lens.len();
+    let one = pool_map!(|k: usize| patterned(k, lens[k]), 0..how_many; processes, workers = 1);
+    check_patterned(&one, lens, "one worker");
+    let chunked = pool_map!(|k: usize| patterned(k, lens[k]), 0..how_many; processes, workers = 2, chunksize = 3);
+    check_patterned(&chunked, lens, "two workers");
+    let caught: Vec<Vec<u8>> =
+        pool_map!(|k: usize| patterned(k, lens[k]), 0..how_many; processes, workers = 1, catch)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    check_patterned(&caught, lens, "catch");
+}
+
+#[test]
+fn mixed_sizes_many_times_round_the_ring_come_back_exact() {
+    // Lengths that drift across every offset of the windows and the wrap,
+    // about 7 MiB in all through a 1 MiB ring.
+    let lens: Vec<usize> = (0..400usize)
+        .map(|k| (k * 7919 + k * k * 13) % 40_000)
+        .collect();
+    let lens = &lens;
+    let total: usize = lens.iter().sum();
+    assert!(total > 6 << 20, "{total}");
+    let out = pool_map!(|k: usize| patterned(k, lens[k]), 0..400usize; processes, workers = 2, chunksize = 7);
+    check_patterned(&out, lens, "mixed");
+}
+
+#[test]
+fn numbers_of_every_width_round_the_ring_come_back_exact() {
+    // Frames of 10 to 18 bytes, ~250 000 of them: 3 MiB, three wraps, every
+    // frame offset against the wrap and the windows.
+    let value = |k: u64| -> i64 {
+        let spread = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let width = k % 9;
+        let v = (spread >> (width * 7)) as i64;
+        if k.is_multiple_of(2) {
+            v
+        } else {
+            v.wrapping_neg()
+        }
+    };
+    let n = 250_000u64;
+    let out = pool_map!(value, 0..n; processes, workers = 1);
+    assert_eq!(out.len(), n as usize);
+    if let Some(k) = (0..n).find(|&k| out[k as usize] != value(k)) {
+        panic!("item {k}: got {}, expected {}", out[k as usize], value(k));
+    }
+}
+
+/// An output whose decoding in the parent is slow: the workers fill the
+/// ring while the parent reads, and must wait for room.
+#[derive(Debug, serde::Serialize)]
+struct SlowToRead(#[serde(with = "serde_bytes")] Vec<u8>);
+
+impl<'de> serde::Deserialize<'de> for SlowToRead {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        std::thread::sleep(Duration::from_millis(2));
+        serde_bytes::ByteBuf::deserialize(d).map(|b| SlowToRead(b.into_vec()))
+    }
+}
+
+#[test]
+fn a_slow_parent_makes_the_workers_wait_and_loses_nothing() {
+    let lens: Vec<usize> = (0..60usize).map(|k| 50_000 + k * 997).collect();
+    let lens = &lens;
+    let out =
+        pool_map!(|k: usize| SlowToRead(patterned(k, lens[k])), 0..60usize; processes, workers = 2);
+    let out: Vec<Vec<u8>> = out.into_iter().map(|s| s.0).collect();
+    check_patterned(&out, lens, "slow parent");
+}
+
+/// Where items note that they ran: one line per run, appended by each
+/// worker process.
+fn run_log(tag: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("fanout-adv-{tag}-{}", pid()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn note_run(path: &std::path::Path, k: usize) {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    file.write_all(format!("{k} {}\n", pid()).as_bytes())
+        .unwrap();
+}
+
+/// The items that ran, sorted, and the processes they ran in (none of which
+/// may be left unreaped).
+fn runs(path: &std::path::Path) -> Vec<usize> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let _ = std::fs::remove_file(path);
+    let mut runs = Vec::new();
+    for line in text.lines() {
+        let (k, pid) = line.split_once(' ').unwrap();
+        let pid: u32 = pid.parse().unwrap();
+        assert!(!is_child(pid), "worker {pid} left unreaped");
+        runs.push(k.parse().unwrap());
+    }
+    runs.sort_unstable();
+    runs
+}
+
+#[test]
+fn a_worker_dying_right_after_answering_loses_nothing_and_runs_nothing_twice() {
+    for (tag, chunk) in [("after-a", 1usize), ("after-b", 4), ("after-c", 50)] {
+        let log = run_log(tag);
+        let log = &log;
+        let crash = [5usize, 6, 17, 40];
+        let out = pool_map!(|k: usize| {
+            note_run(log, k);
+            if crash.contains(&k) {
+                // The answer of the item before is published; this one dies
+                // at once, with its own answer never made.
+                // SAFETY: ends this (worker) process at once.
+                unsafe { libc::_exit(3) };
+            }
+            (k as u64) * 1_000_003
+        }, 0..60usize; processes, workers = 2, chunksize = chunk, catch);
+        for (k, outcome) in out.iter().enumerate() {
+            if crash.contains(&k) {
+                let error = outcome.as_ref().unwrap_err();
+                assert_eq!(
+                    *error.kind(),
+                    ErrorKind::Exit(3),
+                    "chunk {chunk} item {k}: {error}"
+                );
+            } else {
+                assert_eq!(
+                    outcome.as_ref().ok(),
+                    Some(&((k as u64) * 1_000_003)),
+                    "chunk {chunk} item {k}"
+                );
+            }
+        }
+        assert_eq!(
+            runs(log),
+            (0..60).collect::<Vec<_>>(),
+            "chunk {chunk}: each item ran once"
+        );
+    }
+}
+
+#[test]
+fn a_pool_ends_promptly_while_another_thread_forks() {
+    // Pool `slow`, on another thread, forks its workers while this thread's
+    // pool runs: they are copies of this process, with this pool's sockets
+    // in them, and live on after this pool ends.
+    let slow = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(20));
+        pool_map!(|_: u32| std::thread::sleep(Duration::from_millis(300)), 0..2u32; processes, workers = 2)
+    });
+    let started = Instant::now();
+    let out = pool_map!(|x: u64| {
+        std::thread::sleep(Duration::from_millis(50));
+        x + 1
+    }, 0..2u64; processes, workers = 2, chunksize = 1);
+    let took = started.elapsed();
+    slow.join().unwrap();
+    assert_eq!(out, [1, 2]);
+    // About 50 ms; over 300 ms when each worker waits for the slow pool's
+    // workers to end (or its 200 ms of grace) before it is killed.
+    assert!(took < Duration::from_millis(200), "took {took:?}");
+}
+
+#[test]
+fn outputs_of_every_size_around_the_childs_buffer_and_the_pipe_come_back_exact() {
+    // The child's message buffer has room for 256 bytes before it grows; a
+    // pipe holds 64 KiB.
+    for len in [
+        0usize,
+        1,
+        200,
+        245,
+        246,
+        247,
+        255,
+        256,
+        257,
+        4095,
+        4096,
+        65535,
+        65536,
+        65537,
+        1 << 20,
+    ] {
+        let (bytes, text, number) =
+            spawn_processes!(|| patterned(len, len), || "é".repeat(len / 2), || len
+                as u64
+                * 3);
+        assert_eq!(bytes, patterned(len, len), "{len} bytes");
+        assert_eq!(text, "é".repeat(len / 2), "{len}: text");
+        assert_eq!(number, len as u64 * 3);
+        let each = spawn_processes!(for k in 0..3usize => patterned(k, len + k));
+        for (k, out) in each.iter().enumerate() {
+            assert_eq!(*out, patterned(k, len + k), "{len} + {k}");
+        }
+    }
+}
+
+#[test]
+fn nested_spawn_processes_in_children_and_pool_workers_come_back_exact() {
+    let (inner, listed, me) = spawn_processes!(
+        || {
+            let (text, small) = spawn_processes!(|| "x".repeat(1000), || 7u8);
+            // A second scope in the same child, after the first.
+            let again = spawn_processes!(for i in 0..3u64 => i * i + u64::MAX / 2);
+            (text, small, again, pid())
+        },
+        || spawn_processes!(for i in 0..4i8 => -33 - i),
+        pid
+    );
+    assert_eq!(inner.0, "x".repeat(1000));
+    assert_eq!(inner.1, 7);
+    assert_eq!(inner.2, [u64::MAX / 2, 1 + u64::MAX / 2, 4 + u64::MAX / 2]);
+    assert_ne!(inner.3, pid());
+    assert_eq!(listed, [-33, -34, -35, -36]);
+    assert_ne!(me, pid());
+    // In pool workers, and in a pool inside a child.
+    let in_workers = pool_map!(|k: u32| {
+        let (x, y) = spawn_processes!(|| k * 2, || k.to_string().repeat(300));
+        let z = pool_map!(|j: u32| j + k, 0..3u32; processes, workers = 2);
+        (x, y, z)
+    }, 0..6u32; processes, workers = 2);
+    for (k, (x, y, z)) in in_workers.into_iter().enumerate() {
+        let k = k as u32;
+        assert_eq!(
+            (x, y, z),
+            (k * 2, k.to_string().repeat(300), vec![k, k + 1, k + 2])
+        );
+    }
+    let deep = spawn_processes!(|| pool_map!(|k: u64| {
+        spawn_processes!(for i in 0..2u64 => patterned(i as usize, 300 + k as usize))
+    }, 0..3u64; processes, workers = 2));
+    for (k, pair) in deep.iter().enumerate() {
+        assert_eq!(pair[0], patterned(0, 300 + k));
+        assert_eq!(pair[1], patterned(1, 300 + k));
+    }
+}
+
+#[test]
+fn children_from_several_threads_at_once_come_back_exact() {
+    let rounds = 25usize;
+    std::thread::scope(|s| {
+        for t in 0..4usize {
+            s.spawn(move || {
+                for r in 0..rounds {
+                    let (text, number, list) = spawn_processes!(
+                        || patterned(t * 100 + r, t * 100 + r * 13),
+                        || (t * 1000 + r) as i64 - 500,
+                        || pool_map!(|k: u64| k * t as u64 + r as u64, 0..5u64; processes, workers = 2)
+                    );
+                    assert_eq!(text, patterned(t * 100 + r, t * 100 + r * 13), "thread {t} round {r}");
+                    assert_eq!(number, (t * 1000 + r) as i64 - 500);
+                    assert_eq!(list, (0..5u64).map(|k| k * t as u64 + r as u64).collect::<Vec<_>>());
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn recycled_workers_reuse_rings_without_reading_their_old_bytes() {
+    // Each worker answers one item and a fresh one takes its ring (kept by
+    // the pool with the old worker's bytes in it).
+    let lens: Vec<usize> = (0..40usize).map(|k| (40 - k) * 1500 + k % 3).collect();
+    let lens = &lens;
+    let out = pool_map!(|k: usize| patterned(k, lens[k]), 0..40usize; processes, workers = 2, recycle = 1);
+    check_patterned(&out, lens, "recycle = 1");
+    let numbers = pool_map!(|k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (k % 64), 0..40u64; processes, workers = 3, recycle = 1, chunksize = 1);
+    for (k, got) in numbers.iter().enumerate() {
+        let k = k as u64;
+        assert_eq!(
+            *got,
+            k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (k % 64),
+            "item {k}"
+        );
+    }
+}
+
+/// An output that ends its process while it is being serialized in the
+/// worker (after the item's function returned).
+#[derive(Debug, serde::Deserialize)]
+struct DiesWhenSent(u32);
+
+impl serde::Serialize for DiesWhenSent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 9 {
+            // SAFETY: ends this (worker) process at once.
+            unsafe { libc::_exit(4) };
+        }
+        s.serialize_u32(self.0)
+    }
+}
+
+#[test]
+fn a_worker_dying_while_it_serializes_fails_that_item_alone() {
+    let log = run_log("dies-when-sent");
+    let log = &log;
+    let out = pool_map!(|k: u32| {
+        note_run(log, k as usize);
+        DiesWhenSent(k)
+    }, 0..20u32; processes, workers = 2, chunksize = 4, catch);
+    for (k, outcome) in out.iter().enumerate() {
+        match outcome {
+            Ok(value) => assert_eq!(value.0 as usize, k),
+            Err(error) => {
+                assert_eq!(k, 9, "{error}");
+                assert_eq!(*error.kind(), ErrorKind::Exit(4), "{error}");
+            }
+        }
+    }
+    assert!(out[9].is_err());
+    assert_eq!(runs(log), (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_timed_out_pool_keeps_the_exact_numbers_that_arrived() {
+    let out = pool_map!(|k: u64| {
+        if k >= 30 {
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        (k as i64 - 15) * i64::from(i32::MAX)
+    }, 0..34u64; processes, workers = 2, chunksize = 1, catch, timeout = Duration::from_millis(300));
+    for (k, outcome) in out.iter().enumerate() {
+        if k < 30 {
+            assert_eq!(
+                outcome.as_ref().ok(),
+                Some(&((k as i64 - 15) * i64::from(i32::MAX))),
+                "item {k}"
+            );
+        } else {
+            assert!(outcome.as_ref().unwrap_err().is_timeout(), "item {k}");
+        }
+    }
+}
+
+#[test]
+fn a_large_answer_after_a_slow_item_wakes_the_sleeping_parent() {
+    // The parent sleeps (up to 50 ms) once no answer came for a while; an
+    // answer larger than the ring fills it and must wake the parent to make
+    // room, not wait until the parent wakes by itself.
+    let data = patterned(7, 3 << 20);
+    let data = &data;
+    let started = Instant::now();
+    let out = pool_map!(|_: usize| {
+        std::thread::sleep(Duration::from_millis(20));
+        data.clone()
+    }, 0..6usize; processes, workers = 1);
+    let took = started.elapsed();
+    assert!(out.iter().all(|out| out == data));
+    // About 6 * 20 ms; about 6 * 58 ms when each answer waits for the
+    // parent's own wake-up.
+    assert!(took < Duration::from_millis(6 * 20 + 150), "took {took:?}");
+}
+
+#[test]
+fn a_worker_whose_init_kills_it_fails_its_items_instead_of_being_replaced_for_ever() {
+    // Each replacement dies in `init` too (as a panicking init does under
+    // panic = "abort"): the item it was given must fail, or the pool forks
+    // replacements until the timeout (without one: for ever).
+    let log = run_log("init-kills");
+    let log = &log;
+    let started = Instant::now();
+    let out = pool_map!(
+        |_state: &mut u32, x: u32| x,
+        0..4u32;
+        processes, workers = 1, catch, timeout = Duration::from_secs(1),
+        init = || -> u32 {
+            note_run(log, 0);
+            // SAFETY: ends this (worker) process at once.
+            unsafe { libc::_exit(5) }
+        }
+    );
+    // One worker per item, each reaped.
+    assert_eq!(runs(log), [0; 4]);
+    let took = started.elapsed();
+    let kinds: Vec<ErrorKind> = out
+        .iter()
+        .map(|outcome| outcome.as_ref().unwrap_err().kind().clone())
+        .collect();
+    assert_eq!(kinds, vec![ErrorKind::Exit(5); 4], "after {took:?}");
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    // With two workers and chunks too, each item fails once, in order.
+    let out = pool_map!(
+        |_state: &mut u32, x: u32| x,
+        0..6u32;
+        processes, workers = 2, chunksize = 2, catch, timeout = Duration::from_secs(1),
+        init = || -> u32 {
+            // SAFETY: as above.
+            unsafe { libc::_exit(5) }
+        }
+    );
+    assert!(
+        out.iter()
+            .all(|o| *o.as_ref().unwrap_err().kind() == ErrorKind::Exit(5)),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn extreme_pool_options_keep_every_value() {
+    let expect = |n: u64| (0..n).map(|x| x * x).collect::<Vec<_>>();
+    assert_eq!(
+        pool_map!(square, 0..10u64; processes, chunksize = 1_000_000),
+        expect(10)
+    );
+    assert_eq!(
+        pool_map!(square, 0..3u64; processes, workers = 64),
+        expect(3)
+    );
+    assert_eq!(
+        pool_map!(square, 0..23u64; processes, workers = 2, chunksize = 5, recycle = 1),
+        expect(23)
+    );
+    assert_eq!(
+        pool_map!(square, 0..23u64; processes, workers = 3, chunksize = 7, recycle = 2),
+        expect(23)
+    );
+    // A crash makes a run larger than what the recycled worker has left.
+    let log = run_log("extreme");
+    let log = &log;
+    let out = pool_map!(|x: u64| {
+        note_run(log, x as usize);
+        if x == 6 {
+            segfault();
+        }
+        x * x
+    }, 0..23u64; processes, workers = 2, chunksize = 5, recycle = 3, catch);
+    for (k, outcome) in out.iter().enumerate() {
+        if k == 6 {
+            assert_eq!(
+                *outcome.as_ref().unwrap_err().kind(),
+                ErrorKind::Signal(libc::SIGSEGV)
+            );
+        } else {
+            assert_eq!(
+                outcome.as_ref().ok(),
+                Some(&(k as u64 * k as u64)),
+                "item {k}"
+            );
+        }
+    }
+    assert_eq!(runs(log), (0..23).collect::<Vec<_>>());
+}

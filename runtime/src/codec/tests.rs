@@ -845,3 +845,57 @@ fn scalars_read_and_write_the_bytes_of_the_general_path() {
     assert!(decode::<u64>(&long).is_err());
     assert!(decode::<u64>(&long[..long.len() - 2]).is_err());
 }
+
+#[test]
+fn every_integer_width_writes_and_reads_the_bytes_of_the_general_path() {
+    fn general<T: Serialize>(value: &T) -> Vec<u8> {
+        let mut out = vec![VALUE];
+        let mut serializer = rmp_serde::Serializer::new(&mut out).with_struct_map();
+        value.serialize(&mut serializer).unwrap();
+        out
+    }
+    let mut wide: Vec<i128> = vec![-33, -32, -31, 126, 127, 128, 129, 255, 256];
+    for bits in [8u32, 16, 32, 64] {
+        let (max, min) = ((1i128 << bits) - 1, -(1i128 << (bits - 1)));
+        wide.extend([
+            max,
+            max - 1,
+            max + 1,
+            max / 2,
+            max / 2 + 1,
+            min,
+            min + 1,
+            min - 1,
+        ]);
+    }
+    macro_rules! check {
+        ($($ty:ty),*) => {$(
+            for v in wide.iter().filter_map(|&v| <$ty>::try_from(v).ok()) {
+                let bytes = general(&v);
+                assert_eq!(
+                    encode_scalar(&v).unwrap().as_slice(),
+                    &bytes[..],
+                    "{v} as {}",
+                    stringify!($ty)
+                );
+                assert_eq!(decode_scalar::<$ty>(&bytes), Some(v), "{v} as {}", stringify!($ty));
+                assert_eq!(decode::<$ty>(&bytes).unwrap(), v);
+                // What the fast path refuses (a value that does not fit),
+                // the general decoder refuses too.
+                let next = v as i128 + 1;
+                let wider = match (i64::try_from(next), u64::try_from(next)) {
+                    (Ok(next), _) => Some(general(&next)),
+                    (_, Ok(next)) => Some(general(&next)),
+                    _ => None,
+                };
+                if let Some(wider) = wider
+                    && <$ty>::try_from(next).is_err()
+                {
+                    assert_eq!(decode_scalar::<$ty>(&wider), None, "{v} + 1");
+                    assert!(decode::<$ty>(&wider).is_err(), "{v} + 1");
+                }
+            }
+        )*};
+    }
+    check!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+}

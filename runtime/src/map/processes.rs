@@ -676,7 +676,7 @@ where
         let Some(channel) = state.channel.take() else {
             return;
         };
-        drop(channel);
+        end_channel(channel);
         let pid = state.pid;
         if why.is_some() {
             sys::kill(pid);
@@ -690,10 +690,13 @@ where
         state.parsed = 0;
         let mut runs: VecDeque<ChunkSink<'a, M, U>> = std::mem::take(&mut state.runs);
         // The item it was running fails; an item it never started (it died
-        // right after answering the one before) runs again elsewhere.
+        // right after answering the one before) runs again elsewhere. A
+        // worker that died before it started any item (in `init`, say) fails
+        // the first it was given: its replacement would die the same way,
+        // and the next one, for ever.
         if let Some(run) = runs.front_mut()
             && !run.is_done()
-            && (why.is_some() || started == Some(run.index() as u64))
+            && (why.is_some() || started.is_none_or(|started| started == run.index() as u64))
         {
             let name = self.plan.base.with_index(run.index());
             let kind = match why {
@@ -769,7 +772,9 @@ where
     /// Tells every worker to exit (by closing its socket) and reaps it.
     fn stop_all(&mut self) {
         for state in &mut self.slots {
-            drop(state.channel.take());
+            if let Some(channel) = state.channel.take() {
+                end_channel(channel);
+            }
         }
         for state in &mut self.slots {
             if let Some(ring) = state.ring.take() {
@@ -791,6 +796,15 @@ impl<M: Mode<U>, U, S, F> Drop for Pool<'_, M, U, S, F> {
             }
         }
     }
+}
+
+/// Ends the parent's side of a worker's socket: the worker sees the end of
+/// its commands and exits. Shut down, not only closed: every process forked
+/// since the socket was made (another pool's workers, forked on another
+/// thread; a stream's fork server) holds a copy of this end, and a close
+/// would end the socket only once all of those copies are gone too.
+pub(crate) fn end_channel(channel: UnixStream) {
+    let _ = channel.shutdown(std::net::Shutdown::Both);
 }
 
 /// Reaps `pid`, which was told to exit (or killed): it has [`GRACE`] to end,
@@ -912,14 +926,20 @@ impl WorkerLoop<'_> {
         if cfg!(panic = "abort") {
             // A panic ends the process at once: the hook answers for the
             // item first, so that its error still carries the message.
+            // Only this worker's own panics: a process its items fork (a
+            // nested `spawn_processes!` or pool) inherits the hook, and must
+            // not write into this worker's ring.
             let hook = self.ring.hook();
+            let owner = std::process::id();
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                let message = panic_message(info.payload());
-                let mut frame = vec![PANIC];
-                frame.extend_from_slice(&(message.len() as u64).to_le_bytes());
-                frame.extend_from_slice(message.as_bytes());
-                hook.send(&frame);
+                if std::process::id() == owner {
+                    let message = panic_message(info.payload());
+                    let mut frame = vec![PANIC];
+                    frame.extend_from_slice(&(message.len() as u64).to_le_bytes());
+                    frame.extend_from_slice(message.as_bytes());
+                    hook.send(&frame);
+                }
                 previous(info);
             }));
         }
@@ -961,7 +981,13 @@ impl WorkerLoop<'_> {
                     }
                 }
                 answered += 1;
-                let mut wait = |_: &Ring| std::thread::sleep(Duration::from_micros(50));
+                let mut wait = |wake: bool| {
+                    // The parent sleeps: the ring is full of what it must take.
+                    if wake {
+                        let _ = (&*channel).write_all(&[1]);
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                };
                 write = match small {
                     // A number: its frame made on the stack.
                     Some(payload) => {

@@ -43,7 +43,7 @@ use crate::codec;
 use crate::error::{Error, ErrorKind, panic_message};
 use crate::map::mode::Mode;
 use crate::map::plan::Stop;
-use crate::map::processes::{DecodeFailure, cause, decode, reap};
+use crate::map::processes::{DecodeFailure, cause, decode, end_channel, reap};
 use crate::map::task::WorkerTask;
 use crate::name::{self, WorkerName};
 use crate::process::ProcessOutput;
@@ -173,7 +173,7 @@ impl<U> Shared<U> {
     /// it any more: how it ended.
     fn retire(&self, forker: &Forker, child: Child) -> sys::Status {
         let Child { pid, channel } = child;
-        drop(channel);
+        end_channel(channel);
         self.children().retain(|p| *p != pid);
         forker.reap(pid)
     }

@@ -290,11 +290,18 @@ fn panic_frame(text: &str) -> Vec<u8> {
 /// Under `panic = "abort"` a panic ends the child before `run_child` can send
 /// its message: a panic hook, set in the child only, sends it to the parent
 /// first, then runs the hook that was set before (which prints it).
+///
+/// Only this child's own panics are sent: a process it forks (a nested
+/// `spawn_processes!` or pool) inherits the hook, and a panic there is that
+/// process's, reported by its own hook to its own parent.
 fn send_panics_before_abort(pipe: PipeWriter) {
+    let owner = std::process::id();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let text = panic_message(info.payload());
-        let _ = (&pipe).write_all(&panic_frame(&text));
+        if std::process::id() == owner {
+            let text = panic_message(info.payload());
+            let _ = (&pipe).write_all(&panic_frame(&text));
+        }
         previous(info);
     }));
 }

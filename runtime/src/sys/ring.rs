@@ -181,9 +181,10 @@ impl Ring {
 
     /// Appends `bytes` (worker only) without publishing them; waits, calling
     /// `wait` between tries, while the ring is full (publishing what it holds
-    /// first, so that the parent can take it). Returns the new write position.
+    /// first, so that the parent can take it: `wait(true)` if the parent is
+    /// asleep and must be woken to do so). Returns the new write position.
     #[inline]
-    pub(crate) fn push(&self, write: u64, bytes: &[u8], wait: &mut dyn FnMut(&Ring)) -> u64 {
+    pub(crate) fn push(&self, write: u64, bytes: &[u8], wait: &mut dyn FnMut(bool)) -> u64 {
         // The common case, in line: room known, in one piece, mapped.
         let at = (write as usize) & (self.capacity - 1);
         let end = at + bytes.len();
@@ -202,12 +203,14 @@ impl Ring {
     /// [`push`](Ring::push) when the ring may be full, wraps, or is not
     /// mapped that far yet.
     #[inline(never)]
-    fn push_slow(&self, mut write: u64, mut bytes: &[u8], wait: &mut dyn FnMut(&Ring)) -> u64 {
+    fn push_slow(&self, mut write: u64, mut bytes: &[u8], wait: &mut dyn FnMut(bool)) -> u64 {
         while !bytes.is_empty() {
             let free = self.free(write, bytes.len());
             if free == 0 {
-                self.publish(write);
-                wait(self);
+                // A parent that went to sleep before these bytes were
+                // published would otherwise sleep its whole wait out.
+                let wake = self.publish(write);
+                wait(wake);
                 continue;
             }
             let at = (write as usize) & (self.capacity - 1);
@@ -371,6 +374,7 @@ impl RingHook {
             seen_read: Cell::new(0),
             mapped: Cell::new(0),
         });
+        // No socket to wake the parent with here: it wakes by itself.
         let write = ring.push(ring.start(), frame, &mut |_| {
             std::thread::sleep(std::time::Duration::from_micros(100));
         });
@@ -499,6 +503,50 @@ mod tests {
                 .enumerate()
                 .all(|(k, c)| c == &(k as u64).to_le_bytes()[..7])
         );
+    }
+
+    #[test]
+    fn pieces_of_every_size_wrap_a_small_ring_while_the_parent_lags() {
+        // A 64-byte ring; pieces of 0 to 150 bytes (some larger than the
+        // ring); the parent takes what was published only now and then, or
+        // when the worker waits for room: the worker's idea of the parent's
+        // position is stale most of the time.
+        let ring = Ring::new(64).unwrap();
+        let read = Cell::new(0u64);
+        let out = std::cell::RefCell::new(Vec::new());
+        let take = || {
+            let Published::Bytes { read: r, write: w } = ring.published(read.get()) else {
+                panic!("broken")
+            };
+            ring.take(r, w, &mut out.borrow_mut());
+            read.set(w);
+        };
+        let mut sent = Vec::new();
+        let mut write = ring.start();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut waits = 0;
+        for piece in 0..2000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 151) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|j| (piece as usize * 131 + j * 7) as u8)
+                .collect();
+            write = ring.push(write, &bytes, &mut |_| {
+                waits += 1;
+                take();
+            });
+            ring.publish(write);
+            sent.extend_from_slice(&bytes);
+            if seed.is_multiple_of(5) {
+                take();
+            }
+        }
+        take();
+        assert!(waits > 100, "{waits} waits");
+        assert_eq!(out.borrow().len(), sent.len());
+        assert!(*out.borrow() == sent, "the bytes differ");
     }
 
     #[test]
