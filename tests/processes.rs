@@ -1321,3 +1321,33 @@ fn extreme_pool_options_keep_every_value() {
     }
     assert_eq!(runs(log), (0..23).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_child_killed_while_it_sends_its_bytes_is_an_error_not_a_shorter_output() {
+    // A `Vec<u8>` or `String` output goes as its raw bytes, which say
+    // nothing of their length: a child killed halfway through must not read
+    // as a shorter output. The killer thread fires while the 64 MiB go
+    // through the pipe (or before, while they are made: an error too).
+    const LEN: usize = 64 << 20;
+    fn killed_while_sending<T>(make: fn() -> T) -> T {
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            // SAFETY: signalling this very process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        });
+        make()
+    }
+    let bytes = spawn_processes!(|| killed_while_sending(|| vec![7u8; LEN]); catch);
+    assert_eq!(
+        bytes.map(|b| b.len()).unwrap_err().kind(),
+        &ErrorKind::Signal(libc::SIGKILL)
+    );
+    let text = spawn_processes!(|| killed_while_sending(|| "x".repeat(LEN)); catch);
+    assert_eq!(
+        text.map(|t| t.len()).unwrap_err().kind(),
+        &ErrorKind::Signal(libc::SIGKILL)
+    );
+    // Not killed: the whole of it, exactly.
+    let whole = spawn_processes!(|| vec![7u8; LEN]);
+    assert!(whole.len() == LEN && whole.iter().all(|&b| b == 7));
+}

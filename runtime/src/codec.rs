@@ -62,16 +62,10 @@ pub(crate) fn encode<T: Serialize + 'static>(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let any: &dyn Any = value;
-    if let Some(bytes) = any.downcast_ref::<Vec<u8>>() {
+    if let Some((tag, bytes)) = raw(value) {
         out.reserve(1 + bytes.len());
-        out.push(BYTES);
+        out.push(tag);
         out.extend_from_slice(bytes);
-        return Ok(());
-    }
-    if let Some(text) = any.downcast_ref::<String>() {
-        out.reserve(1 + text.len());
-        out.push(TEXT);
-        out.extend_from_slice(text.as_bytes());
         return Ok(());
     }
     if let Some(scalar) = scalar::encode(any) {
@@ -89,6 +83,20 @@ pub(crate) fn encode<T: Serialize + 'static>(
             cause,
         }
     })
+}
+
+/// A `Vec<u8>` or `String` output, which [`encode`] writes as its first
+/// byte (the tag) and then the value's own bytes: those two, so that a
+/// sender can write the bytes where they are instead of copying them into a
+/// payload (a 256 MiB output is then written, not copied and written).
+#[inline]
+pub(crate) fn raw<T: 'static>(value: &T) -> Option<(u8, &[u8])> {
+    let any: &dyn Any = value;
+    if let Some(bytes) = any.downcast_ref::<Vec<u8>>() {
+        return Some((BYTES, bytes));
+    }
+    any.downcast_ref::<String>()
+        .map(|text| (TEXT, text.as_bytes()))
 }
 
 /// The payload [`encode`] writes for `value` if it is an integer, a float or
@@ -168,6 +176,32 @@ pub(crate) fn decode_scalar<T: 'static>(bytes: &[u8]) -> Option<T> {
         Some((&VALUE, payload)) => scalar::decode::<T>(payload)?.ok(),
         _ => None,
     }
+}
+
+/// [`decode`] of `bytes[start..]`, taking `bytes`: a `Vec<u8>` or `String`
+/// output is the buffer itself, its first `start + 1` bytes cut off (moved
+/// down, not copied into a new allocation). `None` if the payload is
+/// anything else (then [`decode`] reads it from `bytes[start..]`).
+pub(crate) fn decode_raw<T: 'static>(
+    bytes: &mut Vec<u8>,
+    start: usize,
+) -> Option<Result<T, DecodeError>> {
+    let tag = *bytes.get(start)?;
+    let raw = if tag == BYTES && TypeId::of::<T>() == TypeId::of::<Vec<u8>>() {
+        bytes.drain(..=start);
+        Ok(downcast(std::mem::take(bytes)))
+    } else if tag == TEXT && TypeId::of::<T>() == TypeId::of::<String>() {
+        bytes.drain(..=start);
+        String::from_utf8(std::mem::take(bytes))
+            .map(downcast)
+            .map_err(|error| DecodeError {
+                type_name: type_name::<T>(),
+                cause: Cause::Text(error.utf8_error()),
+            })
+    } else {
+        return None;
+    };
+    Some(raw)
 }
 
 fn decode_value<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Cause> {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::wire::{self, Message};
 use super::{CHECK_EVERY, ProcessOptions, ProcessOutput};
+use crate::codec;
 use crate::error::{Error, ErrorKind, panic_message};
 use crate::name::{self, WorkerName};
 use crate::outcome::RaceEnd;
@@ -253,6 +254,16 @@ where
     message.clear();
     let code = match outcome {
         Ok(output) => {
+            // A `Vec<u8>` or `String`: its tag, then its own bytes, not
+            // copied into the message.
+            if let Some((tag, raw)) = codec::raw(&output) {
+                let header = [wire::OUTPUT, tag];
+                let sent = sys::write_all(pipe.as_fd(), &header)
+                    .and_then(|()| sys::write_all(pipe.as_fd(), raw));
+                std::mem::forget(output);
+                std::mem::forget(message);
+                return if sent.is_ok() { 0 } else { sys::PANIC_EXIT };
+            }
             // A `Serialize` impl may panic too: that is the task's panic.
             let sent = catch_unwind(AssertUnwindSafe(|| {
                 wire::put_output(&mut message, &output);
@@ -439,11 +450,17 @@ impl Child {
             return fail(ErrorKind::Timeout(limit));
         }
         let bytes = std::mem::take(&mut self.bytes);
-        match wire::only::<T>(&bytes) {
-            Some(Message::Output(output)) => Ok(output),
+        // An output counts only from a child that then exited cleanly: one
+        // killed while it wrote may have sent part of it, and a `Vec<u8>` or
+        // `String` cut short would still read as one.
+        let clean = matches!(self.status, Some(Status::Exited(0) | Status::Lost));
+        match wire::only_owned::<T>(bytes) {
+            Some(Message::Output(output)) if clean => Ok(output),
             Some(Message::Failed(kind)) => fail(kind),
             Some(Message::Undecodable(failure)) => Err(failure.named(self.name.clone(), self.pid)),
-            None => match self.status {
+            // No message, or an output from a child that did not end well:
+            // how it ended.
+            Some(Message::Output(_)) | None => match self.status {
                 Some(status) => fail(wire::cause(status)),
                 None => fail(ErrorKind::Transport(
                     "the process was not reaped".to_owned(),

@@ -74,6 +74,21 @@ pub(crate) fn only<T: ProcessOutput>(bytes: &[u8]) -> Option<Message<T>> {
     }
 }
 
+/// [`only`] of a message the caller owns: a `Vec<u8>` or `String` output is
+/// the message's own buffer, not a copy of it (a large output is not copied
+/// once more).
+pub(crate) fn only_owned<T: ProcessOutput>(mut bytes: Vec<u8>) -> Option<Message<T>> {
+    if bytes.first() == Some(&OUTPUT)
+        && let Some(raw) = codec::decode_raw::<T>(&mut bytes, 1)
+    {
+        return Some(match raw {
+            Ok(output) => Message::Output(output),
+            Err(why) => Message::Undecodable(DecodeFailure::Invalid(why)),
+        });
+    }
+    only(&bytes)
+}
+
 /// Why a child that sent no usable message ended: its signal, its exit code,
 /// or a transport error if it exited normally.
 pub(crate) fn cause(status: Status) -> ErrorKind {
