@@ -264,6 +264,20 @@ where
                 std::mem::forget(message);
                 return if sent.is_ok() { 0 } else { sys::PANIC_EXIT };
             }
+            // A number or a bool: its message made on the stack (fixed-size
+            // moves, no call into the allocator or `memcpy`, whose code
+            // and pages the child would otherwise fault in).
+            if let Some(payload) = codec::encode_scalar(&output) {
+                let mut small = [0u8; 11];
+                small[0] = wire::OUTPUT;
+                small[1..].copy_from_slice(payload.all());
+                let len = 1 + payload.as_slice().len();
+                std::mem::forget(message);
+                return match sys::write_all(pipe.as_fd(), &small[..len]) {
+                    Ok(()) => 0,
+                    Err(_) => sys::PANIC_EXIT,
+                };
+            }
             // A `Serialize` impl may panic too: that is the task's panic.
             let sent = catch_unwind(AssertUnwindSafe(|| {
                 wire::put_output(&mut message, &output);
