@@ -30,8 +30,10 @@
 //! (no helper in a single-threaded process: nobody else can hold them):
 //!
 //! - [`StdioLocks::Free`] (the common case): each fork of the group takes the
-//!   locks on the forking thread, flushes and forks inside `print!`, as above.
-//!   A helper that took the locks released them before saying so.
+//!   locks on the forking thread, flushes and forks inside `print!`, as above
+//!   (outside it in a process that was alone at the probe: no other thread
+//!   can hold a capture there). A helper that took the locks released them
+//!   before saying so.
 //! - [`StdioLocks::Held`]: someone holds a lock long-term. The forks of the
 //!   group touch none of them (no flush, no `print!`), and the child knows its
 //!   stdio may be locked: it does not flush at exit (which would hang). Such a
@@ -153,8 +155,15 @@ impl ForkGroup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StdioLocks {
     /// Each could be taken within [`PROBE_LIMIT`]: forks hold them, and the
-    /// children may print.
-    Free,
+    /// children may print. `shared`: the process had other threads at the
+    /// probe, so one of them may be inside `print!` holding a test
+    /// harness's output capture when a fork happens; the fork then happens
+    /// inside a `print!` itself, the only way to hold the capture too. A
+    /// process alone at the probe has no capture in use (the test harness
+    /// runs each test on a thread of its own) and forks outside `print!`:
+    /// its children then map five pages fewer (the formatting code they
+    /// would return through).
+    Free { shared: bool },
     /// One of them is held by another thread: forks do not touch them, and
     /// the children must not print (nor flush at exit).
     Held,
@@ -187,7 +196,7 @@ impl StdioLocks {
             return StdioLocks::Held;
         }
         if only_thread() {
-            return StdioLocks::Free;
+            return StdioLocks::Free { shared: false };
         }
         let state = Arc::new(AtomicU8::new(WAITING));
         let request = ProbeRequest {
@@ -201,7 +210,7 @@ impl StdioLocks {
         let deadline = std::time::Instant::now() + PROBE_LIMIT;
         loop {
             if state.load(Ordering::Acquire) == TAKEN {
-                return StdioLocks::Free;
+                return StdioLocks::Free { shared: true };
             }
             let now = std::time::Instant::now();
             if now >= deadline {
@@ -216,7 +225,7 @@ impl StdioLocks {
             Err(_) => {
                 // Taken just now.
                 STUCK_PROBES.fetch_sub(1, Ordering::AcqRel);
-                StdioLocks::Free
+                StdioLocks::Free { shared: true }
             }
         }
     }
@@ -336,15 +345,20 @@ impl ForkLock {
         let parent = std::process::id();
         let gate = PanicGate::close(parent);
         let (forked, locks) = match group.stdio {
-            StdioLocks::Free => {
+            StdioLocks::Free { shared } => {
                 // stdout before stderr: a thread that holds stdout and
                 // prints to stderr (the likely nesting) waits for nothing.
                 let mut stdout = io::stdout().lock();
                 let _ = stdout.flush();
                 let stderr = io::stderr().lock();
-                let point = ForkPoint(Cell::new(None));
-                print!("{point}");
-                (point.0.take(), Some((stdout, stderr)))
+                let forked = if shared {
+                    let point = ForkPoint(Cell::new(None));
+                    print!("{point}");
+                    point.0.take()
+                } else {
+                    Some(fork_now())
+                };
+                (forked, Some((stdout, stderr)))
             }
             StdioLocks::Held => (Some(fork_now()), None),
         };
@@ -556,7 +570,7 @@ fn run_child<C: FnOnce() -> i32>(group: ForkGroup, child: C) -> ! {
         run_caught(child)
     };
     // stderr has no buffer to flush.
-    if group.stdio == StdioLocks::Free {
+    if matches!(group.stdio, StdioLocks::Free { .. }) {
         let _ = io::stdout().flush();
     }
     exit_now(code)

@@ -243,11 +243,11 @@ where
     // Never closed: the end of the pipe, at `_exit`, tells the parent that
     // the child is exiting, and may be reaped without waiting long. (On the
     // stack: a child that allocates nothing copies fewer pages.)
-    let pipe = ManuallyDrop::new(PipeWriter::from(pipe));
+    let pipe = ManuallyDrop::new(pipe);
     if cfg!(panic = "abort")
         && let Ok(copy) = pipe.try_clone()
     {
-        send_panics_before_abort(copy);
+        send_panics_before_abort(PipeWriter::from(copy));
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| task.run()));
     let mut message = MESSAGE.with(Cell::take);
