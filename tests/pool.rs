@@ -249,3 +249,42 @@ fn a_pool_whose_threads_cannot_start_fails_each_item() {
         "{unwrapped}"
     );
 }
+
+#[test]
+fn a_bad_run_time_option_value_panics_at_the_callers_line() {
+    // `workers = 0` is caught at compile time when written as a literal; a
+    // run-time 0 panics, and the panic names the line of the macro, not a
+    // line inside fanout. Run in a copy of this binary, whose stderr holds
+    // the report.
+    const BAD: &str = "FANOUT_TEST_BAD_WORKERS";
+    if std::env::var_os(BAD).is_some() {
+        let n = std::hint::black_box(0usize);
+        let line = line!() + 1;
+        let _ = std::panic::catch_unwind(|| fanout::pool_map!(square, 0..4u64; workers = n));
+        println!("macro line: {line}");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_bad_run_time_option_value_panics_at_the_callers_line",
+            "--nocapture",
+        ])
+        .env(BAD, "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split("macro line: ").nth(1))
+        .expect("the copy ran the map")
+        .trim()
+        .to_owned();
+    assert!(
+        stderr.contains(&format!("tests/pool.rs:{line}:")) && stderr.contains("workers"),
+        "{stderr}"
+    );
+}
