@@ -326,19 +326,7 @@ where
     U: ProcessOutput + Send,
 {
     let len = items.len();
-    let report = Report::new(
-        job.options.timeline_enabled(),
-        job.options.progress_enabled(),
-    );
-    report.expect(len);
-    let origin = report.origin();
-    let plan = Handout {
-        len,
-        chunk: job.chunk,
-        next: Mutex::new(0),
-        stopped: AtomicBool::new(false),
-        deadline: job.options.timeout_option().map(|limit| origin + limit),
-    };
+    let (report, plan) = Handout::start(job, len);
     let items: Vec<Mutex<Option<X>>> = items
         .into_iter()
         .map(|item| Mutex::new(Some(item)))
@@ -424,19 +412,7 @@ where
         .filter(|&r| job.threads_of[r] > 0)
         .map(|r| r as i32)
         .collect();
-    let report = Report::new(
-        job.options.timeline_enabled(),
-        job.options.progress_enabled(),
-    );
-    report.expect(len);
-    let origin = report.origin();
-    let plan = Handout {
-        len,
-        chunk: job.chunk,
-        next: Mutex::new(0),
-        stopped: AtomicBool::new(false),
-        deadline: job.options.timeout_option().map(|limit| origin + limit),
-    };
+    let (report, plan) = Handout::start(job, len);
     let slots: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..len).map(|_| None).collect());
     let items: Vec<Mutex<Option<X>>> = items
         .into_iter()
@@ -750,6 +726,25 @@ struct Handout {
 }
 
 impl Handout {
+    /// Rank 0's report (the progress bar and timeline of `len` items) and
+    /// schedule for `job`, whose deadline counts from the report's origin.
+    fn start<F: WorkerTask<X>, X, M>(job: &Job<'_, F, X, M>, len: usize) -> (Report, Handout) {
+        let report = Report::new(
+            job.options.timeline_enabled(),
+            job.options.progress_enabled(),
+        );
+        report.expect(len);
+        let origin = report.origin();
+        let plan = Handout {
+            len,
+            chunk: job.chunk,
+            next: Mutex::new(0),
+            stopped: AtomicBool::new(false),
+            deadline: job.options.timeout_option().map(|limit| origin + limit),
+        };
+        (report, plan)
+    }
+
     /// The next chunk, or `None` when every item was handed out, the map
     /// stopped, or the deadline passed.
     fn grab(&self) -> Option<Range<usize>> {
