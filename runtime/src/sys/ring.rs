@@ -165,18 +165,21 @@ impl Ring {
 
     /// Free bytes, for the worker: at least `need` if there are that many.
     fn free(&self, write: u64, need: usize) -> usize {
-        let free_after = |read: u64| {
-            let used = write.wrapping_sub(read);
-            self.capacity
-                .saturating_sub(usize::try_from(used).unwrap_or(usize::MAX))
-        };
-        let known = free_after(self.seen_read.get());
+        let known = self.free_since(write, self.seen_read.get());
         if known >= need {
             return known;
         }
         let read = self.header().read.load(Ordering::Acquire);
         self.seen_read.set(read);
-        free_after(read)
+        self.free_since(write, read)
+    }
+
+    /// Free bytes between the parent's position `read` and `write`.
+    #[inline]
+    fn free_since(&self, write: u64, read: u64) -> usize {
+        let used = write.wrapping_sub(read);
+        self.capacity
+            .saturating_sub(usize::try_from(used).unwrap_or(usize::MAX))
     }
 
     /// Appends `bytes` (worker only) without publishing them; waits, calling
@@ -188,9 +191,7 @@ impl Ring {
         // The common case, in line: room known, in one piece, mapped.
         let at = (write as usize) & (self.capacity - 1);
         let end = at + bytes.len();
-        let known_free = self
-            .capacity
-            .saturating_sub(write.wrapping_sub(self.seen_read.get()) as usize);
+        let known_free = self.free_since(write, self.seen_read.get());
         if bytes.len() <= known_free && end <= self.capacity && end <= self.mapped.get() {
             // SAFETY: as in `push_slow`: `at..end` lies inside the data area
             // and holds free bytes; `bytes` does not overlap it.
