@@ -355,6 +355,85 @@ fn buffered_stdout_is_not_duplicated() {
     assert_eq!(stdout.matches(" then 1 2").count(), 1, "{stdout}");
 }
 
+/// An item whose destructor prints and forks: it runs in the parent once the
+/// item's child is forked.
+struct Noisy(u32);
+
+impl Drop for Noisy {
+    fn drop(&mut self) {
+        println!("dropping item {}", self.0);
+        eprintln!("dropping item {} (stderr)", self.0);
+        let nested = spawn_processes!(for k in 0..1u32 => k + 1; timeout = Duration::from_secs(20));
+        assert_eq!(nested, [1]);
+    }
+}
+
+/// A process alone at its first fork keeps what a fork holds (the fork lock,
+/// the stdio locks) from one child of a loop to the next. A forked child is
+/// such a process (the harness runs each test on a thread of its own): in
+/// one, every lock must still be free where code runs, in the parent between
+/// two forks (an item's destructor that prints and forks) and in each child
+/// (a thread of its own that prints, whose process must release its copy of
+/// the locks). Run by the test below in a copy of this binary, without the
+/// harness's output capture, so that printing takes the real locks.
+#[test]
+fn alone_loop_scenario() {
+    if std::env::var_os("FANOUT_ALONE_LOOP_SCENARIO").is_none() {
+        return;
+    }
+    let sums = spawn_processes!(|| {
+        let items: Vec<Noisy> = (0..6).map(Noisy).collect();
+        let doubled = spawn_processes!(for item in items => {
+            let printed = fanout::spawn_threads!(|| {
+                println!("a thread of the child of item {} prints", item.0);
+                eprintln!("and writes to stderr");
+                1u32
+            });
+            item.0 * 2 + printed
+        }; timeout = Duration::from_secs(10));
+        let plain = spawn_processes!(for i in 0..20u32 => {
+            println!("child {i}");
+            i
+        }; timeout = Duration::from_secs(10));
+        (doubled, plain.iter().sum::<u32>())
+    };
+    timeout = Duration::from_secs(20));
+    assert_eq!(sums, ([1, 3, 5, 7, 9, 11].to_vec(), 190));
+    println!("scenario done");
+}
+
+#[test]
+fn a_process_alone_forks_a_loop_in_a_row_and_leaves_every_lock_free_where_code_runs() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "alone_loop_scenario",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FANOUT_ALONE_LOOP_SCENARIO", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let count = |text: &str, what: &str| text.matches(what).count();
+    assert_eq!(count(&stdout, "scenario done"), 1, "{stdout}");
+    assert_eq!(
+        count(&stdout, "a thread of the child of item"),
+        6,
+        "{stdout}"
+    );
+    assert_eq!(count(&stderr, "and writes to stderr"), 6, "{stderr}");
+    // Each item is dropped twice: the parent's copy once its child is
+    // forked, and the child's at the end of its task.
+    assert_eq!(count(&stdout, "dropping item"), 12, "{stdout}");
+    assert_eq!(count(&stderr, "(stderr)"), 12, "{stderr}");
+    for i in 0..20 {
+        assert_eq!(count(&stdout, &format!("child {i}\n")), 1, "{stdout}");
+    }
+}
+
 // ---------------------------------------------------------------- pool
 
 #[test]

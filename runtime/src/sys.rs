@@ -16,7 +16,7 @@
 //! Three locks guard printing: std's stdout and stderr locks, and, under
 //! `cargo test`, the harness's output capture (a mutex that `print!` holds
 //! while it formats). A child can print only if no *other* thread held them
-//! at the fork, so [`ForkLock::fork_with`] takes them on the forking thread
+//! at the fork, so [`Forks::fork_with`] takes them on the forking thread
 //! (after flushing stdout, so that text buffered by `print!` appears once)
 //! and forks while holding them; the fork itself happens inside a `print!` of
 //! an empty value, the only way to hold the capture.
@@ -51,8 +51,10 @@
 //!
 //! Cost, measured in release on the 2-core machine: about 3.5 µs per group in
 //! a single-threaded process (reading `/proc/self/stat`), about 60 µs per
-//! group otherwise (the helper thread); nothing per fork. [`ForkLock::fork_with`]
-//! probes on every call: groups should probe once and use `fork_with`.
+//! group otherwise (the helper thread); nothing per fork. A process alone at
+//! the probe also keeps the locks held from one fork of a run to the next
+//! ([`Forks`]), so that its parent side writes none of their pages between
+//! two forks.
 //!
 //! # Panic reports
 //!
@@ -113,7 +115,7 @@ static FORK_LOCK: Mutex<()> = Mutex::new(());
 
 /// What the forks of one group (a `spawn_processes!` scope, a process pool)
 /// share, found once for the group by [`ForkGroup::probe`] and passed to
-/// each [`ForkLock::fork_with`].
+/// each [`Forks::fork_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ForkGroup {
     stdio: StdioLocks,
@@ -314,8 +316,8 @@ fn only_thread() -> bool {
     false
 }
 
-/// The right to fork; see [`ForkLock::fork_with`]. Create the pipes a child needs
-/// while holding it.
+/// The right to fork: held by [`Forks`] around each fork, and by code that
+/// creates descriptors no other fanout fork may copy.
 pub(crate) struct ForkLock {
     _guard: MutexGuard<'static, ()>,
 }
@@ -327,49 +329,135 @@ impl ForkLock {
             _guard: FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
+}
 
-    /// Forks. The child runs `child(ends)` and leaves with `_exit` and the
-    /// code it returned ([`PANIC_EXIT`] if it panicked), never returning from
-    /// this call. The parent closes `ends` (the child's ends of its pipes)
-    /// before releasing the lock, and gets the child's pid and `child` back,
-    /// to drop once no lock is held (its captures' destructors may print, or
-    /// even fork).
+/// The forks of one group made by one thread in a row: a
+/// `spawn_processes!` loop, a pool's workers, a single `Scope::spawn`.
+///
+/// Call [`hold`](Forks::hold) before creating the pipes of the next child,
+/// then [`fork_with`](Forks::fork_with). In a process that was alone at the
+/// group's probe, what a fork holds (the fork lock, the [`PanicGate`], the
+/// stdio locks, stdout flushed once) stays held from one fork to the next
+/// until [`release`](Forks::release) or the end of the `Forks`: the parent
+/// then writes none of those pages between two forks, each of which it would
+/// copy (a fault, ~2.5 µs on the 2-core machine) because the child just made
+/// it shared. So, between two forks of one `Forks`, run nothing that may
+/// print, fork or panic in the parent: drop what the child took with
+/// [`drop_outside`](Forks::drop_outside). Elsewhere (other threads may want
+/// those locks) everything is released after each fork.
+pub(crate) struct Forks {
+    group: ForkGroup,
+    held: Option<Held>,
+}
+
+/// What [`Forks::hold`] took; released in field order.
+struct Held {
+    stdio: Option<(io::StdoutLock<'static>, io::StderrLock<'static>)>,
+    gate: PanicGate,
+    _lock: ForkLock,
+}
+
+impl Forks {
+    /// Forks of `group`, none held yet.
+    pub(crate) fn new(group: ForkGroup) -> Self {
+        Forks { group, held: None }
+    }
+
+    /// Whether what a fork holds stays held until the next (see the type's
+    /// documentation).
+    fn keeps_holding(&self) -> bool {
+        self.group.stdio == (StdioLocks::Free { shared: false })
+    }
+
+    /// Waits until no other thread is forking, and takes what a fork holds
+    /// (unless held already): call it before creating the next child's pipes.
+    pub(crate) fn hold(&mut self) {
+        let held = self.take_held();
+        self.held = Some(held);
+    }
+
+    /// What [`hold`](Forks::hold) holds, taken out of `self`.
+    fn take_held(&mut self) -> Held {
+        if let Some(held) = self.held.take() {
+            if REPORTING.load(Ordering::SeqCst) == 0 {
+                return held;
+            }
+            // A panic report waits at the gate (from a thread started since
+            // the probe): let it through before the next fork.
+            drop(held);
+        }
+        let lock = ForkLock::acquire();
+        let gate = PanicGate::close(std::process::id());
+        let stdio = self.keeps_holding().then(|| {
+            let mut stdout = io::stdout().lock();
+            let _ = stdout.flush();
+            (stdout, io::stderr().lock())
+        });
+        Held {
+            stdio,
+            gate,
+            _lock: lock,
+        }
+    }
+
+    /// Releases what [`hold`](Forks::hold) took.
+    pub(crate) fn release(&mut self) {
+        self.held = None;
+    }
+
+    /// Drops `value` (what a child took, returned by [`Forks::fork_with`])
+    /// with nothing held if its destructor may run code: it may print, fork
+    /// or panic.
+    pub(crate) fn drop_outside<T>(&mut self, value: T) {
+        if std::mem::needs_drop::<T>() {
+            self.release();
+        }
+        drop(value);
+    }
+
+    /// Forks ([`hold`](Forks::hold)ing first if needed). The child runs
+    /// `child(ends)` and leaves with `_exit` and the code it returned
+    /// ([`PANIC_EXIT`] if it panicked), never returning from this call. The
+    /// parent closes `ends` (the child's ends of its pipes) with the fork
+    /// lock held, and gets the child's pid and `child` back, to drop with
+    /// [`drop_outside`](Forks::drop_outside) (its captures' destructors may
+    /// print, or even fork).
     ///
     /// If the group's stdio locks are free, stdout is flushed and the stdio
     /// locks are held across the fork; otherwise none is touched (see the
     /// module documentation).
-    pub(crate) fn fork_with<E, C>(self, group: ForkGroup, ends: E, child: C) -> (io::Result<u32>, C)
+    pub(crate) fn fork_with<E, C>(&mut self, ends: E, child: C) -> (io::Result<u32>, C)
     where
         C: FnOnce(E) -> i32,
     {
+        let held = self.take_held();
+        let group = self.group;
         let parent = std::process::id();
-        let gate = PanicGate::close(parent);
         let (forked, locks) = match group.stdio {
-            StdioLocks::Free { shared } => {
+            StdioLocks::Free { shared: true } => {
                 // stdout before stderr: a thread that holds stdout and
                 // prints to stderr (the likely nesting) waits for nothing.
                 let mut stdout = io::stdout().lock();
                 let _ = stdout.flush();
                 let stderr = io::stderr().lock();
-                let forked = if shared {
-                    let point = ForkPoint(Cell::new(None));
-                    print!("{point}");
-                    point.0.take()
-                } else {
-                    Some(fork_now())
-                };
-                (forked, Some((stdout, stderr)))
+                let point = ForkPoint(Cell::new(None));
+                print!("{point}");
+                (point.0.take(), Some((stdout, stderr)))
             }
-            StdioLocks::Held => (Some(fork_now()), None),
+            // Alone at the probe: the stdio locks are held since `hold`,
+            // and no other thread can hold a capture.
+            StdioLocks::Free { shared: false } | StdioLocks::Held => (Some(fork_now()), None),
         };
         let forked = match forked {
             Some(Ok(0)) => {
+                let Held { stdio, gate, _lock } = held;
                 PanicGate::reset_in_child(gate);
                 if group.death_signal {
                     die_with_parent(parent);
                 }
                 drop(locks);
-                drop(self);
+                drop(stdio);
+                drop(_lock);
                 run_child(group, move || child(ends))
             }
             Some(Ok(pid)) => Ok(pid.unsigned_abs()),
@@ -380,9 +468,16 @@ impl ForkLock {
         // can copy them.
         drop(ends);
         drop(locks);
-        drop(gate);
-        drop(self);
+        if self.keeps_holding() {
+            self.held = Some(held);
+        }
         (forked, child)
+    }
+}
+
+impl Drop for Forks {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -459,6 +554,7 @@ impl PanicGate {
     }
 
     /// In the child: no fork is under way there, and no report runs.
+    #[inline]
     fn reset_in_child(gate: Self) {
         // Stored only if needed: a store dirties the page, which the child
         // then copies (a fault and 4 KiB per child). `FORKING` holds the
@@ -489,10 +585,11 @@ impl fmt::Display for ForkPoint {
 }
 
 /// `fork`: the child's pid (0 in the child) or the errno.
+#[inline]
 fn fork_now() -> Result<libc::pid_t, i32> {
     // SAFETY: the child is a copy of this process with only this thread. It
     // runs nothing but `die_with_parent` and `run_child` (called by
-    // `ForkLock::fork_with`): it releases the locks this thread holds (the
+    // `Forks::fork_with`): it releases the locks this thread holds (the
     // fork lock, and the stdio locks if they were taken before the fork so no
     // other thread holds them), runs the task, and leaves with `_exit`
     // without returning into the caller's code or running its destructors.
@@ -510,6 +607,7 @@ fn fork_now() -> Result<libc::pid_t, i32> {
 /// (`/proc/self/task/*/comm`, `ps`, debuggers): `name`, NUL-padded, at most
 /// 15 bytes.
 #[cfg(target_os = "linux")]
+#[inline]
 pub(crate) fn set_thread_name(name: &[u8; 15]) {
     let mut terminated = [0u8; 16];
     terminated[..15].copy_from_slice(name);
@@ -538,6 +636,7 @@ pub(crate) fn thread_id() -> u32 {
 
 /// The child's first step: die with the parent (see the module
 /// documentation), and exit at once if it is already gone.
+#[inline]
 fn die_with_parent(parent: u32) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
@@ -639,6 +738,7 @@ fn run_outside_runtime<C: FnOnce() -> i32>(child: C) -> i32 {
 /// lets a *raised* signal (`raise(SIGSEGV)`, `kill -SEGV`) pass once without
 /// effect. A child must die by the signal it receives, so that its failure
 /// says so; a stack overflow in a child thus ends it with `SIGSEGV`.
+#[inline]
 fn default_fault_signals() {
     for signal in [libc::SIGSEGV, libc::SIGBUS] {
         // SAFETY: installs the default action, a valid disposition for these
@@ -649,6 +749,7 @@ fn default_fault_signals() {
 
 /// Ends the process at once with `code`: no destructors, no `atexit`
 /// handlers, no flushing of std's buffers.
+#[inline]
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: `_exit` takes no pointers and never returns.
     unsafe { libc::_exit(code) }

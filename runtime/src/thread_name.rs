@@ -50,10 +50,13 @@ thread_local! {
     static OS_NAME: Cell<[u8; OS_NAME_LEN]> = const { Cell::new([0; OS_NAME_LEN]) };
 }
 
+/// A thread's name as the system keeps it, NUL-padded.
+pub(crate) type OsName = [u8; OS_NAME_LEN];
+
 /// `name` as the system can keep it: at most 15 bytes, cut at a character
 /// boundary, the index kept whole (`print_numbers-12` becomes
 /// `print_number-12`, not `print_numbers-1`).
-fn os_name(name: &WorkerName) -> [u8; OS_NAME_LEN] {
+pub(crate) fn os_name(name: &WorkerName) -> OsName {
     let mut index_text = [0u8; 21];
     let suffix: &[u8] = match name.index() {
         Some(index) => {
@@ -90,7 +93,14 @@ fn os_name(name: &WorkerName) -> [u8; OS_NAME_LEN] {
 /// name last (then nothing is done: no system call).
 #[inline]
 pub(crate) fn name_os_thread(name: &WorkerName) {
-    let wanted = os_name(name);
+    name_os_thread_as(os_name(name));
+}
+
+/// [`name_os_thread`] with the name as the system keeps it ([`os_name`]),
+/// made beforehand: a parent makes it for its child before the fork, so that
+/// the child does not map the pages of the code and of the text that make it.
+#[inline]
+pub(crate) fn name_os_thread_as(wanted: OsName) {
     if OS_NAME.with(Cell::get) != wanted {
         OS_NAME.with(|cell| cell.set(wanted));
         set_os_name(&wanted);

@@ -39,7 +39,7 @@ use crate::name::{self, WorkerName};
 use crate::process::{ItemCursor, ItemSource, ProcessOutput};
 use crate::report::{Report, Span};
 use crate::sys::ring::{Published, Ring};
-use crate::sys::{self, ForkGroup, ForkLock, SharedCounters, Status};
+use crate::sys::{self, ForkGroup, Forks, SharedCounters, Status};
 
 /// Bytes of each worker's ring.
 const RING: usize = 1 << 20;
@@ -416,7 +416,8 @@ where
             return Err(io::Error::other("no shared memory for the pool"));
         };
         let ring = Ring::new(RING)?;
-        let lock = ForkLock::acquire();
+        let mut forks = Forks::new(self.group);
+        forks.hold();
         let (parent_end, child_end) = sys::socket_pair()?;
         let stop = &stop.get()[0];
         let mut parent_end = Some(parent_end);
@@ -425,7 +426,7 @@ where
         let recycle = self.recycle;
         let ring_ref = &ring;
         // The closure only borrows: nothing to drop with care in the parent.
-        let (pid, _) = lock.fork_with(self.group, child_end, |child_end| {
+        let (pid, _) = forks.fork_with(child_end, |child_end| {
             // The parent's ends of every worker's socket, this one's included:
             // a worker must see the end of its commands when the parent is gone.
             drop(parent_end.take());
@@ -445,6 +446,7 @@ where
                 None => 0,
             }
         });
+        drop(forks);
         let pid = pid?;
         let channel = UnixStream::from(
             parent_end

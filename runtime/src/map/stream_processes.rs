@@ -47,7 +47,7 @@ use crate::map::processes::{DecodeFailure, cause, decode, end_channel, reap};
 use crate::map::task::WorkerTask;
 use crate::name::{self, WorkerName};
 use crate::process::ProcessOutput;
-use crate::sys::{self, ForkLock};
+use crate::sys::{self, Forks};
 
 /// The largest item or answer a frame may carry.
 const MAX_FRAME: u64 = 1 << 32;
@@ -263,13 +263,15 @@ where
     // or dropped the stream), not with the thread that made the stream: the
     // stream may be read on another.
     let group = sys::ForkGroup::probe().outliving_the_forking_thread();
-    let lock = ForkLock::acquire();
+    let mut forks = Forks::new(group);
+    forks.hold();
     let (parent_end, child_end) = sys::socket_pair()?;
     let mut parent_end = Some(parent_end);
-    let (pid, _) = lock.fork_with(group, child_end, |child_end| {
+    let (pid, _) = forks.fork_with(child_end, |child_end| {
         drop(parent_end.take());
         serve::<T, W>(base, task, UnixStream::from(child_end))
     });
+    drop(forks);
     let pid = pid?;
     let control = parent_end
         .take()
@@ -359,10 +361,11 @@ where
     W: WorkerTask<T>,
     W::Output: ProcessOutput,
 {
-    let lock = ForkLock::acquire();
+    let mut forks = Forks::new(group);
+    forks.hold();
     let (parent_end, child_end) = sys::socket_pair()?;
     let mut parent_end = Some(parent_end);
-    let (pid, _) = lock.fork_with(group, child_end, |child_end| {
+    let (pid, _) = forks.fork_with(child_end, |child_end| {
         // A worker holds its own socket only: the parent must see the end
         // of the fork server's socket, and the end of its commands, when it
         // closes them.
@@ -370,6 +373,7 @@ where
         drop(control.take());
         worker_loop::<T, W>(base, task, child_end)
     });
+    drop(forks);
     let pid = pid?;
     let parent_end = parent_end
         .take()

@@ -16,8 +16,9 @@ use crate::error::{Error, ErrorKind, panic_message};
 use crate::name::{self, WorkerName};
 use crate::outcome::RaceEnd;
 use crate::report::{Report, Span};
-use crate::sys::{self, ForkGroup, ForkLock, Status};
+use crate::sys::{self, ForkGroup, Forks, Status};
 use crate::task::Task;
+use crate::thread_name::OsName;
 
 /// A scope in which tasks are spawned in child processes; see [`scope`].
 pub struct Scope<'scope, 'env: 'scope> {
@@ -100,9 +101,12 @@ impl<'scope> Scope<'scope, '_> {
         W: Task<Output = T>,
         T: ProcessOutput,
     {
+        let mut forks = Forks::new(self.inner.group());
         let index = self
             .inner
-            .launch(name.clone(), move |pipe| run_child(name, task, pipe));
+            .launch(&mut forks, name, move |pipe, name, os_name| {
+                run_child(name, os_name, task, pipe)
+            });
         ChildHandle {
             inner: &self.inner,
             index,
@@ -126,9 +130,9 @@ struct Inner {
 }
 
 impl Inner {
-    /// Forks a child that runs `child` with the write end of its pipe.
-    fn launch(&self, name: WorkerName, child: impl FnOnce(OwnedFd) -> i32) -> usize {
-        let group = match self.group.get() {
+    /// The group of the scope's forks, probed at the first.
+    fn group(&self) -> ForkGroup {
+        match self.group.get() {
             Some(group) => group,
             None => {
                 let group = ForkGroup::probe();
@@ -136,17 +140,33 @@ impl Inner {
                 reserve_message();
                 group
             }
-        };
-        let lock = ForkLock::acquire();
+        }
+    }
+
+    /// Forks a child, one of the run of `forks`, that runs `child` with the
+    /// write end of its pipe, its name, and its name as the system keeps it
+    /// (made here, before the fork). The name is not a capture of
+    /// `child`: what `child` captures is dropped with nothing held if it
+    /// needs dropping ([`Forks::drop_outside`]), and a name (which may hold
+    /// an `Arc`) would always need it.
+    fn launch(
+        &self,
+        forks: &mut Forks,
+        name: WorkerName,
+        child: impl FnOnce(OwnedFd, WorkerName, OsName) -> i32,
+    ) -> usize {
+        let os_name = crate::thread_name::os_name(&name);
+        forks.hold();
         let (forked, task) = match sys::pipe() {
             Ok((read, write)) => {
                 let forked_at = Instant::now();
-                let (pid, task) = lock.fork_with(group, write, child);
-                (pid.map(|pid| (pid, read, forked_at)), task)
+                let ends = (write, name.clone());
+                let (pid, task) = forks.fork_with(ends, |(pipe, name)| child(pipe, name, os_name));
+                (pid.map(|pid| (pid, read, forked_at)), Some(task))
             }
             Err(error) => {
-                drop(lock);
-                (Err(error), child)
+                forks.release();
+                (Err(error), None)
             }
         };
         let record = match forked {
@@ -179,7 +199,7 @@ impl Inner {
         // The task's captures are dropped in the parent with no lock held,
         // and only once the child is recorded: if a destructor panics, the
         // scope kills and reaps the child before carrying the panic on.
-        drop(task);
+        forks.drop_outside(task);
         index
     }
 
@@ -233,12 +253,12 @@ fn reserve_message() {
 }
 
 /// The child's side: run the task, send its output, return the exit code.
-fn run_child<W: Task>(name: WorkerName, task: W, pipe: OwnedFd) -> i32
+fn run_child<W: Task>(name: WorkerName, os_name: OsName, task: W, pipe: OwnedFd) -> i32
 where
     W::Output: ProcessOutput,
 {
     // `ps` lists the child under its worker's name.
-    crate::thread_name::name_os_thread(&name);
+    crate::thread_name::name_os_thread_as(os_name);
     let _name = name::enter(name);
     // Never closed: the end of the pipe, at `_exit`, tells the parent that
     // the child is exiting, and may be reaped without waiting long. (On the
@@ -777,12 +797,27 @@ where
     let task = &task;
     scope(options, |s| {
         s.expect(items.len());
-        let workers: Vec<ChildHandle<'_, T>> = items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| s.spawn(base.with_index(index), move || task(item)))
-            .collect();
-        workers.into_iter().map(ChildHandle::join).collect()
+        let inner = &s.inner;
+        let first = inner.children.borrow().list.len();
+        inner.children.borrow_mut().list.reserve(items.len());
+        // One run of forks: what a fork holds stays held from one child to
+        // the next (see `Forks`), and no handle is kept per child (each
+        // would be one more page the parent writes between two forks).
+        let mut forks = Forks::new(inner.group());
+        for (index, item) in items.into_iter().enumerate() {
+            inner.launch(
+                &mut forks,
+                base.with_index(index),
+                move |pipe, name, os_name| run_child(name, os_name, move || task(item), pipe),
+            );
+        }
+        drop(forks);
+        inner.wait_all();
+        let mut children = inner.children.borrow_mut();
+        children.list[first..]
+            .iter_mut()
+            .map(Child::outcome::<T>)
+            .collect()
     })
 }
 
