@@ -306,6 +306,35 @@ fn a_deep_value_fails_its_item_without_touching_the_callers_stack() {
     assert!(matches!(failure.kind(), ErrorKind::Decode(_)), "{failure}");
 }
 
+/// A number crosses as a tag and its 64 bits: bits that are no value of the
+/// output type (300 for a `u8`) are refused, never cut down to one, and fail
+/// the item they stand for alone.
+#[test]
+fn a_forged_number_out_of_the_types_range_fails_its_item_alone() {
+    let _alone = alone();
+    let out = pool_map!(|k: u8| -> u8 {
+        if k == 1 {
+            // After item 0's answer (a tag and 8 bytes) this ring's write
+            // position is 9.
+            let ring = my_ring(9).expect("no ring of this worker");
+            let mut frame = vec![5u8];
+            frame.extend_from_slice(&300u64.to_le_bytes());
+            // SAFETY: the ring is this worker's.
+            unsafe { push(ring, &frame) };
+            std::thread::sleep(Duration::from_secs(30));
+        }
+        k + 7
+    }, 0..3u8; processes, catch, workers = 1, chunksize = 1, timeout = Duration::from_secs(20));
+    assert_eq!(out[0].as_ref().ok(), Some(&7));
+    let failure = out[1].as_ref().unwrap_err();
+    assert!(
+        failure.to_string().contains("no output of the map"),
+        "{failure}"
+    );
+    assert!(!failure.is_timeout(), "{failure}");
+    assert_eq!(out[2].as_ref().ok(), Some(&9), "{out:?}");
+}
+
 #[test]
 fn large_bytes_and_strings_move_as_bytes() {
     let _alone = alone();

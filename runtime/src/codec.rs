@@ -178,6 +178,72 @@ pub(crate) fn decode_scalar<T: 'static>(bytes: &[u8]) -> Option<T> {
     }
 }
 
+/// `value` as 64 bits, if it is a number or a bool (integers widened with
+/// their sign, `f64` by its bits, `bool` as 0 or 1): the answer of a pool
+/// worker to its parent, the same program, which reads it back with
+/// [`from_bits`] without a format to parse on either side.
+#[inline]
+pub(crate) fn bits<T: 'static>(value: &T) -> Option<u64> {
+    let any: &dyn Any = value;
+    macro_rules! unsigned {
+        ($($ty:ty),*) => {$(
+            if let Some(&v) = any.downcast_ref::<$ty>() {
+                return Some(v as u64);
+            }
+        )*};
+    }
+    macro_rules! signed {
+        ($($ty:ty),*) => {$(
+            if let Some(&v) = any.downcast_ref::<$ty>() {
+                return Some(v as i64 as u64);
+            }
+        )*};
+    }
+    unsigned!(u64, usize, u32, u16, u8);
+    signed!(i64, isize, i32, i16, i8);
+    if let Some(&v) = any.downcast_ref::<f64>() {
+        return Some(v.to_bits());
+    }
+    if let Some(&v) = any.downcast_ref::<bool>() {
+        return Some(u64::from(v));
+    }
+    None
+}
+
+/// The `T` that [`bits`] made `bits` from: `None` if `T` is not one of its
+/// types, or if `bits` are none of its values (an integer out of `T`'s
+/// range, a `bool` other than 0 or 1): bits from a child are untrusted.
+#[inline]
+pub(crate) fn from_bits<T: 'static>(bits: u64) -> Option<T> {
+    macro_rules! unsigned {
+        ($($ty:ty),*) => {$(
+            if TypeId::of::<T>() == TypeId::of::<$ty>() {
+                return <$ty>::try_from(bits).ok().map(downcast::<T, $ty>);
+            }
+        )*};
+    }
+    macro_rules! signed {
+        ($($ty:ty),*) => {$(
+            if TypeId::of::<T>() == TypeId::of::<$ty>() {
+                return <$ty>::try_from(bits as i64).ok().map(downcast::<T, $ty>);
+            }
+        )*};
+    }
+    unsigned!(u64, usize, u32, u16, u8);
+    signed!(i64, isize, i32, i16, i8);
+    if TypeId::of::<T>() == TypeId::of::<f64>() {
+        return Some(downcast::<T, f64>(f64::from_bits(bits)));
+    }
+    if TypeId::of::<T>() == TypeId::of::<bool>() {
+        return match bits {
+            0 => Some(downcast::<T, bool>(false)),
+            1 => Some(downcast::<T, bool>(true)),
+            _ => None,
+        };
+    }
+    None
+}
+
 /// [`decode`] of `bytes[start..]`, taking `bytes`: a `Vec<u8>` or `String`
 /// output is the buffer itself, its first `start + 1` bytes cut off (moved
 /// down, not copied into a new allocation). `None` if the payload is

@@ -299,6 +299,49 @@ fn scalars_round_trip_at_their_limits() {
     round_trip(serde_bytes::ByteBuf::from(vec![1, 2, 3]));
 }
 
+/// Every number [`bits`] makes reads back as itself with [`from_bits`].
+fn bits_round_trip<T: Copy + PartialEq + Debug + 'static>(values: &[T]) {
+    for value in values {
+        let word = bits(value).expect("a number");
+        assert_eq!(from_bits::<T>(word), Some(*value), "{value:?} as {word:#x}");
+    }
+}
+
+#[test]
+fn numbers_cross_as_their_bits_and_forged_bits_are_refused() {
+    bits_round_trip(&[0u64, 1, u64::MAX]);
+    bits_round_trip(&[0usize, usize::MAX]);
+    bits_round_trip(&[0u32, u32::MAX]);
+    bits_round_trip(&[0u16, u16::MAX]);
+    bits_round_trip(&[0u8, u8::MAX]);
+    bits_round_trip(&[i64::MIN, -1, 0, i64::MAX]);
+    bits_round_trip(&[isize::MIN, isize::MAX]);
+    bits_round_trip(&[i32::MIN, -1, i32::MAX]);
+    bits_round_trip(&[i16::MIN, -1, i16::MAX]);
+    bits_round_trip(&[i8::MIN, -1, i8::MAX]);
+    bits_round_trip(&[false, true]);
+    let floats = [f64::NAN, -0.0, f64::from_bits(1), f64::INFINITY, 0.1];
+    for float in floats {
+        let back: f64 = from_bits(bits(&float).unwrap()).unwrap();
+        assert_eq!(back.to_bits(), float.to_bits());
+    }
+    // Bits from a child are untrusted: what is no value of the type is
+    // refused, never cut down to one.
+    assert_eq!(from_bits::<u8>(256), None);
+    assert_eq!(from_bits::<u32>(1 << 32), None);
+    assert_eq!(from_bits::<i8>(128), None);
+    assert_eq!(from_bits::<i8>((-129i64) as u64), None);
+    assert_eq!(from_bits::<i32>(u64::MAX >> 1), None);
+    assert_eq!(from_bits::<bool>(2), None);
+    assert_eq!(from_bits::<u64>(u64::MAX), Some(u64::MAX));
+    // Other types have no bits.
+    assert_eq!(bits(&'x'), None);
+    assert_eq!(bits(&1.5f32), None);
+    assert_eq!(bits(&String::new()), None);
+    assert_eq!(from_bits::<char>(65), None);
+    assert_eq!(from_bits::<String>(0), None);
+}
+
 #[test]
 fn floats_keep_their_bits() {
     let f64s = [

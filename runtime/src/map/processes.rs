@@ -54,7 +54,7 @@ const IDLE_WAIT: Duration = Duration::from_millis(50);
 /// is killed.
 const GRACE: Duration = Duration::from_millis(200);
 
-/// A frame: `[tag][payload length: u64 LE][payload]`.
+/// A frame: `[tag][payload length: u64 LE][payload]`, or a [`NUMBER`].
 const FRAME_HEADER: usize = 9;
 /// The item returned; its encoded output follows.
 const OUTPUT: u8 = 0;
@@ -66,6 +66,9 @@ const UNENCODABLE: u8 = 2;
 const SKIPPED: u8 = 3;
 /// The worker's `init` panicked; the message follows.
 const INIT_FAILED: u8 = 4;
+/// The item returned a number or a bool: the frame is the tag and the
+/// output's [`codec::bits`] (u64 LE), nothing more.
+const NUMBER: u8 = 5;
 
 /// Maps `f` over `items` in a pool of forked worker processes; the outputs
 /// come back in input order, shaped by `mode` (see [`on_threads`]). Item
@@ -501,15 +504,23 @@ where
     /// Parses the whole frames in `slot`'s pending bytes.
     fn parse(&mut self, slot: usize) {
         loop {
+            if self.parse_numbers(slot) {
+                self.slots[slot].runs.pop_front();
+                self.hand_out(slot);
+                continue;
+            }
             let state = &mut self.slots[slot];
             let bytes = &state.pending[state.parsed..];
             let Some(header) = bytes.get(..FRAME_HEADER) else {
                 break;
             };
             let tag = header[0];
-            let mut len = [0u8; 8];
-            len.copy_from_slice(&header[1..]);
-            let len = u64::from_le_bytes(len);
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&header[1..]);
+            let word = u64::from_le_bytes(word);
+            // A number's frame is its header: the word is its bits, and
+            // its payload empty.
+            let len = if tag == NUMBER { 0 } else { word };
             let Some(payload) = usize::try_from(len)
                 .ok()
                 .and_then(|len| bytes.get(FRAME_HEADER..FRAME_HEADER.checked_add(len)?))
@@ -528,6 +539,13 @@ where
             let name = || base.with_index(index);
             let outcome = match tag {
                 OUTPUT => Some(decode::<U>(payload).map_err(|failure| failure.named(name(), pid))),
+                NUMBER => match codec::from_bits::<U>(word) {
+                    Some(value) => Some(Ok(value)),
+                    None => {
+                        self.broken(slot, "it sent a number that is no output of the map");
+                        return;
+                    }
+                },
                 PANIC | UNENCODABLE => {
                     let text = String::from_utf8_lossy(payload).into_owned();
                     let kind = if tag == PANIC {
@@ -584,6 +602,54 @@ where
         if state.pending.is_empty() && state.pending.capacity() > 1 << 20 {
             state.pending = Vec::new();
         }
+    }
+
+    /// The in-line lane of [`parse`](Pool::parse), for the answers of cheap
+    /// items: the [`NUMBER`] frames, from the next, put into the front run
+    /// in one tight loop, with no per-item work for the timeline (off; it
+    /// records a span per item) or the progress bar (counted once). Stops at
+    /// any other frame, and at bits that are no `U`, which the caller parses
+    /// (and refuses). `true` if the front run got every outcome it waited
+    /// for.
+    #[inline]
+    fn parse_numbers(&mut self, slot: usize) -> bool {
+        if self.report.timeline_enabled() {
+            return false;
+        }
+        let state = &mut self.slots[slot];
+        let Some(run) = state.runs.front_mut() else {
+            return false;
+        };
+        let bytes = &state.pending[state.parsed..];
+        let (mut at, mut count) = (0, 0);
+        let mut stops = false;
+        while !run.is_done() {
+            let Some(frame) = bytes.get(at..at + FRAME_HEADER) else {
+                break;
+            };
+            let mut bits = [0u8; 8];
+            bits.copy_from_slice(&frame[1..]);
+            let value = match frame[0] {
+                NUMBER => codec::from_bits::<U>(u64::from_le_bytes(bits)),
+                _ => None,
+            };
+            let Some(value) = value else {
+                break;
+            };
+            stops |= run.put(Ok(value));
+            at += FRAME_HEADER;
+            count += 1;
+        }
+        if count == 0 {
+            return false;
+        }
+        let done = run.is_done();
+        state.parsed += at;
+        self.report.advance(count);
+        if stops {
+            self.plan.stop(Stop::Failed);
+        }
+        done
     }
 
     /// Sleeps until the next check is due or a worker ends. Answers that
@@ -992,15 +1058,11 @@ impl WorkerLoop<'_> {
                 };
                 write = match small {
                     // A number: its frame made on the stack.
-                    Some(payload) => {
-                        let len = payload.as_slice().len();
-                        let mut small = [0u8; FRAME_HEADER + 10];
-                        small[0] = OUTPUT;
-                        small[1..FRAME_HEADER].copy_from_slice(&(len as u64).to_le_bytes());
-                        // Fixed-size moves: all 10 bytes, of which `len` count.
-                        small[FRAME_HEADER..].copy_from_slice(payload.all());
-                        self.ring
-                            .push(write, &small[..FRAME_HEADER + len], &mut wait)
+                    Some(bits) => {
+                        let mut small = [0u8; FRAME_HEADER];
+                        small[0] = NUMBER;
+                        small[1..].copy_from_slice(&bits.to_le_bytes());
+                        self.ring.push(write, &small, &mut wait)
                     }
                     None => {
                         let len = (frame.len() - FRAME_HEADER) as u64;
@@ -1021,8 +1083,8 @@ impl WorkerLoop<'_> {
     }
 
     /// Runs item `k` and writes its frame into `frame` (the length in its
-    /// header left for the caller), or returns the payload of an output that
-    /// is a number (whose frame the caller makes on the stack).
+    /// header left for the caller), or returns the [`codec::bits`] of an
+    /// output that is a number (whose frame the caller makes on the stack).
     fn answer<M, C, F, U>(
         &self,
         items: &mut C,
@@ -1030,7 +1092,7 @@ impl WorkerLoop<'_> {
         state: &mut F::State,
         k: usize,
         frame: &mut Vec<u8>,
-    ) -> Option<codec::ScalarPayload>
+    ) -> Option<u64>
     where
         M: Mode<U>,
         C: ItemCursor,
@@ -1062,8 +1124,8 @@ impl WorkerLoop<'_> {
             Ok(value) => {
                 // A number runs no code of the program's to encode: nothing
                 // to catch, nothing to allocate.
-                if let Some(payload) = codec::encode_scalar(&value) {
-                    return Some(payload);
+                if let Some(bits) = codec::bits(&value) {
+                    return Some(bits);
                 }
                 start_frame(frame, OUTPUT, b"");
                 let encoded = catch_unwind(AssertUnwindSafe(|| codec::encode(&value, frame)));
