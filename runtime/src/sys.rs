@@ -85,6 +85,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Write as _};
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
@@ -601,6 +602,36 @@ fn fork_now() -> Result<libc::pid_t, i32> {
     } else {
         Ok(pid)
     }
+}
+
+/// Gives the pages that lie wholly inside `buffer` back to the system
+/// (Linux: `madvise(MADV_DONTNEED)`), if it spans at least 64 KiB: their
+/// bytes then read as zeros, or as they were (memory the system cannot
+/// discard), which uninitialized memory allows. A buffer an allocator
+/// reused keeps its pages mapped: a process forked next shares them, and
+/// each first write to one after the fork copies it (a fault, a 4 KiB copy
+/// and a TLB flush); a page given back is mapped afresh, zeroed, with no copy.
+pub(crate) fn release_pages(buffer: &mut [MaybeUninit<u8>]) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // The smallest page size: a larger one only makes fewer whole pages.
+        const PAGE: usize = 4096;
+        let start = buffer.as_mut_ptr() as usize;
+        let first = start.next_multiple_of(PAGE);
+        let end = (start + buffer.len()) & !(PAGE - 1);
+        if end >= first + (64 << 10) {
+            // SAFETY: `first..end` lies inside `buffer`, which this call
+            // borrows exclusively, and whose bytes may be anything: whatever
+            // the system leaves there (zeros, or the old bytes if it cannot
+            // discard them; a failure changes nothing) is valid for them.
+            // Whole pages inside it hold nothing else (no allocator header).
+            unsafe {
+                libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_DONTNEED);
+            }
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = buffer;
 }
 
 /// Sets the calling thread's name as the system shows it

@@ -166,7 +166,8 @@ where
     let len = items.len();
     let report = Report::new(options.timeline_enabled(), options.progress_enabled());
     let plan = Plan::starting(options, name, len, report.origin());
-    let collect = Collect::<M, U>::new(len);
+    let mut collect = Collect::<M, U>::new(len);
+    collect.before_forks();
     if len > 0 {
         report.expect(len);
         let mut items = Some(items);

@@ -27,6 +27,13 @@ impl<M: Mode<U>, U> Collect<M, U> {
         }
     }
 
+    /// Readies the output for a map whose workers are forked next: its
+    /// memory is not shared with them ([`Slots::release_pages`]).
+    #[cfg(all(unix, feature = "processes"))]
+    pub(crate) fn before_forks(&mut self) {
+        self.slots.release_pages();
+    }
+
     /// The next `count` items (fewer at the end), or `None` when every item
     /// was handed out.
     #[inline]

@@ -51,6 +51,24 @@ impl<T> Slots<T> {
         }
     }
 
+    /// Gives the buffer's whole pages back to the system
+    /// ([`release_pages`](super::release_pages)) before any slot is
+    /// claimed: for a map that forks its workers next, so that the parent's
+    /// writes of the outputs do not copy pages the workers share.
+    #[cfg(all(unix, feature = "processes"))]
+    pub(crate) fn release_pages(&mut self) {
+        if *self.claimed.get_mut() != 0 {
+            return;
+        }
+        let bytes = self.capacity * std::mem::size_of::<T>();
+        // SAFETY: the buffer is `capacity` slots of `MaybeUninit<T>`, of
+        // which none is claimed, so none was written: its `bytes` bytes are
+        // uninitialized memory that `&mut self` borrows exclusively.
+        let buffer =
+            unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<MaybeUninit<u8>>(), bytes) };
+        super::release_pages(buffer);
+    }
+
     /// Whether some slots were not claimed yet.
     #[cfg(all(unix, feature = "processes"))]
     pub(crate) fn has_unclaimed(&self) -> bool {
