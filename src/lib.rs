@@ -150,7 +150,10 @@
 //! exists: a lock that another thread held at the moment of the fork stays
 //! locked forever in the child. fanout flushes and holds the std
 //! stdout/stderr locks around the fork, so printing is safe; keep other
-//! shared state out of process tasks. The child never returns into the
+//! shared state out of process tasks. A lock the caller itself holds
+//! (`let out = stdout().lock();` around the macro) goes into the child held
+//! by the child's main thread: the task can print, a thread the task starts
+//! cannot (it waits until the timeout). The child never returns into the
 //! caller's code: it sends its output and leaves with `_exit`, without
 //! running destructors or `atexit` handlers.
 //!

@@ -754,7 +754,11 @@ fn scenario_partial_lines_everywhere() {
                     s.spawn(move || {
                         println!("[thread-line-{i}]");
                         print!("[thread-partial-{i}]");
-                        eprint!("[thread-err-{i}]");
+                        // Unbuffered: one write(2) per piece of a format,
+                        // which another process's write can fall between;
+                        // the whole text at once is one write.
+                        let text = format!("[thread-err-{i}]");
+                        eprint!("{text}");
                     });
                 }
             });

@@ -47,7 +47,13 @@
 //! A lock taken long-term *after* the probe, while the group still forks, can
 //! still block the forking thread until it is released; the probe makes that
 //! a race, not the rule. A lock held by the forking thread itself (std's
-//! stdio locks are reentrant) also reads as `Held`, after the full wait.
+//! stdio locks are reentrant) also reads as `Held`, after the full wait,
+//! when there is a helper to ask. A process whose only thread is the caller
+//! has none: a hold of the caller's own reads as free, and each child
+//! inherits it, held by the child's main thread (the copy of the forking
+//! thread), which can print; another thread of the child (one its task
+//! starts, or the fresh thread of a child forked inside a Tokio runtime)
+//! waits for it for ever. Release the lock before forking.
 //!
 //! Cost, measured in release on the 2-core machine: about 3.5 µs per group in
 //! a single-threaded process (reading `/proc/self/stat`), about 60 µs per
@@ -62,7 +68,9 @@
 //! report (for long when `RUST_BACKTRACE` is set): a child forked meanwhile
 //! would hang at its first panic. fanout wraps the panic hook once, at its
 //! first group, so that reports and forks wait for each other, each for a
-//! bounded time; see [`PanicGate`].
+//! bounded time; see [`PanicGate`]. Wrapping it waits for hooks running on
+//! other threads (std's `set_hook` does), so it is done on a helper thread,
+//! waited for at most the same bound.
 //!
 //! # A child's first steps
 //!
@@ -133,9 +141,10 @@ impl ForkGroup {
     /// Probes the stdio locks ([`StdioLocks::probe`]) and whether the caller
     /// is inside an async runtime; call it on the thread that will fork.
     pub(crate) fn probe() -> Self {
-        PanicGate::install();
+        let alone = only_thread();
+        PanicGate::install(alone);
         ForkGroup {
-            stdio: StdioLocks::probe(),
+            stdio: StdioLocks::probe(alone),
             in_runtime: inside_async_runtime(),
             death_signal: true,
         }
@@ -193,12 +202,13 @@ impl StdioLocks {
     /// group of forks), except in a process whose only thread is the caller:
     /// no other thread can hold a lock there, and spawning one would make the
     /// C library treat the process as multi-threaded from then on.
-    fn probe() -> Self {
+    /// `alone`: the caller is the process's only thread ([`only_thread`]).
+    fn probe(alone: bool) -> Self {
         if STDIO_LOCKED_FOR_EVER.load(Ordering::Relaxed) || STUCK_PROBES.load(Ordering::Acquire) > 0
         {
             return StdioLocks::Held;
         }
-        if only_thread() {
+        if alone {
             return StdioLocks::Free { shared: false };
         }
         let state = Arc::new(AtomicU8::new(WAITING));
@@ -371,21 +381,27 @@ impl Forks {
     }
 
     /// Waits until no other thread is forking, and takes what a fork holds
-    /// (unless held already): call it before creating the next child's pipes.
+    /// (unless held already): call it before creating the next child's
+    /// pipes, which the fork lock then keeps from other threads' forks
+    /// until this child is forked.
     pub(crate) fn hold(&mut self) {
+        if self.held.is_some()
+            && (AT_GATE.load(Ordering::SeqCst) != 0 || REPORTING.load(Ordering::SeqCst) != 0)
+        {
+            // Held since the last fork of the run, while a panic report
+            // waits at the gate: let it through (its wait, and this fork's,
+            // bounded by the gate's patience) before the next child's pipes.
+            self.release();
+        }
         let held = self.take_held();
         self.held = Some(held);
     }
 
-    /// What [`hold`](Forks::hold) holds, taken out of `self`.
+    /// What [`hold`](Forks::hold) holds, taken out of `self` (taken now if
+    /// nothing is held).
     fn take_held(&mut self) -> Held {
         if let Some(held) = self.held.take() {
-            if REPORTING.load(Ordering::SeqCst) == 0 {
-                return held;
-            }
-            // A panic report waits at the gate (from a thread started since
-            // the probe): let it through before the next fork.
-            drop(held);
+            return held;
         }
         let lock = ForkLock::acquire();
         let gate = PanicGate::close(std::process::id());
@@ -505,16 +521,45 @@ const GATE_PATIENCE: Duration = Duration::from_secs(1);
 static FORKING: AtomicU32 = AtomicU32::new(0);
 /// Panic reports in progress (in the wrapped hook).
 static REPORTING: AtomicUsize = AtomicUsize::new(0);
+/// Panic reports waiting for the gate to open (counted for their whole
+/// wait, while `REPORTING` lets a fork through between two looks).
+static AT_GATE: AtomicUsize = AtomicUsize::new(0);
 /// Whether the hook is wrapped.
 static GATE_INSTALLED: AtomicBool = AtomicBool::new(false);
 
 impl PanicGate {
     /// Wraps the panic hook, unless done already (or this thread is
-    /// panicking, when the hook cannot be changed: the next group tries again).
-    fn install() {
+    /// panicking, when the hook cannot be changed: the next group tries
+    /// again). std's `take_hook` and `set_hook` wait for every hook running
+    /// on other threads, for as long as it runs: unless the caller is
+    /// `alone` (no other thread), the hook is wrapped on a helper thread,
+    /// waited for at most [`GATE_PATIENCE`]. If that passes (a slow report
+    /// elsewhere), this group forks without the gate, and the helper wraps
+    /// the hook once that report ended.
+    fn install(alone: bool) {
         if GATE_INSTALLED.load(Ordering::Acquire) || std::thread::panicking() {
             return;
         }
+        if alone {
+            PanicGate::install_now();
+            return;
+        }
+        let (done, installed) = std::sync::mpsc::channel::<()>();
+        let helper = std::thread::Builder::new()
+            .name("fanout-panic-gate".to_owned())
+            .stack_size(64 << 10)
+            .spawn(move || {
+                PanicGate::install_now();
+                let _ = done.send(());
+            });
+        if helper.is_ok() {
+            let _ = installed.recv_timeout(GATE_PATIENCE);
+        }
+    }
+
+    /// Wraps the panic hook (see [`install`](PanicGate::install)), unless
+    /// another thread did.
+    fn install_now() {
         // fanout's naming hook goes first, under the gate, so that the gate
         // also keeps its reports apart from forks.
         crate::thread_name::install_panic_hook();
@@ -527,12 +572,18 @@ impl PanicGate {
         std::panic::set_hook(Box::new(move |info| {
             let start = std::time::Instant::now();
             REPORTING.fetch_add(1, Ordering::SeqCst);
-            while FORKING.load(Ordering::SeqCst) == std::process::id()
-                && start.elapsed() < GATE_PATIENCE
-            {
-                REPORTING.fetch_sub(1, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_micros(100));
-                REPORTING.fetch_add(1, Ordering::SeqCst);
+            if FORKING.load(Ordering::SeqCst) == std::process::id() {
+                // Seen by a run of forks that keeps the gate closed from
+                // one fork to the next ([`Forks::hold`]): it opens it.
+                AT_GATE.fetch_add(1, Ordering::SeqCst);
+                while FORKING.load(Ordering::SeqCst) == std::process::id()
+                    && start.elapsed() < GATE_PATIENCE
+                {
+                    REPORTING.fetch_sub(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_micros(100));
+                    REPORTING.fetch_add(1, Ordering::SeqCst);
+                }
+                AT_GATE.fetch_sub(1, Ordering::SeqCst);
             }
             previous(info);
             REPORTING.fetch_sub(1, Ordering::SeqCst);

@@ -383,6 +383,10 @@ impl<T> ChildHandle<'_, T> {
     }
 }
 
+/// How long a child whose pipe ended has to become a zombie before the
+/// deadline kills it; see [`Children::reap`].
+const EXIT_GRACE: Duration = Duration::from_millis(50);
+
 /// Every child of a scope.
 struct Children {
     /// The deadline and the limit it came from.
@@ -525,6 +529,21 @@ impl Children {
             if let Some((deadline, limit)) = self.deadline
                 && now >= deadline
             {
+                // A child that ended in time keeps its output, however long
+                // the parent took to look (forking the others, say): the
+                // ended are reaped and read, then every pipe is read as far
+                // as it goes (one that ends is a child exiting: it is reaped
+                // with a grace, see `reap`). The children still running are
+                // killed.
+                self.check_ended();
+                for child in &mut self.list {
+                    if let Some(pipe) = &child.pipe
+                        && child.status.is_none()
+                        && sys::set_nonblocking(pipe.as_fd()).is_ok()
+                    {
+                        child.read_left();
+                    }
+                }
                 for child in &mut self.list {
                     if child.pipe.is_some() && child.status.is_none() {
                         sys::kill(child.pid);
@@ -619,6 +638,14 @@ impl Children {
                 // was asked for.
                 child.status = Some(sys::wait(child.pid, true).unwrap_or(Status::Lost));
                 return;
+            };
+            // A child whose pipe was seen to end at the deadline or after it
+            // is exiting (its pipe ends at `_exit`): it has a moment to be
+            // reaped before it counts as still running. One that closed its
+            // pipe long before and runs on is killed at the deadline.
+            let deadline = match child.ended_at {
+                Some(ended) if child.timed_out.is_none() => deadline.max(ended + EXIT_GRACE),
+                _ => deadline,
             };
             // Short at first: a child that closed its pipe at `_exit` is a
             // zombie within microseconds.
