@@ -100,6 +100,10 @@ pub fn process_pool_hand(n: u64) -> Vec<u64> {
     fork::split(n, 2, square)
 }
 
+pub fn process_pool_answering(n: u64) -> Vec<u64> {
+    fork::split_answering(n, 2, square)
+}
+
 pub fn cpu_process_pool_hand(n: u64) -> Vec<u64> {
     fork::split(n, 2, cpu_item)
 }
