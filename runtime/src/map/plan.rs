@@ -94,6 +94,16 @@ impl Plan {
         }
     }
 
+    /// [`may_start`](Plan::may_start) for a hot loop: the deadline copied
+    /// into a local of the loop (a register), not read again per item.
+    #[inline]
+    pub(crate) fn starter(&self) -> Starter<'_> {
+        Starter {
+            plan: self,
+            deadline: self.deadline.map(|(deadline, _)| deadline),
+        }
+    }
+
     /// No new item starts from now on; the first reason given is kept.
     pub(crate) fn stop(&self, why: Stop) {
         let code = match why {
@@ -127,6 +137,30 @@ impl Plan {
         match (self.stopped(), self.deadline) {
             (Some(Stop::TimedOut), Some((_, limit))) => Error::new(name, ErrorKind::Timeout(limit)),
             _ => Error::new(name, ErrorKind::Cancelled),
+        }
+    }
+}
+
+/// What [`Plan::starter`] gives: [`Plan::may_start`] with the deadline at hand.
+#[derive(Clone, Copy)]
+pub(crate) struct Starter<'a> {
+    plan: &'a Plan,
+    deadline: Option<Instant>,
+}
+
+impl Starter<'_> {
+    /// Whether a new item may start now ([`Plan::may_start`]).
+    #[inline]
+    pub(crate) fn may_start(self) -> bool {
+        if self.plan.stop.load(Ordering::Relaxed) != RUNNING {
+            return false;
+        }
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => {
+                self.plan.stop(Stop::TimedOut);
+                false
+            }
+            _ => true,
         }
     }
 }

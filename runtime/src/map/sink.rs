@@ -134,6 +134,35 @@ impl<M: Mode<U>, U> ChunkSink<'_, M, U> {
         }
     }
 
+    /// [`put`](ChunkSink::put)s the outputs that `output_at(index)` gives
+    /// for the next items in turn, in one loop whose position stays in a
+    /// register ([`Writer::write_while`]), until it gives `None`, an output
+    /// is kept aside (a `try` error: put as `put` does) or the run is done;
+    /// `true` if an outcome stops the map.
+    #[inline]
+    pub(crate) fn put_while(&mut self, mut output_at: impl FnMut(usize) -> Option<U>) -> bool {
+        let mut aside = None;
+        self.writer.write_while(|index| {
+            let output = output_at(index)?;
+            match M::settle(Ok(output)) {
+                Settled::Kept(slot) => Some(slot),
+                Settled::Aside(kept_aside) => {
+                    aside = Some(kept_aside);
+                    None
+                }
+            }
+        });
+        match aside {
+            Some(aside) => {
+                let stops = M::stops(&aside);
+                self.kept.push((self.writer.index(), aside));
+                self.writer.skip();
+                stops
+            }
+            None => false,
+        }
+    }
+
     /// Item [`index`](ChunkSink::index) gets no outcome (it never ran): the map's
     /// end decides it.
     #[cfg(all(unix, feature = "processes"))]

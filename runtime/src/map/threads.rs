@@ -281,28 +281,46 @@ where
     /// Runs the items of one chunk in order, each one's outcome going to its
     /// slot as it ends. The index of the running item lives in `run` (a
     /// local), so a panic is charged to the right item whatever the task did.
-    fn run_chunk(
-        &self,
-        mut run: ChunkSink<'_, M, U>,
-        mut items: P::IntoIter,
-        state: &mut F::State,
-    ) {
+    fn run_chunk(&self, mut run: ChunkSink<'_, M, U>, items: P::IntoIter, state: &mut F::State) {
+        let mut items = Some(items);
         let base = &self.plan.base;
         let quiet = self.report.is_quiet();
         while !run.is_done() {
             let ran = catch_unwind(AssertUnwindSafe(|| {
+                if quiet {
+                    // The hot loop of cheap items: the run's position, the
+                    // items and the deadline in locals (registers), one
+                    // store of the item's index per item.
+                    let starter = self.plan.starter();
+                    let mut items = ItemsHere::new(&mut items);
+                    let mut ended = false;
+                    while !ended && !run.is_done() {
+                        let stops = run.put_while(|index| {
+                            if !starter.may_start() {
+                                ended = true;
+                                return None;
+                            }
+                            let Some(item) = items.next() else {
+                                ended = true;
+                                return None;
+                            };
+                            name::set_current_index(index);
+                            Some(self.f.call(state, item))
+                        });
+                        if stops {
+                            self.plan.stop(Stop::Failed);
+                        }
+                    }
+                    return;
+                }
+                let Some(items) = items.as_mut() else { return };
                 while self.plan.may_start() {
                     let Some(item) = items.next() else { return };
                     let index = run.index();
                     name::set_current_index(index);
-                    let output = if quiet {
-                        self.f.call(state, item)
-                    } else {
-                        let started = self.report.start(base.with_index(index));
-                        let output = self.f.call(state, item);
-                        self.report.end(started);
-                        output
-                    };
+                    let started = self.report.start(base.with_index(index));
+                    let output = self.f.call(state, item);
+                    self.report.end(started);
                     if run.put(Ok(output)) {
                         self.plan.stop(Stop::Failed);
                     }
@@ -400,5 +418,34 @@ fn pool(workers: usize) -> Result<Arc<rayon::ThreadPool>, String> {
                 "cannot start a thread pool of {threads} threads: {error}"
             )),
         },
+    }
+}
+
+/// A chunk's items, moved out of their place for a hot loop (so that they
+/// live in its registers, not behind a reference that the loop's calls
+/// could change), and put back when it ends, by unwinding too: the items
+/// after one that panicked still run.
+struct ItemsHere<'a, I> {
+    home: &'a mut Option<I>,
+    items: Option<I>,
+}
+
+impl<'a, I: Iterator> ItemsHere<'a, I> {
+    #[inline]
+    fn new(home: &'a mut Option<I>) -> Self {
+        let items = home.take();
+        ItemsHere { home, items }
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<I::Item> {
+        self.items.as_mut()?.next()
+    }
+}
+
+impl<I> Drop for ItemsHere<'_, I> {
+    #[inline]
+    fn drop(&mut self) {
+        *self.home = self.items.take();
     }
 }

@@ -237,6 +237,29 @@ impl<T> Writer<'_, T> {
         self.next += 1;
     }
 
+    /// [`write`](Writer::write)s the values `value_at(index)` gives for
+    /// the next slots in turn, until it gives `None` or the range is done.
+    /// The position lives in a local through the loop (a register, whatever
+    /// `value_at` does to memory), and is stored back after each write, so
+    /// that a panic in `value_at` leaves [`index`](Writer::index) at the
+    /// item that panicked.
+    #[inline]
+    pub(crate) fn write_while(&mut self, mut value_at: impl FnMut(usize) -> Option<T>) {
+        let (ptr, end) = (self.slots.ptr, self.end);
+        let mut next = self.next;
+        while next < end {
+            let Some(value) = value_at(next) else {
+                return;
+            };
+            // SAFETY: as in `write`: `next` is inside this writer's claimed
+            // range (`next < end`), which no other writer was given, and it
+            // only increases.
+            unsafe { (*ptr.add(next)).write(value) };
+            next += 1;
+            self.next = next;
+        }
+    }
+
     /// Leaves the slot at [`index`](Writer::index) empty and moves on.
     #[inline]
     pub(crate) fn skip(&mut self) {
