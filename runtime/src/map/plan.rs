@@ -96,6 +96,7 @@ impl Plan {
 
     /// [`may_start`](Plan::may_start) for a hot loop: the deadline copied
     /// into a local of the loop (a register), not read again per item.
+    #[cfg(feature = "pool")]
     #[inline]
     pub(crate) fn starter(&self) -> Starter<'_> {
         Starter {
@@ -142,12 +143,14 @@ impl Plan {
 }
 
 /// What [`Plan::starter`] gives: [`Plan::may_start`] with the deadline at hand.
+#[cfg(feature = "pool")]
 #[derive(Clone, Copy)]
 pub(crate) struct Starter<'a> {
     plan: &'a Plan,
     deadline: Option<Instant>,
 }
 
+#[cfg(feature = "pool")]
 impl Starter<'_> {
     /// Whether a new item may start now ([`Plan::may_start`]).
     #[inline]

@@ -139,6 +139,7 @@ impl<M: Mode<U>, U> ChunkSink<'_, M, U> {
     /// register ([`Writer::write_while`]), until it gives `None`, an output
     /// is kept aside (a `try` error: put as `put` does) or the run is done;
     /// `true` if an outcome stops the map.
+    #[cfg(feature = "pool")]
     #[inline]
     pub(crate) fn put_while(&mut self, mut output_at: impl FnMut(usize) -> Option<U>) -> bool {
         let mut aside = None;

@@ -243,6 +243,7 @@ impl<T> Writer<'_, T> {
     /// `value_at` does to memory), and is stored back after each write, so
     /// that a panic in `value_at` leaves [`index`](Writer::index) at the
     /// item that panicked.
+    #[cfg(feature = "pool")]
     #[inline]
     pub(crate) fn write_while(&mut self, mut value_at: impl FnMut(usize) -> Option<T>) {
         let (ptr, end) = (self.slots.ptr, self.end);
