@@ -659,6 +659,17 @@ where
     /// the parent asks the next answer to wake it.
     fn wait(&mut self) {
         self.idle = self.idle.saturating_add(1);
+        // Without a timeline, nobody looks at an answer before the map
+        // ends: the parent sleeps until a worker writes on its socket (at
+        // the end of each run, when its ring is full, or as it ends) or the
+        // deadline, instead of checking every millisecond, which on a
+        // loaded machine takes a worker's core a thousand times a second.
+        // The timeline stamps each answer as it is taken.
+        if !self.report.timeline_enabled() {
+            self.idle = 0;
+            self.poll_channels(IDLE_WAIT);
+            return;
+        }
         let woken = self.idle > IDLE_CHECKS;
         let mut quiet = true;
         if woken {
@@ -671,44 +682,49 @@ where
             }
         }
         if quiet {
-            self.polled.clear();
-            for (index, state) in self.slots.iter().enumerate() {
-                if let Some(channel) = &state.channel {
-                    let fd = libc::pollfd {
-                        fd: channel.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    self.polled.push((fd, index));
-                }
-            }
-            let mut wait = if woken { IDLE_WAIT } else { CHECK_EVERY };
-            if let Some((deadline, _)) = self.plan.deadline() {
-                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
-            }
-            let mut fds: Vec<libc::pollfd> = self.polled.iter().map(|(fd, _)| *fd).collect();
-            let ready = if fds.is_empty() {
-                std::thread::sleep(wait.min(Duration::from_millis(1)));
-                Ok(0)
-            } else {
-                sys::poll(&mut fds, Some(wait))
-            };
-            if let Ok(ready) = ready
-                && ready > 0
-            {
-                let polled = std::mem::take(&mut self.polled);
-                for (fd, (_, slot)) in fds.iter().zip(&polled) {
-                    if fd.revents != 0 {
-                        self.read_channel(*slot);
-                    }
-                }
-                self.polled = polled;
-            }
+            self.poll_channels(if woken { IDLE_WAIT } else { CHECK_EVERY });
         }
         for state in &self.slots {
             if let Some(ring) = &state.ring {
                 ring.awake();
             }
+        }
+    }
+
+    /// Waits at most `wait` (and not past the deadline) for a worker to
+    /// write on its socket, and reads what they wrote.
+    fn poll_channels(&mut self, mut wait: Duration) {
+        self.polled.clear();
+        for (index, state) in self.slots.iter().enumerate() {
+            if let Some(channel) = &state.channel {
+                let fd = libc::pollfd {
+                    fd: channel.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                self.polled.push((fd, index));
+            }
+        }
+        if let Some((deadline, _)) = self.plan.deadline() {
+            wait = wait.min(deadline.saturating_duration_since(Instant::now()));
+        }
+        let mut fds: Vec<libc::pollfd> = self.polled.iter().map(|(fd, _)| *fd).collect();
+        let ready = if fds.is_empty() {
+            std::thread::sleep(wait.min(Duration::from_millis(1)));
+            Ok(0)
+        } else {
+            sys::poll(&mut fds, Some(wait))
+        };
+        if let Ok(ready) = ready
+            && ready > 0
+        {
+            let polled = std::mem::take(&mut self.polled);
+            for (fd, (_, slot)) in fds.iter().zip(&polled) {
+                if fd.revents != 0 {
+                    self.read_channel(*slot);
+                }
+            }
+            self.polled = polled;
         }
     }
 

@@ -184,8 +184,10 @@ impl Ring {
 
     /// Appends `bytes` (worker only) without publishing them; waits, calling
     /// `wait` between tries, while the ring is full (publishing what it holds
-    /// first, so that the parent can take it: `wait(true)` if the parent is
-    /// asleep and must be woken to do so). Returns the new write position.
+    /// first, so that the parent can take it: `wait(true)` if the parent
+    /// must be woken to do so: once each time it finds the ring full after
+    /// the parent took some, and whenever the parent asked).
+    /// Returns the new write position.
     #[inline]
     pub(crate) fn push(&self, write: u64, bytes: &[u8], wait: &mut dyn FnMut(bool)) -> u64 {
         // The common case, in line: room known, in one piece, mapped.
@@ -205,13 +207,19 @@ impl Ring {
     /// mapped that far yet.
     #[inline(never)]
     fn push_slow(&self, mut write: u64, mut bytes: &[u8], wait: &mut dyn FnMut(bool)) -> u64 {
+        // The parent's read position at the last wake-up: it is woken once
+        // each time it finds the ring full again, not at every try.
+        let mut woken_at = None;
         while !bytes.is_empty() {
             let free = self.free(write, bytes.len());
             if free == 0 {
-                // A parent that went to sleep before these bytes were
-                // published would otherwise sleep its whole wait out.
-                let wake = self.publish(write);
-                wait(wake);
+                // The parent may be waiting for the end of a range, or
+                // asleep: it is woken to take what the ring holds, whether
+                // it asked for answers as they come or not.
+                let asked = self.publish(write);
+                let read = self.seen_read.get();
+                wait(asked || woken_at != Some(read));
+                woken_at = Some(read);
                 continue;
             }
             let at = (write as usize) & (self.capacity - 1);
