@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 use fanout::{ErrorKind, pool_map, spawn_processes};
 
+mod rings;
+use rings::{RING_CAPACITY, my_ring, push, rings};
+
 // ---------------------------------------------------------------- harness
 
 /// What a copy of this binary did.
@@ -133,6 +136,16 @@ fn run(name: &str, env: &[(&str, &str)], limit: Duration) -> Run {
         stderr,
         took,
     }
+}
+
+/// The scenario exited with 0, did not hang and left no process behind.
+#[track_caller]
+fn assert_clean(run: &Run) {
+    assert!(
+        run.code == Some(0) && !run.hung && !run.orphans,
+        "{}",
+        run.text()
+    );
 }
 
 /// The line a scenario printed after `REPORT ` (the harness may print
@@ -245,11 +258,7 @@ fn s_drop_panics() {
 #[test]
 fn an_items_destructor_that_panics_mid_loop_carries_its_panic_and_leaves_every_lock_free() {
     let run = run("s_drop_panics", &[], Duration::from_secs(60));
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     let report = run
         .stdout
         .lines()
@@ -319,11 +328,7 @@ fn a_thread_started_mid_loop_by_a_destructor_prints_without_hanging_the_children
         &[],
         Duration::from_secs(60),
     );
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     let expected: Vec<Result<u32, String>> = (0..40).map(|k| Ok(k + 1)).collect();
     assert!(
         run.stdout.contains(&format!("REPORT {expected:?}")),
@@ -396,11 +401,7 @@ fn s_tokio_current_thread() {
 #[test]
 fn a_process_alone_keeps_printing_with_the_tokio_current_thread_runtime() {
     let run = run("s_tokio_current_thread", &[], Duration::from_secs(60));
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     assert!(
         report_of(&run).starts_with("(true, [Ok(1), Ok(11), Ok(21), Ok(31), Ok(41)])"),
         "{}",
@@ -424,11 +425,7 @@ fn a_process_alone_keeps_printing_with_the_tokio_current_thread_runtime() {
 #[test]
 fn a_single_threaded_caller_holding_stdout_gets_children_that_print_from_their_main_thread() {
     let run = run("s_caller_holds_stdout", &[], Duration::from_secs(60));
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     assert!(
         report_of(&run).starts_with("[Ok(0), Ok(1), Ok(2)]"),
         "{}",
@@ -551,11 +548,7 @@ fn s_pipe_fails_mid_loop() {
 #[test]
 fn forks_that_fail_mid_loop_fail_their_items_alone_and_leave_every_lock_free() {
     let run = run("s_fork_fails_mid_loop", &[], Duration::from_secs(60));
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     let report = report_of(&run);
     let spawn_error = |name: &str| {
         format!(
@@ -595,11 +588,7 @@ fn forks_that_fail_mid_loop_fail_their_items_alone_and_leave_every_lock_free() {
 #[test]
 fn pipes_that_fail_mid_loop_fail_their_items_alone_and_leave_every_lock_free() {
     let run = run("s_pipe_fails_mid_loop", &[], Duration::from_secs(60));
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     let report = report_of(&run);
     assert!(report.contains("Too many open files"), "{report}");
     assert!(report.contains("printed true left []"), "{report}");
@@ -759,11 +748,7 @@ fn panics_on_a_thread_started_mid_loop_do_not_hang_the_childrens_reports() {
         &[("RUST_BACKTRACE", "1")],
         Duration::from_secs(90),
     );
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     let report = report_of(&run);
     assert!(report.contains("timed out []; wrong []"), "{report}");
 }
@@ -771,11 +756,7 @@ fn panics_on_a_thread_started_mid_loop_do_not_hang_the_childrens_reports() {
 #[test]
 fn loop_options_names_and_nesting_in_a_process_alone_come_back_exact() {
     let run = run("s_loop_options", &[], Duration::from_secs(90));
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     let report = report_of(&run);
     for line in [
         "names [\"dyn-é-7-0\", \"dyn-é-7-1\", \"dyn-é-7-2\", \"dyn-é-7-3\", \"dyn-é-7-4\"]",
@@ -950,57 +931,7 @@ fn pools_alone() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
-const RING_CAPACITY: u64 = 1 << 20;
 const NUMBER: u8 = 5;
-
-/// The answer rings this process maps (shared, 257 pages: 1 MiB of data and
-/// a page of header), from /proc/self/maps.
-fn rings() -> Vec<*mut u64> {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    maps.lines()
-        .filter(|line| line.contains(" rw-s "))
-        .filter_map(|line| {
-            let (range, _) = line.split_once(' ')?;
-            let (start, end) = range.split_once('-')?;
-            let start = usize::from_str_radix(start, 16).ok()?;
-            let end = usize::from_str_radix(end, 16).ok()?;
-            (end - start == 257 * 4096).then_some(start as *mut u64)
-        })
-        .collect()
-}
-
-/// The ring of this worker: the one whose write position is `written`.
-fn my_ring(written: u64) -> Option<*mut u64> {
-    // SAFETY: reads the first word of each ring this process maps.
-    rings()
-        .into_iter()
-        .find(|ring| unsafe { ring.read_volatile() } == written)
-}
-
-/// Writes `bytes` into the ring as its worker would, waiting for room, and
-/// publishes them.
-///
-/// # Safety
-/// `ring` must be an answer ring mapped in this process.
-unsafe fn push(ring: *mut u64, bytes: &[u8]) {
-    // SAFETY: the header's words (write at 0, read at 64 bytes) and the data
-    // after the 256-byte header are inside the mapping.
-    unsafe {
-        let read = ring.cast::<u8>().add(64).cast::<u64>();
-        let data = ring.cast::<u8>().add(256);
-        let mut write = ring.read_volatile();
-        for &byte in bytes {
-            while write - read.read_volatile() >= RING_CAPACITY {
-                ring.write_volatile(write);
-                std::thread::sleep(Duration::from_micros(100));
-            }
-            data.add((write % RING_CAPACITY) as usize)
-                .write_volatile(byte);
-            write += 1;
-        }
-        ring.write_volatile(write);
-    }
-}
 
 /// A NUMBER frame: the tag and 64 bits.
 fn number_frame(bits: u64) -> Vec<u8> {
@@ -1341,11 +1272,7 @@ fn a_child_that_answered_before_the_deadline_is_not_timed_out_by_a_slow_parent()
         &[],
         Duration::from_secs(60),
     );
-    assert!(
-        run.code == Some(0) && !run.hung && !run.orphans,
-        "{}",
-        run.text()
-    );
+    assert_clean(&run);
     let report = report_of(&run);
     // Items 0 to 3 were forked (and ended) within the first 400 ms.
     assert!(

@@ -8,6 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fanout::{ErrorKind, pool_map, spawn_processes};
+
+mod rings;
+use rings::{my_ring, push, rings};
 use serde::{Deserialize, Serialize};
 
 /// The tests that forge answers write into every answer ring the worker has
@@ -224,38 +227,6 @@ enum Nest {
     Node(Box<Nest>),
 }
 
-/// The ring of this worker: the one whose write position is `written`.
-fn my_ring(written: u64) -> Option<*mut u64> {
-    // SAFETY: reads the first word of each ring this process maps.
-    rings()
-        .into_iter()
-        .find(|ring| unsafe { ring.read_volatile() } == written)
-}
-
-/// Writes `bytes` into the ring as its worker would, waiting for room.
-///
-/// # Safety
-/// `ring` must be an answer ring mapped in this process.
-unsafe fn push(ring: *mut u64, bytes: &[u8]) {
-    const CAPACITY: u64 = 1 << 20;
-    // SAFETY: the header's words (write at 0, read at 64 bytes) and the data
-    // after the 256-byte header are inside the mapping.
-    unsafe {
-        let read = ring.cast::<u8>().add(64).cast::<u64>();
-        let data = ring.cast::<u8>().add(256);
-        let mut write = ring.read_volatile();
-        for &byte in bytes {
-            while write - read.read_volatile() >= CAPACITY {
-                ring.write_volatile(write);
-                std::thread::sleep(Duration::from_micros(100));
-            }
-            data.add((write % CAPACITY) as usize).write_volatile(byte);
-            write += 1;
-        }
-        ring.write_volatile(write);
-    }
-}
-
 #[test]
 fn a_deep_value_fails_its_item_without_touching_the_callers_stack() {
     let _alone = alone();
@@ -352,22 +323,6 @@ fn large_bytes_and_strings_move_as_bytes() {
         "{:?}",
         start.elapsed()
     );
-}
-
-/// The answer rings this process maps (shared, 257 pages: 1 MiB of data and
-/// a page of header), from /proc/self/maps.
-fn rings() -> Vec<*mut u64> {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    maps.lines()
-        .filter(|line| line.contains(" rw-s "))
-        .filter_map(|line| {
-            let (range, _) = line.split_once(' ')?;
-            let (start, end) = range.split_once('-')?;
-            let start = usize::from_str_radix(start, 16).ok()?;
-            let end = usize::from_str_radix(end, 16).ok()?;
-            (end - start == 257 * 4096).then_some(start as *mut u64)
-        })
-        .collect()
 }
 
 #[test]
