@@ -492,12 +492,6 @@ impl Forks {
     }
 }
 
-impl Drop for Forks {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
 /// Keeps forks and panic reports apart. std's default panic hook holds a
 /// private lock of std (the backtrace lock) while it writes the report, for
 /// long when `RUST_BACKTRACE` is set: a child forked meanwhile would hang at
