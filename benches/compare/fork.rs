@@ -25,16 +25,7 @@ pub fn each(n: u64, f: fn(u64) -> u64) -> Vec<u64> {
             }
         }
     }
-    children
-        .into_iter()
-        .map(|(pid, read)| {
-            let mut bytes = [0u8; 8];
-            read_exact(read, &mut bytes);
-            close(read);
-            reap(pid);
-            u64::from_ne_bytes(bytes)
-        })
-        .collect()
+    read_each(children)
 }
 
 /// [`each`] with the guarantees fanout gives every child, written by hand:
@@ -86,6 +77,12 @@ pub fn each_guarded(n: u64, f: fn(u64) -> u64) -> Vec<u64> {
             }
         }
     }
+    read_each(children)
+}
+
+/// The parent's side of [`each`] and [`each_guarded`]: reads each child's
+/// 8 bytes from its pipe and reaps it, in order.
+fn read_each(children: Vec<(libc::pid_t, libc::c_int)>) -> Vec<u64> {
     children
         .into_iter()
         .map(|(pid, read)| {
