@@ -723,11 +723,14 @@ fn s_loop_options() {
         }; timeout = Duration::from_secs(20));
         lines.push(format!("nested {nested:?}"));
         let prints = spawn_processes!(for i in 0..10u32 => {
-            // 2 000 bytes: one write(2), below PIPE_BUF, so that the lines
-            // of children printing at once cannot interleave in the pipe.
-            let line = format!("{i} ").repeat(1_000);
-            println!("{line}");
-            eprintln!("{line}");
+            // 2 001 bytes in one write(2), below PIPE_BUF, so that the lines
+            // of children printing at once cannot interleave in the pipe
+            // (`println!` would write a line longer than stdout's buffer
+            // and its newline apart).
+            use std::io::Write as _;
+            let line = format!("{}\n", format!("{i} ").repeat(1_000));
+            std::io::stdout().write_all(line.as_bytes()).unwrap();
+            std::io::stderr().write_all(line.as_bytes()).unwrap();
             i
         }; timeout = Duration::from_secs(20));
         lines.push(format!("prints {prints:?}"));

@@ -85,6 +85,56 @@ fn pool_items_on_threads_carry_the_dynamic_name() {
     assert_eq!(streamed, ["req-11-0", "req-11-1", "req-11-2"]);
 }
 
+/// An item that runs a pool_map! of its own: the nested map's items run on
+/// this thread too (and, while it waits, other items of the outer map), each
+/// keeping its own name; after it, the outer item has its name back, and a
+/// panic after it is charged to the outer item, its neighbours in place.
+#[test]
+fn a_pool_map_inside_a_pool_item_keeps_every_name_and_place() {
+    let item = |x: u32| {
+        let before = fanout::current_name().unwrap();
+        let inner = pool_map!(|y: u32| (fanout::current_name().unwrap(), y), 0..60; workers = 3, name = "inner");
+        for (k, (name, y)) in inner.iter().enumerate() {
+            assert_eq!(
+                (name.as_str(), *y as usize),
+                (format!("inner-{k}").as_str(), k)
+            );
+        }
+        assert_eq!(fanout::current_name().unwrap(), before);
+        assert!(x % 7 != 3, "item {x}");
+        (x, before)
+    };
+    let caught = pool_map!(item, 0..40; catch, workers = 4, name = "outer");
+    for (k, outcome) in caught.iter().enumerate() {
+        if k % 7 == 3 {
+            let error = outcome.as_ref().unwrap_err();
+            assert_eq!(error.worker(), format!("outer-{k}"));
+            assert_eq!(error.panic_message(), Some(format!("item {k}").as_str()));
+        } else {
+            assert_eq!(
+                outcome.as_ref().ok(),
+                Some(&(k as u32, format!("outer-{k}")))
+            );
+        }
+    }
+    let plain = pool_map!(|x: u32| item(x * 7), 0..30; workers = 4, name = "outer");
+    for (k, (x, name)) in plain.iter().enumerate() {
+        assert_eq!(
+            (*x as usize, name.as_str()),
+            (7 * k, format!("outer-{k}").as_str())
+        );
+    }
+    let failed = std::panic::catch_unwind(
+        || pool_map!(|x: u32| item(x + 3), 0..2; workers = 2, name = "outer"),
+    );
+    let message = failed.unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("`outer-0`") && message.contains("item 3"),
+        "{message}"
+    );
+}
+
 #[test]
 fn pool_items_in_processes_carry_the_dynamic_name() {
     let who = request_name(12);

@@ -179,6 +179,12 @@ thread_local! {
 /// `CURRENT_INDEX` of a name without an index.
 const NO_INDEX: usize = usize::MAX;
 
+/// `CURRENT_INDEX` of a pool worker in its hot loop: the index is the slot
+/// being written ([`writing_index`](crate::sys::slots::writing_index)), so
+/// the loop stores it once per item, not twice. (No map has this many items.)
+#[cfg(feature = "pool")]
+const WRITING_INDEX: usize = usize::MAX - 1;
+
 /// The name of the fanout worker running on this thread (or in this child
 /// process, or in this future while it is polled), or `None` outside workers.
 ///
@@ -202,6 +208,12 @@ pub fn current_worker() -> Option<WorkerName> {
         copy
     })?;
     let index = CURRENT_INDEX.with(Cell::get);
+    #[cfg(feature = "pool")]
+    let index = if index == WRITING_INDEX {
+        crate::sys::slots::writing_index()
+    } else {
+        index
+    };
     Some(WorkerName {
         base,
         index: (index != NO_INDEX).then_some(index),
@@ -232,6 +244,15 @@ pub fn enter(name: WorkerName) -> NameGuard {
 #[inline]
 pub(crate) fn set_current_index(index: usize) {
     CURRENT_INDEX.with(|c| c.set(index));
+}
+
+/// Makes the item whose slot this thread is writing the current worker
+/// (inside [`Writer::write_while`](crate::sys::slots::Writer::write_while),
+/// which keeps its index), as [`set_current_index`] does for one index.
+#[cfg(feature = "pool")]
+#[inline]
+pub(crate) fn set_index_from_writer() {
+    set_current_index(WRITING_INDEX);
 }
 
 /// Restores the previous worker name when dropped; see [`enter`].

@@ -38,6 +38,10 @@ pub trait Mode<U>: Copy + Send + Sync + 'static + sealed::Sealed {
     /// Whether no new item may start once this was kept aside.
     fn stops(aside: &Self::Aside) -> bool;
 
+    /// Whether every failure of a worker (a panic, a crash) stops the map:
+    /// then nothing of an item's chunk runs after it panicked.
+    const FAILURE_STOPS: bool = true;
+
     /// Whether this outcome will stop the map (what [`stops`](Mode::stops)
     /// says of it once settled), told without consuming it: a worker
     /// process checks it before it sends the outcome to the parent.
@@ -166,6 +170,8 @@ impl<U: Send> Mode<U> for Catch {
     type Kept = Result<U, Error>;
     type Aside = Error;
     type Output = Vec<Result<U, Error>>;
+
+    const FAILURE_STOPS: bool = false;
 
     #[inline]
     fn settle(outcome: Result<U, Error>) -> Settled<Result<U, Error>, Error> {

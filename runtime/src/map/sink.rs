@@ -134,17 +134,18 @@ impl<M: Mode<U>, U> ChunkSink<'_, M, U> {
         }
     }
 
-    /// [`put`](ChunkSink::put)s the outputs that `output_at(index)` gives
-    /// for the next items in turn, in one loop whose position stays in a
-    /// register ([`Writer::write_while`]), until it gives `None`, an output
+    /// [`put`](ChunkSink::put)s the outputs that `output()` gives for the
+    /// next items in turn (the index of each is
+    /// [`writing_index`](crate::sys::slots::writing_index) meanwhile), in one
+    /// loop whose position stays in a register ([`Writer::write_while`]), until it gives `None`, an output
     /// is kept aside (a `try` error: put as `put` does) or the run is done;
     /// `true` if an outcome stops the map.
     #[cfg(feature = "pool")]
     #[inline]
-    pub(crate) fn put_while(&mut self, mut output_at: impl FnMut(usize) -> Option<U>) -> bool {
+    pub(crate) fn put_while(&mut self, mut output: impl FnMut() -> Option<U>) -> bool {
         let mut aside = None;
-        self.writer.write_while(|index| {
-            let output = output_at(index)?;
+        self.writer.write_while(|| {
+            let output = output()?;
             match M::settle(Ok(output)) {
                 Settled::Kept(slot) => Some(slot),
                 Settled::Aside(kept_aside) => {

@@ -288,29 +288,7 @@ where
         while !run.is_done() {
             let ran = catch_unwind(AssertUnwindSafe(|| {
                 if quiet {
-                    // The hot loop of cheap items: the run's position, the
-                    // items and the deadline in locals (registers), one
-                    // store of the item's index per item.
-                    let starter = self.plan.starter();
-                    let mut items = ItemsHere::new(&mut items);
-                    let mut ended = false;
-                    while !ended && !run.is_done() {
-                        let stops = run.put_while(|index| {
-                            if !starter.may_start() {
-                                ended = true;
-                                return None;
-                            }
-                            let Some(item) = items.next() else {
-                                ended = true;
-                                return None;
-                            };
-                            name::set_current_index(index);
-                            Some(self.f.call(state, item))
-                        });
-                        if stops {
-                            self.plan.stop(Stop::Failed);
-                        }
-                    }
+                    self.run_quiet(&mut run, &mut items, state);
                     return;
                 }
                 let Some(items) = items.as_mut() else { return };
@@ -340,6 +318,60 @@ where
                         self.plan.stop(Stop::Failed);
                     }
                 }
+            }
+        }
+    }
+
+    /// The hot loop of cheap items, in a function of its own (so that its
+    /// registers hold the loop's values, not the spills of a larger one):
+    /// the run's position, the items and the deadline in locals, one store
+    /// of the item's index per item.
+    ///
+    /// When a failure stops the map ([`Mode::FAILURE_STOPS`]), nothing of
+    /// the chunk runs after a panic: the items are a local of the loop
+    /// (dropped by the unwinding). Otherwise they are put back in `items`,
+    /// for the items after the one that panicked.
+    #[inline(never)]
+    fn run_quiet(
+        &self,
+        run: &mut ChunkSink<'_, M, U>,
+        items: &mut Option<P::IntoIter>,
+        state: &mut F::State,
+    ) {
+        if M::FAILURE_STOPS {
+            if let Some(mut items) = items.take() {
+                self.run_quiet_from(run, || items.next(), state);
+            }
+        } else {
+            let mut items = ItemsHere::new(items);
+            self.run_quiet_from(run, || items.next(), state);
+        }
+    }
+
+    #[inline(always)]
+    fn run_quiet_from(
+        &self,
+        run: &mut ChunkSink<'_, M, U>,
+        mut next_item: impl FnMut() -> Option<P::Item>,
+        state: &mut F::State,
+    ) {
+        let starter = self.plan.starter();
+        let mut ended = false;
+        name::set_index_from_writer();
+        while !ended && !run.is_done() {
+            let stops = run.put_while(|| {
+                if !starter.may_start() {
+                    ended = true;
+                    return None;
+                }
+                let Some(item) = next_item() else {
+                    ended = true;
+                    return None;
+                };
+                Some(self.f.call(state, item))
+            });
+            if stops {
+                self.plan.stop(Stop::Failed);
             }
         }
     }

@@ -191,6 +191,22 @@ impl<T> Drop for Slots<T> {
     }
 }
 
+#[cfg(feature = "pool")]
+thread_local! {
+    /// The index of the slot that [`Writer::write_while`] is producing on
+    /// this thread (its `value_at` is running), or what it was outside.
+    static WRITING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The index of the slot that [`Writer::write_while`] is producing on this
+/// thread: the item a pool worker is running, for its name. Meaningful only
+/// inside `write_while`'s `value_at`.
+#[cfg(feature = "pool")]
+#[inline]
+pub(crate) fn writing_index() -> usize {
+    WRITING.with(std::cell::Cell::get)
+}
+
 /// The right to write the slots of one claimed range, in increasing order.
 pub(crate) struct Writer<'a, T> {
     slots: &'a Slots<T>,
@@ -237,19 +253,51 @@ impl<T> Writer<'_, T> {
         self.next += 1;
     }
 
-    /// [`write`](Writer::write)s the values `value_at(index)` gives for
-    /// the next slots in turn, until it gives `None` or the range is done.
+    /// [`write`](Writer::write)s the values `value()` gives for the next
+    /// slots in turn, until it gives `None` or the range is done.
+    ///
     /// The position lives in a local through the loop (a register, whatever
-    /// `value_at` does to memory), and is stored back after each write, so
-    /// that a panic in `value_at` leaves [`index`](Writer::index) at the
-    /// item that panicked.
+    /// `value` does to memory). The one store per value is to this thread's
+    /// [`writing_index`], the index `value` is called for (a worker's name
+    /// reads it), which nothing but this function writes: it sets it before
+    /// each call, restores the caller's value when it returns or unwinds (a
+    /// `value` may run another `write_while`), and takes
+    /// [`index`](Writer::index) from it, so that a panic in `value` leaves
+    /// `index` at the item that panicked.
     #[cfg(feature = "pool")]
     #[inline]
-    pub(crate) fn write_while(&mut self, mut value_at: impl FnMut(usize) -> Option<T>) {
+    pub(crate) fn write_while(&mut self, mut value: impl FnMut() -> Option<T>) {
+        /// Puts the position back in the writer, by unwinding too.
+        struct Resume<'w> {
+            next: &'w mut usize,
+            end: usize,
+            outer: usize,
+        }
+        impl Drop for Resume<'_> {
+            #[inline]
+            fn drop(&mut self) {
+                let at = WRITING.replace(self.outer);
+                // Only this function sets `WRITING`, each call restoring the
+                // value it found: here it is a position of this range, at or
+                // after where the loop began. Checked all the same, since
+                // the writer trusts it for which slots hold values.
+                assert!(
+                    (*self.next..=self.end).contains(&at),
+                    "fanout: a slot writer lost its position"
+                );
+                *self.next = at;
+            }
+        }
         let (ptr, end) = (self.slots.ptr, self.end);
         let mut next = self.next;
+        let outer = WRITING.replace(next);
+        let _resume = Resume {
+            next: &mut self.next,
+            end,
+            outer,
+        };
         while next < end {
-            let Some(value) = value_at(next) else {
+            let Some(value) = value() else {
                 return;
             };
             // SAFETY: as in `write`: `next` is inside this writer's claimed
@@ -257,7 +305,7 @@ impl<T> Writer<'_, T> {
             // only increases.
             unsafe { (*ptr.add(next)).write(value) };
             next += 1;
-            self.next = next;
+            WRITING.set(next);
         }
     }
 
