@@ -972,8 +972,9 @@ fn decode_caught<U: ProcessOutput>(bytes: &[u8]) -> Result<U, DecodeFailure> {
     }
 }
 
-/// Makes `frame` the frame of `tag` with `payload` so far (its length in
-/// the header is written once the payload is complete).
+/// Makes `frame` the frame of `tag` with `payload` so far (the length in
+/// its header is left for [`Ring::push_tagged`](crate::sys::ring::Ring::push_tagged), once the payload is
+/// complete).
 fn start_frame(frame: &mut Vec<u8>, tag: u8, payload: &[u8]) {
     frame.clear();
     frame.push(tag);
@@ -1075,16 +1076,12 @@ impl WorkerLoop<'_> {
                 };
                 write = match small {
                     // A number: its frame made on the stack.
-                    Some(bits) => {
-                        let mut small = [0u8; FRAME_HEADER];
-                        small[0] = NUMBER;
-                        small[1..].copy_from_slice(&bits.to_le_bytes());
-                        self.ring.push(write, &small, &mut wait)
-                    }
+                    Some(bits) => self.ring.push_tagged(write, NUMBER, bits, &mut wait),
+                    // The header (tag and length) as words, then the rest.
                     None => {
                         let len = (frame.len() - FRAME_HEADER) as u64;
-                        frame[1..FRAME_HEADER].copy_from_slice(&len.to_le_bytes());
-                        self.ring.push(write, &frame, &mut wait)
+                        let write = self.ring.push_tagged(write, frame[0], len, &mut wait);
+                        self.ring.push(write, &frame[FRAME_HEADER..], &mut wait)
                     }
                 };
                 if self.ring.publish(write) && channel.write_all(&[1]).is_err() {
@@ -1101,7 +1098,7 @@ impl WorkerLoop<'_> {
 
     /// Runs item `k` and writes its frame into `frame` (the length in its
     /// header left for the caller), or returns the [`codec::bits`] of an
-    /// output that is a number (whose frame the caller makes on the stack).
+    /// output that is a number (whose frame the caller pushes as words).
     fn answer<M, C, F, U>(
         &self,
         items: &mut C,
