@@ -105,7 +105,13 @@ fn workloads() -> Vec<Workload> {
             fanout: Side::Call(pool_fanout),
             hand: Side::Call(pool_hand),
             python: Some("thread_pool.py"),
-            floor: None,
+            // Above the hand-written side: the same map by hand keeping
+            // each item's index where its worker's name reads it, as
+            // fanout must for `current_name()` and a panic's item.
+            floor: Some((
+                "the same by hand, each item's index stored for its worker's name (one thread-local store per item)",
+                Side::Call(pool_named),
+            )),
             sleeps: false,
         },
         Workload {
