@@ -353,3 +353,37 @@ fn a_hook_set_before_fanout_is_kept() {
     }, 0..2; catch, name = "div");
     assert!(outcomes[1].is_err());
 }
+
+#[test]
+fn a_forgotten_name_guard_does_not_rename_later_items() {
+    // An item that enters a name and forgets the guard (a misuse): the
+    // items after it in its chunk still have their own index.
+    let names = pool_map!(|x: usize| {
+        let n = fanout::current_name().unwrap();
+        if x == 0 {
+            std::mem::forget(fanout::__private::enter(fanout::WorkerName::indexed("f", 0)));
+        }
+        n
+    }, 0..6; workers = 1, chunksize = 6, name = "f");
+    assert_eq!(names, ["f-0", "f-1", "f-2", "f-3", "f-4", "f-5"]);
+}
+
+#[test]
+fn an_entered_name_with_any_index_is_that_name() {
+    // `enter` any name, `current_name` gives it back (usize::MAX - 1 and
+    // usize::MAX were the index cell's markers).
+    for big in [usize::MAX - 1, usize::MAX] {
+        let guard = fanout::__private::enter(fanout::WorkerName::indexed("e", big));
+        assert_eq!(fanout::current_name(), Some(format!("e-{big}")));
+        drop(guard);
+    }
+    let big = usize::MAX - 1;
+    let guard = fanout::__private::enter(fanout::WorkerName::indexed("e", big));
+    assert_eq!(fanout::current_name(), Some(format!("e-{big}")));
+    drop(guard);
+    let inside = pool_map!(|_: u32| {
+        let _g = fanout::__private::enter(fanout::WorkerName::indexed("e", big));
+        fanout::current_name().unwrap()
+    }, 0..3; workers = 1);
+    assert_eq!(inside, vec![format!("e-{big}"); 3]);
+}

@@ -1,5 +1,7 @@
 //! pool_map! on threads: behaviour through the facade.
 
+mod pool_writer;
+
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;

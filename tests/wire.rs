@@ -3,6 +3,8 @@
 //! the wrong place, crash the parent, or make it hang past its deadline.
 #![cfg(unix)]
 
+mod process_frames;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -173,17 +173,22 @@ impl fmt::Debug for WorkerName {
 // the cell empty, unless a `NameGuard` was forgotten.
 thread_local! {
     static CURRENT_BASE: Cell<ManuallyDrop<Option<Base>>> = const { Cell::new(ManuallyDrop::new(None)) };
-    static CURRENT_INDEX: Cell<usize> = const { Cell::new(NO_INDEX) };
+    static CURRENT_INDEX: Cell<Index> = const { Cell::new(Index::None) };
 }
 
-/// `CURRENT_INDEX` of a name without an index.
-const NO_INDEX: usize = usize::MAX;
-
-/// `CURRENT_INDEX` of a pool worker in its hot loop: the index is the slot
-/// being written ([`writing_index`](crate::sys::slots::writing_index)), so
-/// the loop stores it once per item, not twice. (No map has this many items.)
-#[cfg(feature = "pool")]
-const WRITING_INDEX: usize = usize::MAX - 1;
+/// The index of the current name, as `CURRENT_INDEX` keeps it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Index {
+    /// A name without an index.
+    None,
+    /// This index.
+    At(usize),
+    /// A pool worker in its hot loop: the index is that of the slot being
+    /// written ([`writing_index`](crate::sys::slots::writing_index)), so
+    /// that the loop stores one index per item, not two.
+    #[cfg(feature = "pool")]
+    Writing,
+}
 
 /// The name of the fanout worker running on this thread (or in this child
 /// process, or in this future while it is polled), or `None` outside workers.
@@ -207,17 +212,13 @@ pub fn current_worker() -> Option<WorkerName> {
         cell.set(base);
         copy
     })?;
-    let index = CURRENT_INDEX.with(Cell::get);
-    #[cfg(feature = "pool")]
-    let index = if index == WRITING_INDEX {
-        crate::sys::slots::writing_index()
-    } else {
-        index
+    let index = match CURRENT_INDEX.with(Cell::get) {
+        Index::None => None,
+        Index::At(index) => Some(index),
+        #[cfg(feature = "pool")]
+        Index::Writing => Some(crate::sys::slots::writing_index()),
     };
-    Some(WorkerName {
-        base,
-        index: (index != NO_INDEX).then_some(index),
-    })
+    Some(WorkerName { base, index })
 }
 
 /// Makes `name` the current worker name until the guard is dropped, then
@@ -227,7 +228,7 @@ pub fn current_worker() -> Option<WorkerName> {
 /// build your own workers on top of the runtime.
 #[inline]
 pub fn enter(name: WorkerName) -> NameGuard {
-    let index = name.index.unwrap_or(NO_INDEX);
+    let index = name.index.map_or(Index::None, Index::At);
     NameGuard {
         base: CURRENT_BASE.with(|cell| {
             ManuallyDrop::into_inner(cell.replace(ManuallyDrop::new(Some(name.base))))
@@ -243,23 +244,30 @@ pub fn enter(name: WorkerName) -> NameGuard {
 #[cfg(any(feature = "pool", feature = "gather", all(unix, feature = "processes")))]
 #[inline]
 pub(crate) fn set_current_index(index: usize) {
-    CURRENT_INDEX.with(|c| c.set(index));
+    CURRENT_INDEX.with(|c| c.set(Index::At(index)));
 }
 
 /// Makes the item whose slot this thread is writing the current worker
 /// (inside [`Writer::write_while`](crate::sys::slots::Writer::write_while),
-/// which keeps its index), as [`set_current_index`] does for one index.
+/// which keeps its index), as [`set_current_index`] does for one index: a
+/// pool worker calls it before each item. Only a load when it is so already
+/// (an item that forgot a [`NameGuard`] changed it: the next item is named
+/// right all the same).
 #[cfg(feature = "pool")]
 #[inline]
-pub(crate) fn set_index_from_writer() {
-    set_current_index(WRITING_INDEX);
+pub(crate) fn index_from_writer() {
+    CURRENT_INDEX.with(|c| {
+        if c.get() != Index::Writing {
+            c.set(Index::Writing);
+        }
+    });
 }
 
 /// Restores the previous worker name when dropped; see [`enter`].
 #[must_use = "the name is reset as soon as the guard is dropped"]
 pub struct NameGuard {
     base: Option<Base>,
-    index: usize,
+    index: Index,
 }
 
 impl Drop for NameGuard {

@@ -357,7 +357,6 @@ where
     ) {
         let starter = self.plan.starter();
         let mut ended = false;
-        name::set_index_from_writer();
         while !ended && !run.is_done() {
             let stops = run.put_while(|| {
                 if !starter.may_start() {
@@ -368,6 +367,7 @@ where
                     ended = true;
                     return None;
                 };
+                name::index_from_writer();
                 Some(self.f.call(state, item))
             });
             if stops {
