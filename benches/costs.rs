@@ -261,25 +261,38 @@ fn split(backend: &Backend, measure: impl Fn(u64, u64) -> f64) -> Costs {
 /// first call's set-up), halved.
 fn instructions(what: &[String]) -> f64 {
     let count = |repeats: u32| -> f64 {
-        let out_file = std::env::temp_dir().join(format!(
-            "fanout-costs-{}-{}.callgrind",
-            std::process::id(),
-            repeats
-        ));
-        let status = Command::new("valgrind")
+        // One file per process (`%p`): a forked child of the measured
+        // process writes its own when it ends, which must not replace the
+        // parent's. The parent is the process valgrind runs as.
+        let prefix = format!("fanout-costs-{}-{}", std::process::id(), repeats);
+        let dir = std::env::temp_dir();
+        let mut child = Command::new("valgrind")
             .arg("--tool=callgrind")
-            .arg(format!("--callgrind-out-file={}", out_file.display()))
+            .arg(format!(
+                "--callgrind-out-file={}",
+                dir.join(format!("{prefix}-%p.callgrind")).display()
+            ))
             .arg(std::env::current_exe().expect("current_exe"))
             .arg("--count")
             .arg(repeats.to_string())
             .args(what)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .status()
+            .spawn()
             .expect("valgrind runs (apt-get install valgrind)");
+        let status = child.wait().expect("valgrind's status");
         assert!(status.success(), "callgrind of {what:?} failed");
+        let out_file = dir.join(format!("{prefix}-{}.callgrind", child.id()));
         let text = std::fs::read_to_string(&out_file).expect("callgrind's output");
-        let _ = std::fs::remove_file(&out_file);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{prefix}-"))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         text.lines()
             .find_map(|line| {
                 line.strip_prefix("summary:")
