@@ -101,7 +101,6 @@ impl Plan {
     pub(crate) fn starter(&self) -> Starter<'_> {
         Starter {
             plan: self,
-            stop: &self.stop,
             deadline: self.deadline.map(|(deadline, _)| deadline),
         }
     }
@@ -148,7 +147,6 @@ impl Plan {
 #[derive(Clone, Copy)]
 pub(crate) struct Starter<'a> {
     plan: &'a Plan,
-    stop: &'a AtomicU8,
     deadline: Option<Instant>,
 }
 
@@ -157,7 +155,7 @@ impl Starter<'_> {
     /// Whether a new item may start now ([`Plan::may_start`]).
     #[inline]
     pub(crate) fn may_start(self) -> bool {
-        if self.stop.load(Ordering::Relaxed) != RUNNING {
+        if self.plan.stop.load(Ordering::Relaxed) != RUNNING {
             return false;
         }
         match self.deadline {

@@ -973,7 +973,7 @@ fn decode_caught<U: ProcessOutput>(bytes: &[u8]) -> Result<U, DecodeFailure> {
 }
 
 /// Makes `frame` the frame of `tag` with `payload` so far (the length in
-/// its header is left for [`Ring::push_tagged`](crate::sys::ring::Ring::push_tagged), once the payload is
+/// its header is left for [`Ring::push_tagged`], once the payload is
 /// complete).
 fn start_frame(frame: &mut Vec<u8>, tag: u8, payload: &[u8]) {
     frame.clear();
@@ -1075,7 +1075,7 @@ impl WorkerLoop<'_> {
                     std::thread::sleep(Duration::from_micros(50));
                 };
                 write = match small {
-                    // A number: its frame made on the stack.
+                    // A number: its frame as two words.
                     Some(bits) => self.ring.push_tagged(write, NUMBER, bits, &mut wait),
                     // The header (tag and length) as words, then the rest.
                     None => {

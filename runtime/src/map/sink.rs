@@ -136,10 +136,11 @@ impl<M: Mode<U>, U> ChunkSink<'_, M, U> {
 
     /// [`put`](ChunkSink::put)s the outputs that `output()` gives for the
     /// next items in turn (the index of each is
-    /// [`writing_index`](crate::sys::slots::writing_index) meanwhile), in one
-    /// loop whose position stays in a register ([`Writer::write_while`]), until it gives `None`, an output
-    /// is kept aside (a `try` error: put as `put` does) or the run is done;
-    /// `true` if an outcome stops the map.
+    /// [`writing_index`](crate::sys::slots::writing_index) meanwhile), in
+    /// one loop whose position stays in a register
+    /// ([`Writer::write_while`]), until it gives `None`, an output is kept
+    /// aside (a `try` error: put as `put` does) or the run is done; `true`
+    /// if an outcome stops the map.
     #[cfg(feature = "pool")]
     #[inline]
     pub(crate) fn put_while(&mut self, mut output: impl FnMut() -> Option<U>) -> bool {

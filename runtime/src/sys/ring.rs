@@ -190,17 +190,24 @@ impl Ring {
     /// Returns the new write position.
     #[inline]
     pub(crate) fn push(&self, write: u64, bytes: &[u8], wait: &mut dyn FnMut(bool)) -> u64 {
-        // The common case, in line: room known, in one piece, mapped.
-        let at = (write as usize) & (self.capacity - 1);
-        let end = at + bytes.len();
-        let known_free = self.free_since(write, self.seen_read.get());
-        if bytes.len() <= known_free && end <= self.capacity && end <= self.mapped.get() {
-            // SAFETY: as in `push_slow`: `at..end` lies inside the data area
-            // and holds free bytes; `bytes` does not overlap it.
+        if let Some(at) = self.in_line(write, bytes.len()) {
+            // SAFETY: as in `push_slow`: `at..at + bytes.len()` lies inside
+            // the data area and holds free bytes (`in_line`); `bytes` does
+            // not overlap it.
             unsafe { copy_bytes(bytes.as_ptr(), self.data().add(at), bytes.len()) };
             return write + bytes.len() as u64;
         }
         self.push_slow(write, bytes, wait)
+    }
+
+    /// Where `len` bytes at `write` go in the common case of a push, done
+    /// in line: the room is known, the bytes are in one piece and mapped.
+    #[inline]
+    fn in_line(&self, write: u64, len: usize) -> Option<usize> {
+        let at = (write as usize) & (self.capacity - 1);
+        let end = at + len;
+        let known_free = self.free_since(write, self.seen_read.get());
+        (len <= known_free && end <= self.capacity && end <= self.mapped.get()).then_some(at)
     }
 
     /// [`push`](Ring::push)es the 9 bytes of the frame `tag` + `word` (its
@@ -215,13 +222,10 @@ impl Ring {
         word: u64,
         wait: &mut dyn FnMut(bool),
     ) -> u64 {
-        let at = (write as usize) & (self.capacity - 1);
-        let end = at + 9;
-        let known_free = self.free_since(write, self.seen_read.get());
-        if 9 <= known_free && end <= self.capacity && end <= self.mapped.get() {
+        if let Some(at) = self.in_line(write, 9) {
             let head = u64::from(tag) | (word << 8);
             // SAFETY: as in `push_slow`: `at..at + 9` lies inside the data
-            // area and holds free bytes. Bytes `at..at + 8` get the tag and
+            // area and holds free bytes (`in_line`). Bytes `at..at + 8` get the tag and
             // the word's first 7 bytes, `at + 1..at + 9` the whole word (the
             // overlap written twice with the same bytes); unaligned writes
             // need no alignment.
@@ -491,6 +495,31 @@ unsafe fn copy_bytes(from: *const u8, to: *mut u8, n: usize) {
 mod tests {
     use super::*;
 
+    /// The parent's side of a ring in a test: takes what was published.
+    struct Parent<'r> {
+        ring: &'r Ring,
+        read: Cell<u64>,
+        out: std::cell::RefCell<Vec<u8>>,
+    }
+
+    impl<'r> Parent<'r> {
+        fn of(ring: &'r Ring) -> Self {
+            Parent {
+                ring,
+                read: Cell::new(0),
+                out: std::cell::RefCell::new(Vec::new()),
+            }
+        }
+
+        fn take(&self) {
+            let Published::Bytes { read, write } = self.ring.published(self.read.get()) else {
+                panic!("broken")
+            };
+            self.ring.take(read, write, &mut self.out.borrow_mut());
+            self.read.set(write);
+        }
+    }
+
     #[test]
     fn bytes_go_round_the_ring() {
         let ring = Ring::new(8).unwrap();
@@ -517,15 +546,8 @@ mod tests {
         // two mapped windows; the parent takes now and then, or when asked.
         for capacity in [64, 2 * MAP_AHEAD] {
             let ring = Ring::new(capacity).unwrap();
-            let read = Cell::new(0u64);
-            let out = std::cell::RefCell::new(Vec::new());
-            let take = || {
-                let Published::Bytes { read: r, write: w } = ring.published(read.get()) else {
-                    panic!("broken")
-                };
-                ring.take(r, w, &mut out.borrow_mut());
-                read.set(w);
-            };
+            let parent = Parent::of(&ring);
+            let take = || parent.take();
             let mut sent = Vec::new();
             let mut write = ring.start();
             let count = 3 * capacity as u64 / 9 + 5;
@@ -541,7 +563,7 @@ mod tests {
                 }
             }
             take();
-            assert_eq!(*out.borrow(), sent, "capacity {capacity}");
+            assert_eq!(*parent.out.borrow(), sent, "capacity {capacity}");
         }
     }
 
@@ -590,15 +612,8 @@ mod tests {
         // when the worker waits for room: the worker's idea of the parent's
         // position is stale most of the time.
         let ring = Ring::new(64).unwrap();
-        let read = Cell::new(0u64);
-        let out = std::cell::RefCell::new(Vec::new());
-        let take = || {
-            let Published::Bytes { read: r, write: w } = ring.published(read.get()) else {
-                panic!("broken")
-            };
-            ring.take(r, w, &mut out.borrow_mut());
-            read.set(w);
-        };
+        let parent = Parent::of(&ring);
+        let take = || parent.take();
         let mut sent = Vec::new();
         let mut write = ring.start();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -623,8 +638,9 @@ mod tests {
         }
         take();
         assert!(waits > 100, "{waits} waits");
-        assert_eq!(out.borrow().len(), sent.len());
-        assert!(*out.borrow() == sent, "the bytes differ");
+        let out = parent.out.borrow();
+        assert_eq!(out.len(), sent.len());
+        assert!(*out == sent, "the bytes differ");
     }
 
     #[test]
