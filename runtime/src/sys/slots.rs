@@ -4,8 +4,11 @@
 //! A [`Slots`] is a buffer of `len` uninitialized values. Workers write it
 //! through [`Writer`]s, each claimed for its own range of indices (claims
 //! never overlap: they come from one cursor). A writer counts the slots it
-//! wrote in a local field, never in state that other code can reach, and
-//! registers the runs it wrote when it is dropped. The buffer becomes a `Vec`
+//! wrote in a field of its own, never in state that other code can write
+//! (inside [`Writer::write_while`] the count is a thread-local private to
+//! this module, which only `write_while` sets and restores, and which it
+//! checks before it takes it back), and registers the runs it wrote when it
+//! is dropped. The buffer becomes a `Vec`
 //! only if the registered runs cover every index; otherwise the registered
 //! values are dropped and the rest is left alone. Forgetting a writer leaks
 //! its values and leaves its indices missing: never undefined behaviour.
